@@ -1,0 +1,107 @@
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use http::request::Parts;
+
+use super::{Authenticator, Requirements};
+use crate::error::Error;
+use crate::user::{User, UserModel};
+
+async fn authenticate<U: UserModel>(
+    parts: &Parts,
+    requirements: Requirements,
+) -> Result<Option<U>, Error> {
+    let Some(authenticator) = parts.extensions.get::<Authenticator<U>>() else {
+        tracing::error!(
+            "no axum_users Authenticator for this user type in the request extensions: \
+             add `.layer(users.layer())` (or `authenticator.layer()`) to the router"
+        );
+        return Err(Error::Internal("authenticator missing".into()));
+    };
+    Ok(authenticator
+        .authenticate(parts, requirements)
+        .await?
+        .map(|authenticated| authenticated.user))
+}
+
+macro_rules! user_extractor {
+    ($(#[$doc:meta])* $name:ident, $requirements:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name<U = User>(pub U);
+
+        impl<U: UserModel, S: Send + Sync> FromRequestParts<S> for $name<U> {
+            type Rejection = Error;
+
+            async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+                match authenticate::<U>(parts, $requirements).await? {
+                    Some(user) => Ok($name(user)),
+                    None => Err(Error::Unauthorized),
+                }
+            }
+        }
+
+        impl<U: UserModel, S: Send + Sync> OptionalFromRequestParts<S> for $name<U> {
+            type Rejection = Error;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                _state: &S,
+            ) -> Result<Option<Self>, Error> {
+                match authenticate::<U>(parts, $requirements).await {
+                    Ok(user) => Ok(user.map($name)),
+                    Err(Error::Forbidden) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+
+        impl<U> std::ops::Deref for $name<U> {
+            type Target = U;
+            fn deref(&self) -> &U {
+                &self.0
+            }
+        }
+    };
+}
+
+user_extractor!(
+    /// The calling user, who must be active: 401 otherwise (no token, an invalid
+    /// one, an inactive or deleted user).
+    ///
+    /// `Option<CurrentUser<U>>` is `None` instead of a 401. Needs the
+    /// [`Authenticator`] in the request extensions (see [`Authenticator::layer`]).
+    ///
+    /// ```
+    /// use axum_users::{CurrentUser, User};
+    /// async fn hello(CurrentUser(user): CurrentUser<User>) -> String {
+    ///     format!("hello {}", user.data.email)
+    /// }
+    /// async fn maybe(user: Option<CurrentUser<User>>) -> &'static str {
+    ///     if user.is_some() { "welcome back" } else { "hello stranger" }
+    /// }
+    /// ```
+    CurrentUser,
+    Requirements {
+        verified: false,
+        superuser: false
+    }
+);
+
+user_extractor!(
+    /// The calling user, who must be active (else 401) and verified (else 403).
+    /// `Option<VerifiedUser<U>>` is `None` instead of either.
+    VerifiedUser,
+    Requirements {
+        verified: true,
+        superuser: false
+    }
+);
+
+user_extractor!(
+    /// The calling user, who must be active (else 401) and a superuser (else 403).
+    /// `Option<Superuser<U>>` is `None` instead of either.
+    Superuser,
+    Requirements {
+        verified: false,
+        superuser: true
+    }
+);

@@ -1,0 +1,100 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Strategy;
+use crate::error::Result;
+use crate::tokens::{AUTH_AUDIENCE, JwtCodec, now_secs};
+use crate::user::UserModel;
+
+/// Stateless access tokens: JWTs with `sub` = the user id, `aud` = the audience
+/// list (`["fastapi-users:auth"]`) and `exp` = issue time + lifetime (one hour by
+/// default), the format of FastAPI Users' `JWTStrategy`.
+///
+/// A token without `exp`, with another algorithm than the configured one, another
+/// key or audience, or expired (no leeway by default) is rejected. JWTs cannot be
+/// revoked: logout is a no-op and a token stays valid until it expires.
+///
+/// ```
+/// use axum_users::auth::JwtStrategy;
+/// use std::time::Duration;
+/// let strategy = JwtStrategy::hs256("a long random secret")
+///     .unwrap()
+///     .lifetime(Duration::from_secs(15 * 60));
+/// ```
+#[derive(Debug, Clone)]
+pub struct JwtStrategy {
+    codec: JwtCodec,
+    audience: Vec<String>,
+    lifetime: Duration,
+}
+
+#[derive(Serialize)]
+struct AccessClaims<'a> {
+    sub: String,
+    aud: &'a [String],
+    exp: u64,
+}
+
+#[derive(Deserialize)]
+struct ReadClaims {
+    sub: String,
+}
+
+impl JwtStrategy {
+    /// A strategy over this codec (HS256, RS256 or ES256).
+    pub fn new(codec: JwtCodec) -> Self {
+        Self {
+            codec,
+            audience: vec![AUTH_AUDIENCE.to_owned()],
+            lifetime: Duration::from_secs(3600),
+        }
+    }
+
+    /// HS256 with this secret, as FastAPI Users.
+    pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self> {
+        Ok(Self::new(JwtCodec::hs256(secret)?))
+    }
+
+    /// The token lifetime (default 3600 s).
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// The audiences written into tokens; a token is accepted when its `aud`
+    /// holds one of them (default `["fastapi-users:auth"]`).
+    pub fn audience(mut self, audience: Vec<String>) -> Self {
+        self.audience = audience;
+        self
+    }
+
+    /// Tolerance on `exp` (default none).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.codec = self.codec.with_leeway(leeway);
+        self
+    }
+}
+
+#[async_trait]
+impl<U: UserModel> Strategy<U> for JwtStrategy {
+    async fn read_token(&self, token: &str) -> Result<Option<U::Id>> {
+        Ok(self
+            .codec
+            .decode::<ReadClaims>(token, &self.audience)
+            .and_then(|claims| claims.sub.parse().ok()))
+    }
+
+    async fn write_token(&self, user: &U) -> Result<String> {
+        self.codec.encode(&AccessClaims {
+            sub: user.id().to_string(),
+            aud: &self.audience,
+            exp: now_secs() + self.lifetime.as_secs(),
+        })
+    }
+
+    async fn destroy_token(&self, _token: &str, _user: &U) -> Result<()> {
+        Ok(())
+    }
+}

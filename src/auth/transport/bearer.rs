@@ -1,0 +1,67 @@
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use http::header::AUTHORIZATION;
+use http::request::Parts;
+use serde::Serialize;
+
+use crate::auth::{Transport, TransportKind};
+
+/// The bearer transport: the token travels in `Authorization: Bearer <token>`
+/// (scheme case-insensitive); login answers 200
+/// `{"access_token": "<token>", "token_type": "bearer"}` and logout 204.
+#[derive(Debug, Clone)]
+pub struct BearerTransport {
+    token_url: String,
+}
+
+impl BearerTransport {
+    /// A bearer transport whose login route is `token_url` (relative, as in
+    /// FastAPI Users' `tokenUrl`, e.g. `"auth/jwt/login"`; used in documentation).
+    pub fn new(token_url: impl Into<String>) -> Self {
+        Self {
+            token_url: token_url.into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct BearerResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+}
+
+impl Transport for BearerTransport {
+    fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        bearer_token(parts)
+    }
+
+    fn login_response(&self, token: &str) -> Response {
+        Json(BearerResponse {
+            access_token: token,
+            token_type: "bearer",
+        })
+        .into_response()
+    }
+
+    fn logout_response(&self) -> Response {
+        StatusCode::NO_CONTENT.into_response()
+    }
+
+    fn kind(&self) -> TransportKind {
+        TransportKind::Bearer {
+            token_url: self.token_url.clone(),
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if the request has one.
+pub(crate) fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then_some(token)
+}

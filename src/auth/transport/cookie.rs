@@ -1,0 +1,178 @@
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http::header::{COOKIE, SET_COOKIE};
+use http::request::Parts;
+
+use crate::auth::{Transport, TransportKind};
+
+/// The `SameSite` attribute of the auth cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent on top-level navigations from other sites (the default).
+    Lax,
+    /// Never sent from other sites.
+    Strict,
+    /// Always sent (requires `Secure`); protect state-changing routes against CSRF.
+    None,
+}
+
+impl SameSite {
+    fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Lax => "lax",
+            SameSite::Strict => "strict",
+            SameSite::None => "none",
+        }
+    }
+}
+
+/// The cookie transport: login sets the token in a cookie (204), logout clears it
+/// (204), and requests carry it back.
+///
+/// Defaults are FastAPI Users' and the safe ones: name `fastapiusersauth`,
+/// `Max-Age=3600`, `Path=/`, no `Domain`, `Secure`, `HttpOnly`, `SameSite=Lax`.
+/// Keep `Secure` in production (it needs HTTPS); with `SameSite=None` protect your
+/// state-changing routes against CSRF.
+///
+/// ```
+/// use axum_users::auth::{CookieTransport, SameSite};
+/// use std::time::Duration;
+/// let transport = CookieTransport::new()
+///     .name("session")
+///     .max_age(Some(Duration::from_secs(7 * 24 * 3600)))
+///     .same_site(SameSite::Strict);
+/// ```
+#[derive(Debug, Clone)]
+pub struct CookieTransport {
+    name: String,
+    max_age: Option<Duration>,
+    path: String,
+    domain: Option<String>,
+    secure: bool,
+    http_only: bool,
+    same_site: SameSite,
+}
+
+impl Default for CookieTransport {
+    fn default() -> Self {
+        Self {
+            name: "fastapiusersauth".into(),
+            max_age: Some(Duration::from_secs(3600)),
+            path: "/".into(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+        }
+    }
+}
+
+impl CookieTransport {
+    /// The defaults (see above).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The cookie's name (default `fastapiusersauth`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+    /// `Max-Age` (default one hour); `None` makes a session cookie.
+    pub fn max_age(mut self, max_age: Option<Duration>) -> Self {
+        self.max_age = max_age;
+        self
+    }
+    /// `Path` (default `/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+    /// `Domain` (default none: the host that set it).
+    pub fn domain(mut self, domain: Option<String>) -> Self {
+        self.domain = domain;
+        self
+    }
+    /// `Secure` (default true).
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+    /// `HttpOnly` (default true).
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+    /// `SameSite` (default `Lax`).
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+    /// The cookie's name.
+    pub fn cookie_name(&self) -> &str {
+        &self.name
+    }
+
+    /// A `Set-Cookie` value in Starlette's attribute order, as FastAPI Users sends it.
+    fn set_cookie(&self, value: &str, max_age: Option<u64>) -> Response {
+        let mut header = format!("{}={}", self.name, value);
+        if let Some(domain) = &self.domain {
+            let _ = write!(header, "; Domain={domain}");
+        }
+        if self.http_only {
+            header.push_str("; HttpOnly");
+        }
+        if let Some(max_age) = max_age {
+            let _ = write!(header, "; Max-Age={max_age}");
+        }
+        let _ = write!(header, "; Path={}", self.path);
+        let _ = write!(header, "; SameSite={}", self.same_site.as_str());
+        if self.secure {
+            header.push_str("; Secure");
+        }
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        match HeaderValue::from_str(&header) {
+            Ok(value) => {
+                response.headers_mut().insert(SET_COOKIE, value);
+            }
+            Err(_) => {
+                // Only a misconfigured name, path or domain can get here: the
+                // token and the numbers are always header-safe.
+                tracing::error!("cookie transport: invalid Set-Cookie header");
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            }
+        }
+        response
+    }
+}
+
+impl Transport for CookieTransport {
+    fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        parts
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == self.name)
+            .map(|(_, value)| value.trim_matches('"'))
+            .filter(|value| !value.is_empty())
+    }
+
+    fn login_response(&self, token: &str) -> Response {
+        self.set_cookie(token, self.max_age.map(|d| d.as_secs()))
+    }
+
+    fn logout_response(&self) -> Response {
+        self.set_cookie("\"\"", Some(0))
+    }
+
+    fn kind(&self) -> TransportKind {
+        TransportKind::Cookie {
+            name: self.name.clone(),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Request extractors that answer as the contract says, for every router:
+//! 422 for a body that is not JSON (or not labelled JSON), 413 for one over the
+//! limit, 404 for a malformed id in the path.
+//!
+//! axum's stock `Json`, `Form` and `Path` answer 415, 400 or 400 in those cases;
+//! these map the rejections once.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use http::StatusCode;
+use http::header::CONTENT_TYPE;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::user::{Password, UserId};
+
+/// A JSON request body, deserialised into `T`.
+///
+/// Needs `Content-Type: application/json` (parameters allowed, `+json` types too)
+/// and a JSON object; anything else, or a schema mismatch, is a 422. A body over
+/// the router's limit is a 413.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+fn is_json(parts: &Parts) -> bool {
+    let Some(Ok(content_type)) = parts.headers.get(CONTENT_TYPE).map(|v| v.to_str()) else {
+        return false;
+    };
+    let Ok(mime) = content_type.parse::<mime::Mime>() else {
+        return false;
+    };
+    mime.type_() == mime::APPLICATION
+        && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+}
+
+fn is_form(parts: &Parts) -> bool {
+    let Some(Ok(content_type)) = parts.headers.get(CONTENT_TYPE).map(|v| v.to_str()) else {
+        return false;
+    };
+    content_type
+        .parse::<mime::Mime>()
+        .is_ok_and(|m| m.essence_str() == mime::APPLICATION_WWW_FORM_URLENCODED.essence_str())
+}
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error> {
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection: BytesRejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge
+            } else {
+                Error::validation(&["body"], "the request body could not be read")
+            }
+        })
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let (parts, body) = req.into_parts();
+        let json = is_json(&parts);
+        let bytes = body_bytes(Request::from_parts(parts, body), state).await?;
+        if !json {
+            return Err(Error::validation(
+                &["body"],
+                "expected a JSON body with Content-Type: application/json",
+            ));
+        }
+        // serde would read a JSON array into a struct positionally: refuse it.
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => {}
+            _ => return Err(Error::validation(&["body"], "expected a JSON object")),
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| Error::validation(&["body"], e.to_string()))
+    }
+}
+
+/// The login form (`application/x-www-form-urlencoded`), as FastAPI's
+/// `OAuth2PasswordRequestForm`: `username` and `password` are required and
+/// non-empty; `grant_type`, when given, must be `password`; `scope`, `client_id`
+/// and `client_secret` are accepted and ignored. A JSON body is a 422.
+#[derive(Debug, Clone)]
+pub struct LoginForm {
+    /// The e-mail address.
+    pub username: String,
+    /// The password.
+    pub password: Password,
+}
+
+impl<S: Send + Sync> FromRequest<S> for LoginForm {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let (parts, body) = req.into_parts();
+        let form = is_form(&parts);
+        let bytes = body_bytes(Request::from_parts(parts, body), state).await?;
+        if !form {
+            return Err(Error::validation(
+                &["body"],
+                "expected a form body with Content-Type: application/x-www-form-urlencoded",
+            ));
+        }
+        let (mut username, mut password, mut grant_type) = (None, None, None);
+        for (key, value) in form_urlencoded::parse(&bytes) {
+            // Like Starlette, the last occurrence of a key wins; like FastAPI, an
+            // empty value counts as absent.
+            let value = (!value.is_empty()).then(|| value.into_owned());
+            match &*key {
+                "username" => username = value,
+                "password" => password = value,
+                "grant_type" => grant_type = value,
+                _ => {}
+            }
+        }
+        if grant_type.is_some_and(|g| g != "password") {
+            return Err(Error::validation(
+                &["body", "grant_type"],
+                "grant_type must be \"password\"",
+            ));
+        }
+        let Some(username) = username else {
+            return Err(Error::validation(&["body", "username"], "field required"));
+        };
+        let Some(password) = password else {
+            return Err(Error::validation(&["body", "password"], "field required"));
+        };
+        Ok(LoginForm {
+            username,
+            password: Password::new(password),
+        })
+    }
+}
+
+/// A user id from the path; a malformed id is a 404, like an unknown one.
+#[derive(Debug, Clone)]
+pub struct IdPath<Id>(pub Id);
+
+impl<Id: UserId, S: Send + Sync> FromRequestParts<S> for IdPath<Id> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::NotFound)?;
+        raw.parse().map(IdPath).map_err(|_| Error::NotFound)
+    }
+}

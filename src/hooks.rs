@@ -1,0 +1,149 @@
+//! Hooks: how the application reacts to what happens to its users.
+//!
+//! Implement [`UserHooks`] and override the methods you need; every one has a
+//! default (a no-op, or the crate's password policy for `validate_password`).
+//! Hooks receive the request's parts (headers, URI, extensions) when the event
+//! comes from an HTTP request, and `None` when the application called the
+//! [`UserManager`](crate::UserManager) itself.
+//!
+//! ```
+//! use axum_users::{User, UserHooks, http::request::Parts};
+//!
+//! struct Hooks;
+//!
+//! #[axum_users::async_trait]
+//! impl UserHooks<User> for Hooks {
+//!     async fn on_after_register(&self, user: &User, _request: Option<&Parts>) -> axum_users::Result<()> {
+//!         tracing::info!(user = %user.id, "registered");
+//!         Ok(())
+//!     }
+//! }
+//! ```
+
+use async_trait::async_trait;
+use axum::response::Response;
+use http::request::Parts;
+
+use crate::error::{PasswordRejection, Result};
+use crate::password::PasswordPolicy;
+use crate::user::UserModel;
+
+/// What [`UserHooks::validate_password`] knows about the password's owner.
+#[derive(Debug)]
+pub struct PasswordContext<'a, U> {
+    /// The owner's address (for an update, the one stored before it).
+    pub email: &'a str,
+    /// The owner, when it already exists (update, reset); `None` at registration.
+    pub user: Option<&'a U>,
+    /// The policy configured on the manager.
+    pub policy: &'a PasswordPolicy,
+}
+
+/// Which fields an update changed, as passed to [`UserHooks::on_after_update`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpdatedFields {
+    /// The e-mail address changed (and so `is_verified` is now false).
+    pub email: bool,
+    /// The password changed.
+    pub password: bool,
+    /// `is_active` changed.
+    pub is_active: bool,
+    /// `is_superuser` changed.
+    pub is_superuser: bool,
+    /// `is_verified` changed.
+    pub is_verified: bool,
+    /// The application's own fields were in the update.
+    pub fields: bool,
+}
+
+/// The application's reactions to user events, and its password rules.
+///
+/// Every method has a default: the `on_*` events do nothing and
+/// `validate_password` applies the manager's [`PasswordPolicy`]. An error returned
+/// by an `on_before_*` hook stops the action; one returned by an `on_after_*` hook
+/// comes after the action is done and only changes the response.
+#[async_trait]
+pub trait UserHooks<U: UserModel>: Send + Sync + 'static {
+    /// Checks a password at registration, update and reset. Override it to add
+    /// rules, calling `context.policy.check(..)` to keep the default ones.
+    async fn validate_password(
+        &self,
+        password: &str,
+        context: PasswordContext<'_, U>,
+    ) -> Result<(), PasswordRejection> {
+        context.policy.check(password, context.email)
+    }
+
+    /// After a user was created.
+    async fn on_after_register(&self, _user: &U, _request: Option<&Parts>) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a successful login; `response` is the login response, which the hook
+    /// may amend (say, with a header).
+    async fn on_after_login(
+        &self,
+        _user: &U,
+        _request: Option<&Parts>,
+        _response: Option<&mut Response>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a user was updated.
+    async fn on_after_update(
+        &self,
+        _user: &U,
+        _changes: &UpdatedFields,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a verification token was issued for a user: send it to them.
+    async fn on_after_request_verify(
+        &self,
+        _user: &U,
+        _token: &str,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a user verified their address.
+    async fn on_after_verify(&self, _user: &U, _request: Option<&Parts>) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a password-reset token was issued for a user: send it to them.
+    async fn on_after_forgot_password(
+        &self,
+        _user: &U,
+        _token: &str,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a user reset their password.
+    async fn on_after_reset_password(&self, _user: &U, _request: Option<&Parts>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Before a user is deleted; an error keeps the user.
+    async fn on_before_delete(&self, _user: &U, _request: Option<&Parts>) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a user was deleted.
+    async fn on_after_delete(&self, _user: &U, _request: Option<&Parts>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Hooks that do nothing but apply the default password policy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl<U: UserModel> UserHooks<U> for NoHooks {}

@@ -1,0 +1,457 @@
+//! Passwords: hashing (argon2id), verification of argon2 and bcrypt hashes with
+//! upgrade of weak ones, and the password policy.
+//!
+//! Hashing and verifying are CPU- and memory-heavy (19 MiB and about 20 ms per
+//! argon2id call at the default parameters), so [`PasswordHasher`] runs them on
+//! tokio's blocking pool behind a bound: a *memory budget* in KiB, where each call
+//! takes as much of the budget as its hash's `m` (a 64 MiB FastAPI Users hash takes
+//! more than a 19 MiB one), and at most one call per available core at a time.
+
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash as PhcHash;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::error::{Error, PasswordRejection, Result};
+use crate::user::{Password, PasswordHash};
+
+/// Argon2id parameters. The default is OWASP's: m = 19456 KiB, t = 2, p = 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// Memory in KiB.
+    pub m_kib: u32,
+    /// Iterations.
+    pub t: u32,
+    /// Lanes.
+    pub p: u32,
+}
+
+impl Default for Argon2Params {
+    fn default() -> Self {
+        Self {
+            m_kib: 19_456,
+            t: 2,
+            p: 1,
+        }
+    }
+}
+
+/// What a successful verification says about the stored hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// The password does not match (or the hash is not one we can read).
+    No,
+    /// It matches and the hash is as strong as the configured parameters.
+    Yes,
+    /// It matches, and the hash is weaker than the configured parameters (bcrypt,
+    /// a smaller `m` or `t`, another argon2 variant): store this new hash.
+    YesRehashed(PasswordHash),
+}
+
+/// The hasher: argon2id at the configured parameters on the blocking pool, behind
+/// a memory budget. Cheap to clone.
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// use axum_users::password::{PasswordHasher, Verified};
+/// use axum_users::Password;
+/// let hasher = PasswordHasher::default();
+/// let hash = hasher.hash(&Password::new("correct horse")).await.unwrap();
+/// assert_eq!(hasher.verify(&Password::new("correct horse"), &hash).await.unwrap(), Verified::Yes);
+/// assert_eq!(hasher.verify(&Password::new("wrong"), &hash).await.unwrap(), Verified::No);
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<HasherInner>,
+}
+
+struct HasherInner {
+    params: Argon2Params,
+    /// KiB of hash memory that may be in use at once.
+    memory: Semaphore,
+    memory_budget_kib: u32,
+    /// Calls running at once (one per core by default).
+    slots: Semaphore,
+    /// A hash of a random password, verified against when the e-mail is unknown so
+    /// that a login costs the same whether or not the account exists.
+    dummy: OnceCell<PasswordHash>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.inner.params)
+            .field("memory_budget_kib", &self.inner.memory_budget_kib)
+            .finish()
+    }
+}
+
+impl Default for PasswordHasher {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
+/// Configures a [`PasswordHasher`].
+#[derive(Debug, Clone)]
+pub struct PasswordHasherBuilder {
+    params: Argon2Params,
+    memory_budget_kib: u32,
+    concurrency: usize,
+}
+
+/// Default budget: 256 MiB of hash memory at once.
+const DEFAULT_MEMORY_BUDGET_KIB: u32 = 256 * 1024;
+/// What a bcrypt call counts against the budget (it uses 4 KiB; round up).
+const BCRYPT_COST_KIB: u32 = 64;
+
+impl PasswordHasherBuilder {
+    /// The argon2id parameters of new hashes (and the bar below which stored ones
+    /// are rehashed).
+    pub fn params(mut self, params: Argon2Params) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// How much hash memory (KiB) may be in use at once; default 256 MiB. A hash
+    /// needing more than the whole budget runs alone.
+    pub fn memory_budget_kib(mut self, kib: u32) -> Self {
+        self.memory_budget_kib = kib.max(1);
+        self
+    }
+
+    /// How many hash calls may run at once; default: the cores available to the
+    /// process. More than that only adds latency and memory.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// The hasher. Invalid argon2 parameters are reported by
+    /// [`PasswordHasher::check`] and by the first hash.
+    pub fn build(self) -> PasswordHasher {
+        PasswordHasher {
+            inner: Arc::new(HasherInner {
+                params: self.params,
+                memory: Semaphore::new(self.memory_budget_kib as usize),
+                memory_budget_kib: self.memory_budget_kib,
+                slots: Semaphore::new(self.concurrency),
+                dummy: OnceCell::new(),
+            }),
+        }
+    }
+}
+
+impl PasswordHasher {
+    /// A builder with the defaults.
+    pub fn builder() -> PasswordHasherBuilder {
+        PasswordHasherBuilder {
+            params: Argon2Params::default(),
+            memory_budget_kib: DEFAULT_MEMORY_BUDGET_KIB,
+            concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        }
+    }
+
+    /// The configured parameters.
+    pub fn params(&self) -> Argon2Params {
+        self.inner.params
+    }
+
+    /// Checks that the configured parameters are valid argon2 parameters.
+    pub fn check(&self) -> Result<()> {
+        argon2_for(self.inner.params).map(|_| ())
+    }
+
+    /// Hashes a password as argon2id with the configured parameters.
+    pub async fn hash(&self, password: &Password) -> Result<PasswordHash> {
+        let params = self.inner.params;
+        let password = password.expose().to_owned();
+        self.run(params.m_kib, move || hash_now(params, &password))
+            .await
+    }
+
+    /// Verifies a password against a stored hash (argon2 in any variant and
+    /// parameters, or bcrypt) and says whether the hash should be upgraded; a
+    /// hash in an unknown format never matches.
+    pub async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<Verified> {
+        let cost = match parse_argon2(hash.as_str()) {
+            Some((_, params)) => params.m_cost(),
+            None => BCRYPT_COST_KIB,
+        };
+        let target = self.inner.params;
+        let plain = password.expose().to_owned();
+        let stored = hash.clone();
+        let check = self
+            .run(cost, move || Ok(verify_now(&plain, stored.as_str(), target)))
+            .await?;
+        Ok(match check {
+            Check::No => Verified::No,
+            Check::Yes => Verified::Yes,
+            Check::YesWeak => Verified::YesRehashed(self.hash(password).await?),
+        })
+    }
+
+    /// Spends one verification's worth of work on a password that matches no
+    /// account, so that a login with an unknown e-mail costs what a real one does.
+    pub async fn verify_dummy(&self, password: &Password) -> Result<()> {
+        let dummy = self
+            .inner
+            .dummy
+            .get_or_try_init(|| async {
+                let random = crate::tokens::random_token(24)?;
+                self.hash(&Password::new(random)).await
+            })
+            .await?;
+        self.verify(password, dummy).await.map(|_| ())
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        cost_kib: u32,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let cost = cost_kib.clamp(1, self.inner.memory_budget_kib);
+        let closed = |_| Error::Internal("password hasher closed".into());
+        let _memory = self.inner.memory.acquire_many(cost).await.map_err(closed)?;
+        let _slot = self.inner.slots.acquire().await.map_err(closed)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| Error::Internal(format!("password hashing task failed: {e}")))?
+    }
+}
+
+fn argon2_for(params: Argon2Params) -> Result<Argon2<'static>> {
+    let params = Params::new(params.m_kib, params.t, params.p, None)
+        .map_err(|e| Error::Config(format!("invalid argon2 parameters: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+fn hash_now(params: Argon2Params, password: &str) -> Result<PasswordHash> {
+    let hash = argon2_for(params)?
+        .hash_password(password.as_bytes())
+        .map_err(|e| Error::Internal(format!("argon2 hashing failed: {e}")))?;
+    Ok(PasswordHash::new(hash.to_string()))
+}
+
+enum Check {
+    No,
+    Yes,
+    YesWeak,
+}
+
+fn parse_argon2(hash: &str) -> Option<(Algorithm, Params)> {
+    if !hash.starts_with("$argon2") {
+        return None;
+    }
+    let parsed = PhcHash::new(hash).ok()?;
+    let algorithm = Algorithm::new(parsed.algorithm.as_str()).ok()?;
+    let params = Params::try_from(&parsed).ok()?;
+    Some((algorithm, params))
+}
+
+fn verify_now(password: &str, hash: &str, target: Argon2Params) -> Check {
+    if hash.starts_with("$argon2") {
+        let Ok(parsed) = PhcHash::new(hash) else {
+            return Check::No;
+        };
+        let Some((algorithm, params)) = parse_argon2(hash) else {
+            return Check::No;
+        };
+        // The hash's own algorithm and parameters are used to verify.
+        if Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_err()
+        {
+            return Check::No;
+        }
+        let weaker = algorithm != Algorithm::Argon2id
+            || params.m_cost() < target.m_kib
+            || params.t_cost() < target.t
+            || parsed.version != Some(Version::V0x13.into());
+        if weaker { Check::YesWeak } else { Check::Yes }
+    } else if hash.starts_with("$2") {
+        match bcrypt::verify(password.as_bytes(), hash) {
+            Ok(true) => Check::YesWeak,
+            _ => Check::No,
+        }
+    } else {
+        Check::No
+    }
+}
+
+/// The default password policy, configurable, callable from an application's own
+/// [`UserHooks::validate_password`](crate::UserHooks::validate_password) and
+/// extendable there with rules of its own.
+///
+/// By default a password must have at least 8 characters (Unicode code points) and
+/// must not contain the user's e-mail address (case-insensitively).
+///
+/// ```
+/// use axum_users::password::PasswordPolicy;
+/// let policy = PasswordPolicy::default();
+/// assert!(policy.check("correct horse battery", "king@camelot.bt").is_ok());
+/// let rejection = policy.check("short", "king@camelot.bt").unwrap_err();
+/// assert_eq!(rejection.reason(), "Password should be at least 8 characters");
+/// assert!(PasswordPolicy::default().min_chars(12).check("eleven-char", "a@b.cd").is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct PasswordPolicy {
+    min_chars: usize,
+    forbid_email: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_chars: 8,
+            forbid_email: true,
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// The minimum length in Unicode characters (default 8).
+    pub fn min_chars(mut self, n: usize) -> Self {
+        self.min_chars = n;
+        self
+    }
+
+    /// Whether a password containing the user's e-mail is rejected (default true).
+    pub fn forbid_email(mut self, forbid: bool) -> Self {
+        self.forbid_email = forbid;
+        self
+    }
+
+    /// Checks a password for a user with this e-mail address (for an update, the
+    /// address stored before it).
+    pub fn check(&self, password: &str, email: &str) -> Result<(), PasswordRejection> {
+        if password.chars().count() < self.min_chars {
+            return Err(PasswordRejection::new(format!(
+                "Password should be at least {} characters",
+                self.min_chars
+            )));
+        }
+        if self.forbid_email && !email.is_empty() && contains_caseless(password, email) {
+            return Err(PasswordRejection::new("Password should not contain e-mail"));
+        }
+        Ok(())
+    }
+}
+
+fn contains_caseless(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> PasswordHasher {
+        PasswordHasher::builder()
+            .params(Argon2Params {
+                m_kib: 1024,
+                t: 1,
+                p: 1,
+            })
+            .build()
+    }
+
+    #[tokio::test]
+    async fn verifies_its_own_hash_without_rehash() {
+        let h = fast();
+        let hash = h.hash(&Password::new("a password")).await.unwrap();
+        assert!(hash.as_str().starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert_eq!(
+            h.verify(&Password::new("a password"), &hash).await.unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            h.verify(&Password::new("A password"), &hash).await.unwrap(),
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_hash_verifies_and_is_upgraded() {
+        let h = fast();
+        let bcrypt_hash = PasswordHash::new(bcrypt::hash("a password", 4).unwrap());
+        match h.verify(&Password::new("a password"), &bcrypt_hash).await.unwrap() {
+            Verified::YesRehashed(new) => assert!(new.as_str().starts_with("$argon2id$")),
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+        assert_eq!(
+            h.verify(&Password::new("wrong"), &bcrypt_hash).await.unwrap(),
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn weaker_argon2_is_upgraded_stronger_kept() {
+        let strong = PasswordHasher::builder()
+            .params(Argon2Params { m_kib: 2048, t: 3, p: 2 })
+            .build();
+        let hash = strong.hash(&Password::new("a password")).await.unwrap();
+        // Target is weaker than the hash: keep it.
+        assert_eq!(
+            fast().verify(&Password::new("a password"), &hash).await.unwrap(),
+            Verified::Yes
+        );
+        // Target is stronger in m: upgrade.
+        let stronger = PasswordHasher::builder()
+            .params(Argon2Params { m_kib: 4096, t: 1, p: 1 })
+            .build();
+        assert!(matches!(
+            stronger.verify(&Password::new("a password"), &hash).await.unwrap(),
+            Verified::YesRehashed(_)
+        ));
+        // Target is stronger in t: upgrade.
+        let more_t = PasswordHasher::builder()
+            .params(Argon2Params { m_kib: 1024, t: 4, p: 1 })
+            .build();
+        assert!(matches!(
+            more_t.verify(&Password::new("a password"), &hash).await.unwrap(),
+            Verified::YesRehashed(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn garbage_hash_never_matches() {
+        for stored in ["", "plain", "$argon2id$garbage", "$2b$garbage"] {
+            assert_eq!(
+                fast()
+                    .verify(&Password::new("x"), &PasswordHash::new(stored))
+                    .await
+                    .unwrap(),
+                Verified::No
+            );
+        }
+    }
+
+    #[test]
+    fn policy_counts_code_points() {
+        let p = PasswordPolicy::default();
+        assert!(p.check(&"ä".repeat(7), "a@b.cd").is_err());
+        assert!(p.check(&"ä".repeat(8), "a@b.cd").is_ok());
+    }
+
+    #[test]
+    fn policy_rejects_email_caselessly() {
+        let p = PasswordPolicy::default();
+        let r = p.check("xxKing@Camelot.btxx", "king@camelot.bt").unwrap_err();
+        assert_eq!(r.reason(), "Password should not contain e-mail");
+    }
+
+    #[test]
+    fn hasher_debug_has_no_secrets() {
+        let s = format!("{:?}", fast());
+        assert!(s.contains("PasswordHasher"));
+    }
+}

@@ -1,0 +1,166 @@
+//! The routers, and [`AxumUsers`], the front door that builds them.
+//!
+//! Routers are thin: each handler parses the request, calls one
+//! [`UserManager`](crate::UserManager) use case or the
+//! [`Authenticator`](crate::auth::Authenticator), and shapes the response. Their
+//! routes are described as data in [`spec`].
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::routing::{MethodFilter, on};
+
+use crate::auth::{AuthBackend, Authenticator};
+use crate::hooks::{NoHooks, UserHooks};
+use crate::manager::UserManager;
+use crate::store::UserStore;
+
+mod auth;
+mod register;
+pub mod spec;
+mod users;
+
+/// The default request body limit of every router: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The front door: a [`UserManager`] and the application's authentication
+/// backends, from which the routers and the authenticator are built (FastAPI
+/// Users' `FastAPIUsers` object).
+///
+/// ```
+/// use axum::Router;
+/// use axum_users::{AxumUsers, User, UserManager, store::MemoryStore};
+/// use axum_users::auth::{AuthBackend, BearerTransport, JwtStrategy};
+///
+/// let jwt = AuthBackend::new(
+///     "jwt",
+///     BearerTransport::new("auth/jwt/login"),
+///     JwtStrategy::hs256("a long random secret").unwrap(),
+/// );
+/// let users = AxumUsers::new(UserManager::new(MemoryStore::<User>::new()), vec![jwt.clone()]);
+/// let app: Router = Router::new()
+///     .nest("/auth/jwt", users.auth_router(&jwt))
+///     .nest("/auth", users.register_router())
+///     .nest("/users", users.users_router())
+///     .layer(users.layer());
+/// ```
+pub struct AxumUsers<S: UserStore, H = NoHooks> {
+    manager: UserManager<S, H>,
+    authenticator: Authenticator<S::User>,
+    body_limit: usize,
+    requires_verification: bool,
+}
+
+impl<S: UserStore, H> Clone for AxumUsers<S, H> {
+    fn clone(&self) -> Self {
+        Self {
+            manager: self.manager.clone(),
+            authenticator: self.authenticator.clone(),
+            body_limit: self.body_limit,
+            requires_verification: self.requires_verification,
+        }
+    }
+}
+
+impl<S: UserStore, H> std::fmt::Debug for AxumUsers<S, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AxumUsers")
+            .field("authenticator", &self.authenticator)
+            .field("body_limit", &self.body_limit)
+            .field("requires_verification", &self.requires_verification)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
+    /// Builds the front door; `backends` are tried in order on authenticated routes.
+    pub fn new(manager: UserManager<S, H>, backends: Vec<AuthBackend<S::User>>) -> Self {
+        let authenticator = Authenticator::new(backends, manager.clone());
+        Self {
+            manager,
+            authenticator,
+            body_limit: DEFAULT_BODY_LIMIT,
+            requires_verification: false,
+        }
+    }
+
+    /// The request body limit of the routers built afterwards (default 1 MiB);
+    /// larger bodies answer 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Whether the routers built afterwards require a verified user: login answers
+    /// `LOGIN_USER_NOT_VERIFIED` and the users routes 403 for unverified users
+    /// (default false).
+    pub fn requires_verification(mut self, required: bool) -> Self {
+        self.requires_verification = required;
+        self
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &UserManager<S, H> {
+        &self.manager
+    }
+
+    /// The authenticator over every backend.
+    pub fn authenticator(&self) -> &Authenticator<S::User> {
+        &self.authenticator
+    }
+
+    /// A layer that makes the authenticator available to the extractors
+    /// ([`CurrentUser`](crate::CurrentUser), …) of the application's own handlers.
+    pub fn layer(&self) -> axum::Extension<Authenticator<S::User>> {
+        self.authenticator.layer()
+    }
+
+    /// `POST /login` and `POST /logout` for one backend. Logout takes only this
+    /// backend's token.
+    pub fn auth_router<St: Clone + Send + Sync + 'static>(
+        &self,
+        backend: &AuthBackend<S::User>,
+    ) -> Router<St> {
+        self.limit(auth::router(
+            self.manager.clone(),
+            backend.clone(),
+            self.authenticator.with_only(backend),
+            self.requires_verification,
+        ))
+    }
+
+    /// `POST /register`.
+    pub fn register_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
+        self.limit(register::router(self.manager.clone()))
+    }
+
+    /// `GET|PATCH /me` and `GET|PATCH|DELETE /{id}`.
+    pub fn users_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
+        self.limit(users::router(
+            self.manager.clone(),
+            self.authenticator.clone(),
+            self.requires_verification,
+        ))
+    }
+
+    fn limit<St: Clone + Send + Sync + 'static>(&self, router: Router<St>) -> Router<St> {
+        router.layer(DefaultBodyLimit::max(self.body_limit))
+    }
+}
+
+/// Adds the route a spec describes, with its method and path, to `router`.
+fn route<St, Hd, T>(router: Router<St>, spec: &spec::RouteSpec, handler: Hd) -> Router<St>
+where
+    St: Clone + Send + Sync + 'static,
+    Hd: Handler<T, St>,
+    T: 'static,
+{
+    let filter = match spec.method {
+        "GET" => MethodFilter::GET,
+        "POST" => MethodFilter::POST,
+        "PATCH" => MethodFilter::PATCH,
+        "PUT" => MethodFilter::PUT,
+        _ => MethodFilter::DELETE,
+    };
+    router.route(spec.path, on(filter, handler))
+}

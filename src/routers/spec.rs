@@ -1,0 +1,173 @@
+//! The routes of every router described as data: method, path, body, auth,
+//! success status and the error codes each can answer. The routers are built
+//! from these descriptions, and documentation (OpenAPI) is generated from them,
+//! so the two cannot drift apart.
+
+use crate::error::ErrorCode;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone.
+    Public,
+    /// An active user (verified too when the router requires verification).
+    User,
+    /// An active superuser.
+    Superuser,
+}
+
+/// What a route's request body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// No body.
+    None,
+    /// The login form (`username`, `password`).
+    LoginForm,
+    /// A JSON object: the user-create schema.
+    UserCreate,
+    /// A JSON object: the user-update schema (safe or not per `Access`).
+    UserUpdate,
+}
+
+/// What a successful response carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Success {
+    /// A user object.
+    User,
+    /// The transport's login response (bearer JSON, or 204 with a cookie).
+    Login,
+    /// The transport's logout response (204).
+    Logout,
+    /// Nothing (204).
+    NoContent,
+}
+
+/// One route of a router.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path relative to the router's mount point.
+    pub path: &'static str,
+    /// One-line summary.
+    pub summary: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// The request body.
+    pub body: Body,
+    /// The success status.
+    pub status: u16,
+    /// The success body.
+    pub success: Success,
+    /// The 400 `detail` codes it can answer.
+    pub errors: &'static [ErrorCode],
+    /// Whether a malformed or unknown `{id}` answers 404.
+    pub not_found: bool,
+}
+
+/// The auth router's routes (one pair per backend).
+pub const AUTH_ROUTES: &[RouteSpec; 2] = &[
+    RouteSpec {
+        method: "POST",
+        path: "/login",
+        summary: "Log in with e-mail and password",
+        access: Access::Public,
+        body: Body::LoginForm,
+        status: 200,
+        success: Success::Login,
+        errors: &[ErrorCode::LoginBadCredentials, ErrorCode::LoginUserNotVerified],
+        not_found: false,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/logout",
+        summary: "Log out",
+        access: Access::User,
+        body: Body::None,
+        status: 204,
+        success: Success::Logout,
+        errors: &[],
+        not_found: false,
+    },
+];
+
+/// The register router's route.
+pub const REGISTER_ROUTES: &[RouteSpec; 1] = &[RouteSpec {
+    method: "POST",
+    path: "/register",
+    summary: "Register a new user",
+    access: Access::Public,
+    body: Body::UserCreate,
+    status: 201,
+    success: Success::User,
+    errors: &[
+        ErrorCode::RegisterUserAlreadyExists,
+        ErrorCode::RegisterInvalidPassword,
+    ],
+    not_found: false,
+}];
+
+/// The users router's routes.
+pub const USERS_ROUTES: &[RouteSpec; 5] = &[
+    RouteSpec {
+        method: "GET",
+        path: "/me",
+        summary: "The current user",
+        access: Access::User,
+        body: Body::None,
+        status: 200,
+        success: Success::User,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: "PATCH",
+        path: "/me",
+        summary: "Update the current user",
+        access: Access::User,
+        body: Body::UserUpdate,
+        status: 200,
+        success: Success::User,
+        errors: &[
+            ErrorCode::UpdateUserEmailAlreadyExists,
+            ErrorCode::UpdateUserInvalidPassword,
+        ],
+        not_found: false,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/{id}",
+        summary: "A user by id (superusers)",
+        access: Access::Superuser,
+        body: Body::None,
+        status: 200,
+        success: Success::User,
+        errors: &[],
+        not_found: true,
+    },
+    RouteSpec {
+        method: "PATCH",
+        path: "/{id}",
+        summary: "Update a user by id (superusers)",
+        access: Access::Superuser,
+        body: Body::UserUpdate,
+        status: 200,
+        success: Success::User,
+        errors: &[
+            ErrorCode::UpdateUserEmailAlreadyExists,
+            ErrorCode::UpdateUserInvalidPassword,
+        ],
+        not_found: true,
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/{id}",
+        summary: "Delete a user by id (superusers)",
+        access: Access::Superuser,
+        body: Body::None,
+        status: 204,
+        success: Success::NoContent,
+        errors: &[],
+        not_found: true,
+    },
+];

@@ -1,0 +1,164 @@
+//! `GET|PATCH /me` and `GET|PATCH|DELETE /{id}`.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use http::request::Parts;
+
+use super::route;
+use super::spec::USERS_ROUTES;
+use crate::auth::{Authenticator, Requirements};
+use crate::error::{Error, ErrorCode, Result};
+use crate::extract::{IdPath, JsonBody};
+use crate::hooks::UserHooks;
+use crate::manager::{UserManager, UserOf};
+use crate::store::UserStore;
+use crate::user::{UserFields, UserModel, UserUpdate};
+
+type UpdateOf<S> = UserUpdate<<<UserOf<S> as UserModel>::Fields as UserFields>::Update>;
+type IdOf<S> = <UserOf<S> as UserModel>::Id;
+
+struct UsersState<S: UserStore, H> {
+    manager: UserManager<S, H>,
+    authenticator: Authenticator<S::User>,
+    requires_verification: bool,
+}
+
+impl<S: UserStore, H> Clone for UsersState<S, H> {
+    fn clone(&self) -> Self {
+        Self {
+            manager: self.manager.clone(),
+            authenticator: self.authenticator.clone(),
+            requires_verification: self.requires_verification,
+        }
+    }
+}
+
+pub(super) fn router<S, H, St>(
+    manager: UserManager<S, H>,
+    authenticator: Authenticator<S::User>,
+    requires_verification: bool,
+) -> Router<St>
+where
+    S: UserStore,
+    H: UserHooks<S::User>,
+    St: Clone + Send + Sync + 'static,
+{
+    let state = UsersState {
+        manager,
+        authenticator,
+        requires_verification,
+    };
+    let [me, patch_me, get_one, patch_one, delete_one] = USERS_ROUTES;
+    let router = route(Router::new(), me, get_me::<S>);
+    let router = route(router, patch_me, update_me::<S, H>);
+    let router = route(router, get_one, get_user::<S, H>);
+    let router = route(router, patch_one, update_user::<S, H>);
+    let router = route(router, delete_one, delete_user::<S, H>);
+    router.with_state(state)
+}
+
+/// The caller, active (401) and verified when the router requires it (403).
+struct Caller<U>(U);
+
+/// The caller, an active (401) superuser (403), verified when required (403).
+struct Admin;
+
+async fn caller<S: UserStore, H>(
+    parts: &Parts,
+    state: &UsersState<S, H>,
+    superuser: bool,
+) -> Result<UserOf<S>> {
+    let requirements = Requirements {
+        verified: state.requires_verification,
+        superuser,
+    };
+    state
+        .authenticator
+        .authenticate(parts, requirements)
+        .await?
+        .map(|authenticated| authenticated.user)
+        .ok_or(Error::Unauthorized)
+}
+
+impl<S: UserStore, H: Send + Sync + 'static> FromRequestParts<UsersState<S, H>>
+    for Caller<UserOf<S>>
+{
+    type Rejection = Error;
+    async fn from_request_parts(parts: &mut Parts, state: &UsersState<S, H>) -> Result<Self> {
+        caller(parts, state, false).await.map(Caller)
+    }
+}
+
+impl<S: UserStore, H: Send + Sync + 'static> FromRequestParts<UsersState<S, H>> for Admin {
+    type Rejection = Error;
+    async fn from_request_parts(parts: &mut Parts, state: &UsersState<S, H>) -> Result<Self> {
+        caller(parts, state, true).await.map(|_| Admin)
+    }
+}
+
+fn user_response<U: UserModel>(user: &U) -> Response {
+    Json(user.read()).into_response()
+}
+
+fn update_error(e: Error) -> Error {
+    e.in_route(
+        ErrorCode::UpdateUserEmailAlreadyExists,
+        ErrorCode::UpdateUserInvalidPassword,
+    )
+}
+
+async fn get_me<S: UserStore>(Caller(user): Caller<UserOf<S>>) -> Response {
+    user_response(&user)
+}
+
+async fn update_me<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<UsersState<S, H>>,
+    Caller(user): Caller<UserOf<S>>,
+    parts: Parts,
+    JsonBody(update): JsonBody<UpdateOf<S>>,
+) -> Result<Response> {
+    let user = state
+        .manager
+        .update(user, update, true, Some(&parts))
+        .await
+        .map_err(update_error)?;
+    Ok(user_response(&user))
+}
+
+async fn get_user<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<UsersState<S, H>>,
+    _admin: Admin,
+    IdPath(id): IdPath<IdOf<S>>,
+) -> Result<Response> {
+    let user = state.manager.get(&id).await?;
+    Ok(user_response(&user))
+}
+
+async fn update_user<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<UsersState<S, H>>,
+    _admin: Admin,
+    IdPath(id): IdPath<IdOf<S>>,
+    parts: Parts,
+    JsonBody(update): JsonBody<UpdateOf<S>>,
+) -> Result<Response> {
+    let user = state.manager.get(&id).await?;
+    let user = state
+        .manager
+        .update(user, update, false, Some(&parts))
+        .await
+        .map_err(update_error)?;
+    Ok(user_response(&user))
+}
+
+async fn delete_user<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<UsersState<S, H>>,
+    _admin: Admin,
+    IdPath(id): IdPath<IdOf<S>>,
+    parts: Parts,
+) -> Result<Response> {
+    let user = state.manager.get(&id).await?;
+    state.manager.delete(user, Some(&parts)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,145 @@
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+
+use super::{StoreError, UserStore};
+use crate::user::{UserData, UserId, UserModel};
+
+/// An in-memory [`UserStore`]: fast, shared by its clones, and gone when the
+/// process ends. For tests, examples and prototypes.
+///
+/// ```
+/// use axum_users::{User, store::MemoryStore};
+/// let store: MemoryStore<User> = MemoryStore::new();
+/// ```
+pub struct MemoryStore<U: UserModel> {
+    inner: Arc<Inner<U>>,
+}
+
+struct Inner<U: UserModel> {
+    tables: RwLock<Tables<U>>,
+    seq: AtomicU64,
+}
+
+struct Tables<U: UserModel> {
+    users: HashMap<U::Id, U>,
+    /// ASCII-lowercased address → id: the unique index.
+    by_email: HashMap<String, U::Id>,
+}
+
+impl<U: UserModel> Clone for MemoryStore<U> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<U: UserModel> Default for MemoryStore<U> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<U: UserModel> std::fmt::Debug for MemoryStore<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("users", &self.read().users.len())
+            .finish()
+    }
+}
+
+impl<U: UserModel> MemoryStore<U> {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                tables: RwLock::new(Tables {
+                    users: HashMap::new(),
+                    by_email: HashMap::new(),
+                }),
+                seq: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    // A panic while holding the lock cannot leave the tables half-written (every
+    // write below checks first and mutates after), so a poisoned lock is safe to use.
+    fn read(&self) -> RwLockReadGuard<'_, Tables<U>> {
+        self.inner.tables.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Tables<U>> {
+        self.inner.tables.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn email_key(email: &str) -> String {
+    email.to_ascii_lowercase()
+}
+
+#[async_trait]
+impl<U: UserModel> UserStore for MemoryStore<U> {
+    type User = U;
+
+    async fn get(&self, id: &U::Id) -> Result<Option<U>, StoreError> {
+        Ok(self.read().users.get(id).cloned())
+    }
+
+    async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {
+        let tables = self.read();
+        Ok(tables
+            .by_email
+            .get(&email_key(email))
+            .and_then(|id| tables.users.get(id))
+            .cloned())
+    }
+
+    async fn create(&self, data: UserData<U::Fields>) -> Result<U, StoreError> {
+        let key = email_key(&data.email);
+        let mut tables = self.write();
+        if tables.by_email.contains_key(&key) {
+            return Err(StoreError::EmailTaken);
+        }
+        let id = loop {
+            let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
+            let id = U::Id::generate(seq);
+            if !tables.users.contains_key(&id) {
+                break id;
+            }
+        };
+        let user = U::from_parts(id.clone(), data);
+        tables.by_email.insert(key, id.clone());
+        tables.users.insert(id, user.clone());
+        Ok(user)
+    }
+
+    async fn update(&self, user: &U) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        let Some(old) = tables.users.get(user.id()) else {
+            return Err(StoreError::NotFound);
+        };
+        let old_key = email_key(old.email());
+        let new_key = email_key(user.email());
+        if old_key != new_key {
+            if tables.by_email.contains_key(&new_key) {
+                return Err(StoreError::EmailTaken);
+            }
+            tables.by_email.remove(&old_key);
+            tables.by_email.insert(new_key, user.id().clone());
+        }
+        tables.users.insert(user.id().clone(), user.clone());
+        Ok(())
+    }
+
+    async fn delete(&self, id: &U::Id) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        let Some(user) = tables.users.remove(id) else {
+            return Err(StoreError::NotFound);
+        };
+        tables.by_email.remove(&email_key(user.email()));
+        Ok(())
+    }
+}

@@ -1,0 +1,230 @@
+use std::marker::PhantomData;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use uuid::Uuid;
+
+use super::{StoreError, UserStore};
+use crate::user::{PasswordHash, UserData, UserModel};
+
+/// A [`UserStore`] on SQLite through sqlx, for users with UUID ids.
+///
+/// The schema comes with the crate as embedded migrations, recorded in their own
+/// table (`_axum_users_migrations`) so that they live beside the application's
+/// own sqlx migrations. A unique index on `lower(email)` makes addresses unique
+/// ASCII-case-insensitively, so concurrent registrations of one address give one
+/// user and [`StoreError::EmailTaken`] for the others. The application's own
+/// fields are stored as a JSON object in the `fields` column.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), axum_users::store::StoreError> {
+/// use axum_users::{User, store::SqliteStore};
+/// let store: SqliteStore<User> = SqliteStore::open("users.db").await?;
+/// store.migrate().await?;
+/// # Ok(()) }
+/// ```
+pub struct SqliteStore<U> {
+    pool: SqlitePool,
+    _user: PhantomData<fn() -> U>,
+}
+
+impl<U> Clone for SqliteStore<U> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            _user: PhantomData,
+        }
+    }
+}
+
+impl<U> std::fmt::Debug for SqliteStore<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+/// How long a call waits for a pooled connection before answering 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl<U: UserModel<Id = Uuid>> SqliteStore<U> {
+    /// Opens (creating it if missing) the SQLite database file at `path`, in WAL
+    /// mode. Call [`migrate`](Self::migrate) before use.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10));
+        Self::with_options(options).await
+    }
+
+    /// Opens a database from a URL: `sqlite://<path>` (everything after
+    /// `sqlite://` is a filesystem path, so `sqlite:///tmp/x.db` is `/tmp/x.db`),
+    /// `sqlite:<path>`, or any URL sqlx understands (`sqlite::memory:`).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return Self::open(path).await;
+        }
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(Box::new(e)))?
+            .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::with_options(options).await
+    }
+
+    async fn with_options(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// A store over an existing pool.
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            _user: PhantomData,
+        }
+    }
+
+    /// The pool, to share it with the application.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Creates or upgrades the schema (idempotent).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut migrator = sqlx::migrate!("migrations/sqlite");
+        migrator.dangerous_set_table_name("_axum_users_migrations");
+        migrator.set_ignore_missing(true);
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Other(Box::new(e)))
+    }
+}
+
+fn map_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::EmailTaken,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        e => StoreError::Other(Box::new(e)),
+    }
+}
+
+type Row = (String, String, String, bool, bool, bool, String);
+
+fn from_row<U: UserModel<Id = Uuid>>(row: Row) -> Result<U, StoreError> {
+    let (id, email, hashed_password, is_active, is_superuser, is_verified, fields) = row;
+    let id = Uuid::parse_str(&id).map_err(|e| StoreError::Other(Box::new(e)))?;
+    let fields = serde_json::from_str(&fields).map_err(|e| StoreError::Other(Box::new(e)))?;
+    Ok(U::from_parts(
+        id,
+        UserData {
+            email,
+            hashed_password: PasswordHash::new(hashed_password),
+            is_active,
+            is_superuser,
+            is_verified,
+            fields,
+        },
+    ))
+}
+
+fn fields_json<U: UserModel>(user: &UserData<U::Fields>) -> Result<String, StoreError> {
+    serde_json::to_string(&user.fields).map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+#[async_trait]
+impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
+    type User = U;
+
+    async fn get(&self, id: &Uuid) -> Result<Option<U>, StoreError> {
+        sqlx::query_as::<_, Row>(
+            "SELECT id, email, hashed_password, is_active, is_superuser, is_verified, fields \
+             FROM users WHERE id = ?",
+        )
+            .bind(id.hyphenated().to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .map(from_row)
+            .transpose()
+    }
+
+    async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {
+        sqlx::query_as::<_, Row>(
+            "SELECT id, email, hashed_password, is_active, is_superuser, is_verified, fields \
+             FROM users WHERE lower(email) = lower(?)",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(from_row)
+        .transpose()
+    }
+
+    async fn create(&self, data: UserData<U::Fields>) -> Result<U, StoreError> {
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.hyphenated().to_string())
+        .bind(&data.email)
+        .bind(data.hashed_password.as_str())
+        .bind(data.is_active)
+        .bind(data.is_superuser)
+        .bind(data.is_verified)
+        .bind(fields_json::<U>(&data)?)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(U::from_parts(id, data))
+    }
+
+    async fn update(&self, user: &U) -> Result<(), StoreError> {
+        let data = user.data();
+        let done = sqlx::query(
+            "UPDATE users SET email = ?, hashed_password = ?, is_active = ?, is_superuser = ?, \
+             is_verified = ?, fields = ? WHERE id = ?",
+        )
+        .bind(&data.email)
+        .bind(data.hashed_password.as_str())
+        .bind(data.is_active)
+        .bind(data.is_superuser)
+        .bind(data.is_verified)
+        .bind(fields_json::<U>(data)?)
+        .bind(user.id().hyphenated().to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, id: &Uuid) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id.hyphenated().to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

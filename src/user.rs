@@ -1,0 +1,359 @@
+//! The user model: the core fields every user has, the application's own fields,
+//! and the bodies of register and update requests.
+//!
+//! Most applications use the ready-made [`User`] type, choosing their own fields
+//! with its `F` parameter (see [`UserFields`]) and their id type with `Id`.
+//! An application with its own user struct implements [`UserModel`] instead.
+
+use std::fmt::{self, Debug, Display};
+use std::hash::Hash;
+use std::str::FromStr;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use crate::email::Email;
+
+/// A user id type: UUID by default, integers possible.
+///
+/// The id travels as a string in tokens (`sub`) and in paths (`/users/{id}`), so it
+/// must print with [`Display`] and parse back with [`FromStr`]. In JSON responses it
+/// is serialised with [`Serialize`].
+pub trait UserId:
+    Clone + Eq + Hash + Debug + Display + FromStr + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// A fresh id for a new user, for stores that assign ids themselves (the
+    /// memory store). `seq` counts up from 1 in that store; random ids ignore it.
+    fn generate(seq: u64) -> Self;
+}
+
+impl UserId for Uuid {
+    fn generate(_seq: u64) -> Self {
+        Uuid::new_v4()
+    }
+}
+
+macro_rules! int_user_id {
+    ($($t:ty),*) => {$(
+        impl UserId for $t {
+            fn generate(seq: u64) -> Self {
+                <$t>::try_from(seq).unwrap_or(<$t>::MAX)
+            }
+        }
+    )*};
+}
+int_user_id!(i32, i64, u32, u64);
+
+/// The application's own fields on a user (`display_name`, …), beside the core ones.
+///
+/// They flow through register, update and read without the application rewriting a
+/// router: the register body is flattened into [`UserFields::Create`], the PATCH body
+/// into [`UserFields::Update`], and responses include the fields as [`Serialize`]
+/// writes them (so only put there what the API may show).
+///
+/// ```
+/// use axum_users::UserFields;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// struct Profile {
+///     display_name: Option<String>,
+/// }
+///
+/// #[derive(Debug, Default, Deserialize)]
+/// struct ProfileUpdate {
+///     // A missing key keeps the name.
+///     display_name: Option<String>,
+/// }
+///
+/// impl UserFields for Profile {
+///     type Create = Profile;
+///     type Update = ProfileUpdate;
+///     fn create(input: Profile) -> Self {
+///         input
+///     }
+///     fn update(&mut self, update: ProfileUpdate) {
+///         if let Some(name) = update.display_name {
+///             self.display_name = Some(name);
+///         }
+///     }
+/// }
+/// ```
+pub trait UserFields: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// What the register body may carry for these fields (flattened into it).
+    type Create: DeserializeOwned + Send + 'static;
+    /// What a PATCH body may carry for these fields (flattened into it).
+    type Update: DeserializeOwned + Default + Send + 'static;
+    /// The fields of a new user.
+    fn create(input: Self::Create) -> Self;
+    /// Applies a PATCH.
+    fn update(&mut self, update: Self::Update);
+}
+
+/// No fields of the application's own: the user object is exactly the core one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoFields {}
+
+impl UserFields for NoFields {
+    type Create = NoFields;
+    type Update = NoFields;
+    fn create(input: Self::Create) -> Self {
+        input
+    }
+    fn update(&mut self, _update: Self::Update) {}
+}
+
+/// A password hash in PHC or bcrypt format. Its `Debug` output is redacted and it
+/// is never serialised into a response.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a stored hash.
+    pub fn new(hash: impl Into<String>) -> Self {
+        Self(hash.into())
+    }
+    /// The hash string as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Everything a user is, but the id: the core fields and the application's own.
+#[derive(Debug, Clone)]
+pub struct UserData<F> {
+    /// The address, unique among users (ASCII-case-insensitively).
+    pub email: String,
+    /// The password hash (argon2id by default; bcrypt and other argon2 parameters
+    /// verify too).
+    pub hashed_password: PasswordHash,
+    /// Inactive users cannot log in nor use their tokens.
+    pub is_active: bool,
+    /// Superusers may administer other users.
+    pub is_superuser: bool,
+    /// Whether the user proved they own the address.
+    pub is_verified: bool,
+    /// The application's own fields.
+    pub fields: F,
+}
+
+/// What the crate needs of a user type.
+///
+/// Implemented by the ready-made [`User`]; an application with its own struct
+/// implements it by giving access to a [`UserData`] and an id.
+pub trait UserModel: Clone + Debug + Send + Sync + 'static {
+    /// The id type (UUID by default).
+    type Id: UserId;
+    /// The application's own fields.
+    type Fields: UserFields;
+
+    /// Builds a user from an id and its data (used by stores).
+    fn from_parts(id: Self::Id, data: UserData<Self::Fields>) -> Self;
+    /// The user's id.
+    fn id(&self) -> &Self::Id;
+    /// The user's data.
+    fn data(&self) -> &UserData<Self::Fields>;
+    /// The user's data, mutably.
+    fn data_mut(&mut self) -> &mut UserData<Self::Fields>;
+
+    /// The user's e-mail address.
+    fn email(&self) -> &str {
+        &self.data().email
+    }
+    /// Whether the user may log in.
+    fn is_active(&self) -> bool {
+        self.data().is_active
+    }
+    /// Whether the user is a superuser.
+    fn is_superuser(&self) -> bool {
+        self.data().is_superuser
+    }
+    /// Whether the user verified their address.
+    fn is_verified(&self) -> bool {
+        self.data().is_verified
+    }
+    /// The user as a response shows it: id, core flags and the application's
+    /// fields, never the password hash.
+    fn read(&self) -> UserRead<'_, Self> {
+        UserRead(self)
+    }
+}
+
+/// The ready-made user type: the core fields, the application's fields `F` and the
+/// id type `Id`.
+///
+/// ```
+/// use axum_users::{NoFields, User};
+/// // The FastAPI Users user: UUID id, no extra fields.
+/// type MyUser = User;
+/// // With integer ids:
+/// type IntUser = User<NoFields, i64>;
+/// ```
+#[derive(Debug, Clone)]
+pub struct User<F = NoFields, Id = Uuid> {
+    /// The id.
+    pub id: Id,
+    /// Everything else.
+    pub data: UserData<F>,
+}
+
+impl<F: UserFields, Id: UserId> UserModel for User<F, Id> {
+    type Id = Id;
+    type Fields = F;
+    fn from_parts(id: Id, data: UserData<F>) -> Self {
+        User { id, data }
+    }
+    fn id(&self) -> &Id {
+        &self.id
+    }
+    fn data(&self) -> &UserData<F> {
+        &self.data
+    }
+    fn data_mut(&mut self) -> &mut UserData<F> {
+        &mut self.data
+    }
+}
+
+/// A user as the API shows it (`{"id", "email", "is_active", "is_superuser",
+/// "is_verified", …app fields}`); serialise it to answer with a user.
+pub struct UserRead<'a, U: ?Sized>(&'a U);
+
+impl<U: UserModel> Serialize for UserRead<'_, U> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Repr<'a, Id, F> {
+            id: &'a Id,
+            email: &'a str,
+            is_active: bool,
+            is_superuser: bool,
+            is_verified: bool,
+            #[serde(flatten)]
+            fields: &'a F,
+        }
+        let data = self.0.data();
+        Repr {
+            id: self.0.id(),
+            email: &data.email,
+            is_active: data.is_active,
+            is_superuser: data.is_superuser,
+            is_verified: data.is_verified,
+            fields: &data.fields,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// A password as received: its `Debug` output is redacted.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a plain-text password.
+    pub fn new(password: impl Into<String>) -> Self {
+        Self(password.into())
+    }
+    /// The plain text, to hash or validate it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The register body (`{"email", "password", …app fields}`) and the input of
+/// [`UserManager::create`](crate::UserManager::create).
+///
+/// `is_active`, `is_superuser` and `is_verified` are honoured only by an unsafe
+/// create (the application's own code); the register router ignores them.
+#[derive(Debug, Deserialize)]
+pub struct UserCreate<C> {
+    /// The address.
+    pub email: Email,
+    /// The plain-text password.
+    pub password: Password,
+    /// Defaults to true.
+    #[serde(default, deserialize_with = "non_null")]
+    pub is_active: Option<bool>,
+    /// Defaults to false.
+    #[serde(default, deserialize_with = "non_null")]
+    pub is_superuser: Option<bool>,
+    /// Defaults to false.
+    #[serde(default, deserialize_with = "non_null")]
+    pub is_verified: Option<bool>,
+    /// The application's own fields.
+    #[serde(flatten)]
+    pub fields: C,
+}
+
+impl<C: Default> UserCreate<C> {
+    /// A create request with only an address and a password.
+    pub fn new(email: Email, password: impl Into<String>) -> Self {
+        Self {
+            email,
+            password: Password::new(password),
+            is_active: None,
+            is_superuser: None,
+            is_verified: None,
+            fields: C::default(),
+        }
+    }
+}
+
+/// The PATCH body of `/users/me` and `/users/{id}`, and the input of
+/// [`UserManager::update`](crate::UserManager::update). Absent keys change nothing;
+/// `null` for a core field is rejected (422).
+///
+/// A safe update (`/users/me`) ignores `is_active`, `is_superuser` and `is_verified`.
+#[derive(Debug, Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de> + Default"))]
+pub struct UserUpdate<P> {
+    /// A new address (sets `is_verified` to false when it differs).
+    #[serde(default, deserialize_with = "non_null")]
+    pub email: Option<Email>,
+    /// A new password.
+    #[serde(default, deserialize_with = "non_null")]
+    pub password: Option<Password>,
+    /// Superusers only.
+    #[serde(default, deserialize_with = "non_null")]
+    pub is_active: Option<bool>,
+    /// Superusers only.
+    #[serde(default, deserialize_with = "non_null")]
+    pub is_superuser: Option<bool>,
+    /// Superusers only.
+    #[serde(default, deserialize_with = "non_null")]
+    pub is_verified: Option<bool>,
+    /// The application's own fields.
+    #[serde(flatten)]
+    pub fields: P,
+}
+
+impl<P: Default> Default for UserUpdate<P> {
+    fn default() -> Self {
+        Self {
+            email: None,
+            password: None,
+            is_active: None,
+            is_superuser: None,
+            is_verified: None,
+            fields: P::default(),
+        }
+    }
+}
+
+/// Deserialises a present key as `Some(value)`, rejecting `null` (which serde would
+/// otherwise read as an absent `Option`).
+fn non_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
