@@ -61,7 +61,10 @@ async fn main() -> Result<(), BoxError> {
         tracing::info!(url = %database_url, "store: SQLite");
         run(store, bind, &secret).await
     } else {
-        Err(format!("unsupported DATABASE_URL {database_url:?}: use sqlite://<path> or memory://").into())
+        Err(
+            format!("unsupported DATABASE_URL {database_url:?}: use sqlite://<path> or memory://")
+                .into(),
+        )
     }
 }
 
@@ -69,7 +72,11 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-async fn run<S: UserStore<User = User>>(store: S, bind: SocketAddr, secret: &str) -> Result<(), BoxError> {
+async fn run<S: UserStore<User = User>>(
+    store: S,
+    bind: SocketAddr,
+    secret: &str,
+) -> Result<(), BoxError> {
     let manager = UserManager::new(store);
     ensure_admin(&manager).await?;
 
@@ -106,8 +113,10 @@ async fn run<S: UserStore<User = User>>(store: S, bind: SocketAddr, secret: &str
 /// Makes sure `ADMIN_EMAIL` is an active, verified superuser with `ADMIN_PASSWORD`.
 /// The operator chose this password, so the password policy is not applied.
 async fn ensure_admin<S: UserStore<User = User>>(manager: &UserManager<S>) -> Result<(), BoxError> {
-    let (Ok(email), Ok(password)) = (std::env::var("ADMIN_EMAIL"), std::env::var("ADMIN_PASSWORD"))
-    else {
+    let (Ok(email), Ok(password)) = (
+        std::env::var("ADMIN_EMAIL"),
+        std::env::var("ADMIN_PASSWORD"),
+    ) else {
         return Ok(());
     };
     let email = Email::parse(&email)?;

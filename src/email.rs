@@ -180,7 +180,9 @@ mod tests {
     #[test]
     fn domain_lowercased_local_part_kept() {
         assert_eq!(
-            Email::parse("  Name <Mixed.Case@EXAMPLE.Com>").unwrap().as_str(),
+            Email::parse("  Name <Mixed.Case@EXAMPLE.Com>")
+                .unwrap()
+                .as_str(),
             "Mixed.Case@example.com"
         );
     }

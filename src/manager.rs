@@ -181,7 +181,8 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         request: Option<&Parts>,
     ) -> Result<UserOf<S>> {
         let email = create.email.into_string();
-        self.validate_password(&create.password, &email, None).await?;
+        self.validate_password(&create.password, &email, None)
+            .await?;
         if self.store().get_by_email(&email).await?.is_some() {
             return Err(Error::UserAlreadyExists);
         }
@@ -189,7 +190,11 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         let data = UserData {
             email,
             hashed_password,
-            is_active: if safe { true } else { create.is_active.unwrap_or(true) },
+            is_active: if safe {
+                true
+            } else {
+                create.is_active.unwrap_or(true)
+            },
             is_superuser: !safe && create.is_superuser.unwrap_or(false),
             is_verified: !safe && create.is_verified.unwrap_or(false),
             fields: <FieldsOf<S>>::create(create.fields),
@@ -203,7 +208,11 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// unknown address or a wrong password. An unknown address costs one password
     /// verification too, so the answer's timing does not tell whether the account
     /// exists. A hash weaker than the configured parameters is upgraded.
-    pub async fn authenticate(&self, email: &str, password: &Password) -> Result<Option<UserOf<S>>> {
+    pub async fn authenticate(
+        &self,
+        email: &str,
+        password: &Password,
+    ) -> Result<Option<UserOf<S>>> {
         let Some(mut user) = self.store().get_by_email(email).await? else {
             self.hasher().verify_dummy(password).await?;
             return Ok(None);
@@ -221,7 +230,9 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                     Ok(()) => {}
                     // The login stays valid with the old hash; the upgrade waits
                     // for the next login.
-                    Err(e) => tracing::warn!(error = %e, "could not store an upgraded password hash"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not store an upgraded password hash")
+                    }
                 }
                 Ok(Some(user))
             }

@@ -190,7 +190,9 @@ impl PasswordHasher {
         let plain = password.expose().to_owned();
         let stored = hash.clone();
         let check = self
-            .run(cost, move || Ok(verify_now(&plain, stored.as_str(), target)))
+            .run(cost, move || {
+                Ok(verify_now(&plain, stored.as_str(), target))
+            })
             .await?;
         Ok(match check {
             Check::No => Verified::No,
@@ -291,8 +293,10 @@ fn verify_now(password: &str, hash: &str, target: Argon2Params) -> Check {
 /// [`UserHooks::validate_password`](crate::UserHooks::validate_password) and
 /// extendable there with rules of its own.
 ///
-/// By default a password must have at least 8 characters (Unicode code points) and
-/// must not contain the user's e-mail address (case-insensitively).
+/// By default a password must have at least 8 characters (Unicode code points), at
+/// most 1024 bytes, must not contain the user's e-mail address (case-insensitively)
+/// and must not be one of the most common passwords (`12345678`, `password`, …,
+/// compared case-insensitively).
 ///
 /// ```
 /// use axum_users::password::PasswordPolicy;
@@ -301,20 +305,39 @@ fn verify_now(password: &str, hash: &str, target: Argon2Params) -> Check {
 /// let rejection = policy.check("short", "king@camelot.bt").unwrap_err();
 /// assert_eq!(rejection.reason(), "Password should be at least 8 characters");
 /// assert!(PasswordPolicy::default().min_chars(12).check("eleven-char", "a@b.cd").is_err());
+/// assert!(policy.check("12345678", "king@camelot.bt").is_err());
+/// assert!(policy.check(&"x".repeat(1025), "king@camelot.bt").is_err());
 /// ```
 #[derive(Debug, Clone)]
 pub struct PasswordPolicy {
     min_chars: usize,
+    max_bytes: usize,
     forbid_email: bool,
+    forbid_common: bool,
 }
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
         Self {
             min_chars: 8,
+            max_bytes: 1024,
             forbid_email: true,
+            forbid_common: true,
         }
     }
+}
+
+/// The 10,000 most common passwords, lowercased (from Django's
+/// `CommonPasswordValidator` list, BSD-3-Clause; origin and licence in
+/// `data/README.md`).
+const COMMON_PASSWORDS_TXT: &str = include_str!("../data/common-passwords.txt");
+
+/// Whether `password` is in the embedded list (compared lowercased and trimmed,
+/// as Django does). The set is built once, at first use.
+pub fn is_common_password(password: &str) -> bool {
+    static SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+        std::sync::LazyLock::new(|| COMMON_PASSWORDS_TXT.lines().collect());
+    SET.contains(password.trim().to_lowercase().as_str())
 }
 
 impl PasswordPolicy {
@@ -330,9 +353,28 @@ impl PasswordPolicy {
         self
     }
 
+    /// The maximum length in bytes of UTF-8 (default 1024).
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.max_bytes = n;
+        self
+    }
+
+    /// Whether one of the 10,000 most common passwords (see [`is_common_password`])
+    /// is rejected (default true).
+    pub fn forbid_common(mut self, forbid: bool) -> Self {
+        self.forbid_common = forbid;
+        self
+    }
+
     /// Checks a password for a user with this e-mail address (for an update, the
     /// address stored before it).
     pub fn check(&self, password: &str, email: &str) -> Result<(), PasswordRejection> {
+        if password.len() > self.max_bytes {
+            return Err(PasswordRejection::new(format!(
+                "Password should be at most {} bytes",
+                self.max_bytes
+            )));
+        }
         if password.chars().count() < self.min_chars {
             return Err(PasswordRejection::new(format!(
                 "Password should be at least {} characters",
@@ -341,6 +383,9 @@ impl PasswordPolicy {
         }
         if self.forbid_email && !email.is_empty() && contains_caseless(password, email) {
             return Err(PasswordRejection::new("Password should not contain e-mail"));
+        }
+        if self.forbid_common && is_common_password(password) {
+            return Err(PasswordRejection::new("Password is too common"));
         }
         Ok(())
     }
@@ -383,12 +428,18 @@ mod tests {
     async fn bcrypt_hash_verifies_and_is_upgraded() {
         let h = fast();
         let bcrypt_hash = PasswordHash::new(bcrypt::hash("a password", 4).unwrap());
-        match h.verify(&Password::new("a password"), &bcrypt_hash).await.unwrap() {
+        match h
+            .verify(&Password::new("a password"), &bcrypt_hash)
+            .await
+            .unwrap()
+        {
             Verified::YesRehashed(new) => assert!(new.as_str().starts_with("$argon2id$")),
             other => panic!("expected a rehash, got {other:?}"),
         }
         assert_eq!(
-            h.verify(&Password::new("wrong"), &bcrypt_hash).await.unwrap(),
+            h.verify(&Password::new("wrong"), &bcrypt_hash)
+                .await
+                .unwrap(),
             Verified::No
         );
     }
@@ -396,28 +447,49 @@ mod tests {
     #[tokio::test]
     async fn weaker_argon2_is_upgraded_stronger_kept() {
         let strong = PasswordHasher::builder()
-            .params(Argon2Params { m_kib: 2048, t: 3, p: 2 })
+            .params(Argon2Params {
+                m_kib: 2048,
+                t: 3,
+                p: 2,
+            })
             .build();
         let hash = strong.hash(&Password::new("a password")).await.unwrap();
         // Target is weaker than the hash: keep it.
         assert_eq!(
-            fast().verify(&Password::new("a password"), &hash).await.unwrap(),
+            fast()
+                .verify(&Password::new("a password"), &hash)
+                .await
+                .unwrap(),
             Verified::Yes
         );
         // Target is stronger in m: upgrade.
         let stronger = PasswordHasher::builder()
-            .params(Argon2Params { m_kib: 4096, t: 1, p: 1 })
+            .params(Argon2Params {
+                m_kib: 4096,
+                t: 1,
+                p: 1,
+            })
             .build();
         assert!(matches!(
-            stronger.verify(&Password::new("a password"), &hash).await.unwrap(),
+            stronger
+                .verify(&Password::new("a password"), &hash)
+                .await
+                .unwrap(),
             Verified::YesRehashed(_)
         ));
         // Target is stronger in t: upgrade.
         let more_t = PasswordHasher::builder()
-            .params(Argon2Params { m_kib: 1024, t: 4, p: 1 })
+            .params(Argon2Params {
+                m_kib: 1024,
+                t: 4,
+                p: 1,
+            })
             .build();
         assert!(matches!(
-            more_t.verify(&Password::new("a password"), &hash).await.unwrap(),
+            more_t
+                .verify(&Password::new("a password"), &hash)
+                .await
+                .unwrap(),
             Verified::YesRehashed(_)
         ));
     }
@@ -445,7 +517,9 @@ mod tests {
     #[test]
     fn policy_rejects_email_caselessly() {
         let p = PasswordPolicy::default();
-        let r = p.check("xxKing@Camelot.btxx", "king@camelot.bt").unwrap_err();
+        let r = p
+            .check("xxKing@Camelot.btxx", "king@camelot.bt")
+            .unwrap_err();
         assert_eq!(r.reason(), "Password should not contain e-mail");
     }
 

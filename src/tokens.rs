@@ -145,7 +145,11 @@ impl JwtCodec {
     /// Verifies a token's signature, algorithm, `exp` (required) and audience (one
     /// of `audience` must be in the token's `aud`, a string or a list), and returns
     /// its claims; `None` for any invalid token.
-    pub fn decode<C: DeserializeOwned>(&self, token: &str, audience: &[impl AsRef<str>]) -> Option<C> {
+    pub fn decode<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        audience: &[impl AsRef<str>],
+    ) -> Option<C> {
         let mut validation = Validation::new(self.algorithm);
         validation.leeway = self.leeway;
         validation.validate_exp = true;

@@ -1,8 +1,8 @@
 //! The routers, and [`AxumUsers`], the front door that builds them.
 //!
 //! Routers are thin: each handler parses the request, calls one
-//! [`UserManager`](crate::UserManager) use case or the
-//! [`Authenticator`](crate::auth::Authenticator), and shapes the response. Their
+//! [`UserManager`] use case or the
+//! [`Authenticator`], and shapes the response. Their
 //! routes are described as data in [`spec`].
 
 use axum::Router;

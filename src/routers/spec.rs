@@ -75,7 +75,10 @@ pub const AUTH_ROUTES: &[RouteSpec; 2] = &[
         body: Body::LoginForm,
         status: 200,
         success: Success::Login,
-        errors: &[ErrorCode::LoginBadCredentials, ErrorCode::LoginUserNotVerified],
+        errors: &[
+            ErrorCode::LoginBadCredentials,
+            ErrorCode::LoginUserNotVerified,
+        ],
         not_found: false,
     },
     RouteSpec {

@@ -3,7 +3,7 @@
 //! | store | feature | notes |
 //! | --- | --- | --- |
 //! | [`MemoryStore`] | always | for tests, examples and prototypes |
-//! | [`SqliteStore`](crate::store::SqliteStore) | `sqlite` | sqlx, embedded migrations |
+//! | `SqliteStore` | `sqlite` | sqlx, embedded migrations |
 //!
 //! A store of the application's own implements [`UserStore`] and proves itself
 //! with the shared test suite in [`suite`], the same one the provided stores pass.

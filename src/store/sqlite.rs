@@ -154,12 +154,12 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
             "SELECT id, email, hashed_password, is_active, is_superuser, is_verified, fields \
              FROM users WHERE id = ?",
         )
-            .bind(id.hyphenated().to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-            .map(from_row)
-            .transpose()
+        .bind(id.hyphenated().to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(from_row)
+        .transpose()
     }
 
     async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {

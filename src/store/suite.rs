@@ -52,7 +52,11 @@ where
     let user = store.create(data("Arthur@Camelot.bt")).await.unwrap();
     assert_eq!(user.email(), "Arthur@Camelot.bt", "address stored as given");
     assert!(user.is_active() && !user.is_superuser() && !user.is_verified());
-    let got = store.get(user.id()).await.unwrap().expect("created user found by id");
+    let got = store
+        .get(user.id())
+        .await
+        .unwrap()
+        .expect("created user found by id");
     assert_eq!(got.id(), user.id());
     assert_eq!(got.email(), "Arthur@Camelot.bt");
     assert_eq!(
@@ -69,14 +73,34 @@ where
     <S::User as UserModel>::Fields: Default,
 {
     let user = store.create(data("Arthur@Camelot.bt")).await.unwrap();
-    for probe in ["arthur@camelot.bt", "ARTHUR@CAMELOT.BT", "Arthur@Camelot.bt"] {
+    for probe in [
+        "arthur@camelot.bt",
+        "ARTHUR@CAMELOT.BT",
+        "Arthur@Camelot.bt",
+    ] {
         let found = store.get_by_email(probe).await.unwrap();
-        assert_eq!(found.map(|u| u.id().clone()), Some(user.id().clone()), "{probe}");
+        assert_eq!(
+            found.map(|u| u.id().clone()),
+            Some(user.id().clone()),
+            "{probe}"
+        );
     }
-    assert!(store.get_by_email("nobody@camelot.bt").await.unwrap().is_none());
+    assert!(
+        store
+            .get_by_email("nobody@camelot.bt")
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Non-ASCII letters are not folded (as FastAPI Users on SQLite).
     store.create(data("jürgen@example.com")).await.unwrap();
-    assert!(store.get_by_email("jürgen@example.com").await.unwrap().is_some());
+    assert!(
+        store
+            .get_by_email("jürgen@example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 async fn email_is_unique_ascii_case_insensitively<S: UserStore>(store: S)
@@ -106,12 +130,27 @@ where
     assert_eq!(got.email(), "king@camelot.bt");
     assert_eq!(got.data().hashed_password.as_str(), "$2b$04$new");
     assert!(!got.is_active() && got.is_superuser() && got.is_verified());
-    assert!(store.get_by_email("arthur@camelot.bt").await.unwrap().is_none());
-    assert!(store.get_by_email("KING@camelot.bt").await.unwrap().is_some());
+    assert!(
+        store
+            .get_by_email("arthur@camelot.bt")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_by_email("KING@camelot.bt")
+            .await
+            .unwrap()
+            .is_some()
+    );
     // A case-only change of one's own address is allowed.
     user.data_mut().email = "King@camelot.bt".into();
     store.update(&user).await.unwrap();
-    assert_eq!(store.get(user.id()).await.unwrap().unwrap().email(), "King@camelot.bt");
+    assert_eq!(
+        store.get(user.id()).await.unwrap().unwrap().email(),
+        "King@camelot.bt"
+    );
 }
 
 async fn update_to_taken_email_fails<S: UserStore>(store: S)
@@ -124,7 +163,11 @@ where
     let result = store.update(&other).await;
     assert!(matches!(result, Err(StoreError::EmailTaken)), "{result:?}");
     let kept = store.get(other.id()).await.unwrap().unwrap();
-    assert_eq!(kept.email(), "lancelot@camelot.bt", "failed update changes nothing");
+    assert_eq!(
+        kept.email(),
+        "lancelot@camelot.bt",
+        "failed update changes nothing"
+    );
 }
 
 async fn delete_frees_the_address<S: UserStore>(store: S)
@@ -134,9 +177,21 @@ where
     let user = store.create(data("arthur@camelot.bt")).await.unwrap();
     store.delete(user.id()).await.unwrap();
     assert!(store.get(user.id()).await.unwrap().is_none());
-    assert!(store.get_by_email("arthur@camelot.bt").await.unwrap().is_none());
-    assert!(matches!(store.delete(user.id()).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.update(&user).await, Err(StoreError::NotFound)));
+    assert!(
+        store
+            .get_by_email("arthur@camelot.bt")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.delete(user.id()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.update(&user).await,
+        Err(StoreError::NotFound)
+    ));
     store.create(data("Arthur@camelot.bt")).await.unwrap();
 }
 
@@ -147,7 +202,11 @@ where
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let store = Arc::clone(&store);
-            let email = if i % 2 == 0 { "race@camelot.bt" } else { "RACE@camelot.bt" };
+            let email = if i % 2 == 0 {
+                "race@camelot.bt"
+            } else {
+                "RACE@camelot.bt"
+            };
             tokio::spawn(async move { store.create(data(email)).await })
         })
         .collect();

@@ -1,0 +1,274 @@
+//! Stored password hashes from elsewhere (bcrypt, FastAPI Users' argon2) log in
+//! and are upgraded when weaker than the configured parameters; passwords and
+//! hashes never show in `Debug` output.
+
+mod common;
+
+use axum::http::StatusCode;
+use axum_users::password::{Argon2Params, PasswordHasher};
+use axum_users::store::{MemoryStore, UserStore};
+use axum_users::{NoHooks, Password, PasswordHash, User, UserData, UserHooks, UserManager};
+use common::*;
+use serde_json::{Value, json};
+
+type App = TestApp<MemoryStore<User>>;
+
+/// A user stored with this hash as is (no hashing by the manager).
+async fn store_user_with_hash<S: UserStore<User = User>, H: UserHooks<User>>(
+    app: &TestApp<S, H>,
+    email: &str,
+    hash: String,
+) -> User {
+    app.users
+        .manager()
+        .store()
+        .create(UserData {
+            email: email.to_owned(),
+            hashed_password: PasswordHash::new(hash),
+            is_active: true,
+            is_superuser: false,
+            is_verified: false,
+            fields: Default::default(),
+        })
+        .await
+        .unwrap()
+}
+
+async fn login_status<S: UserStore<User = User>, H: UserHooks<User>>(
+    app: &TestApp<S, H>,
+    email: &str,
+    password: &str,
+) -> (StatusCode, Value) {
+    app.call(login_request("/auth/jwt/login", email, password))
+        .await
+}
+
+async fn stored_hash(app: &App, user: &User) -> String {
+    app.reload(user)
+        .await
+        .unwrap()
+        .data
+        .hashed_password
+        .as_str()
+        .to_owned()
+}
+
+async fn argon2_hash(params: Argon2Params, password: &str) -> String {
+    PasswordHasher::builder()
+        .params(params)
+        .build()
+        .hash(&Password::new(password))
+        .await
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn bcrypt_hash_logs_in_and_is_upgraded_to_argon2id() {
+    let app = app();
+    let bcrypt_hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    assert!(bcrypt_hash.starts_with("$2"));
+    let user = store_user_with_hash(&app, "legacy@example.com", bcrypt_hash.clone()).await;
+
+    let (status, body) = login_status(&app, "legacy@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "bearer");
+
+    let upgraded = stored_hash(&app, &user).await;
+    assert!(upgraded.starts_with("$argon2id$"), "{upgraded}");
+    assert_ne!(upgraded, bcrypt_hash);
+
+    // The same password still logs in, against the new hash, which is kept.
+    let (status, body) = login_status(&app, "legacy@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(stored_hash(&app, &user).await, upgraded);
+    let (status, body) = login_status(&app, "legacy@example.com", "wrong-password").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn bcrypt_hash_with_a_wrong_password_answers_400_and_keeps_the_hash() {
+    let app = app();
+    let bcrypt_hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    let user = store_user_with_hash(&app, "legacy@example.com", bcrypt_hash.clone()).await;
+    // Compared exactly: another case is another password.
+    for wrong in ["wrong-password", "Correct-horse-battery"] {
+        let (status, body) = login_status(&app, "legacy@example.com", wrong).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}: {body}");
+        assert_eq!(body, json!({"detail": "LOGIN_BAD_CREDENTIALS"}));
+    }
+    assert_eq!(stored_hash(&app, &user).await, bcrypt_hash);
+}
+
+#[tokio::test]
+async fn fastapi_users_default_argon2_hash_logs_in_and_is_kept() {
+    // FastAPI Users (pwdlib / argon2-cffi) hashes with m=65536, t=3, p=4: stronger
+    // than our default configuration (m=19456, t=2, p=1), so it is kept. The app
+    // is configured with the default parameters here, not the fast test ones.
+    let fastapi_hash = argon2_hash(
+        Argon2Params {
+            m_kib: 65536,
+            t: 3,
+            p: 4,
+        },
+        PASSWORD,
+    )
+    .await;
+    assert!(
+        fastapi_hash.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"),
+        "{fastapi_hash}"
+    );
+
+    let manager = UserManager::builder(MemoryStore::<User>::new())
+        .hasher(PasswordHasher::default())
+        .build();
+    assert_eq!(manager.hasher().params(), Argon2Params::default());
+    let app = default_params_app(manager);
+    let user = store_user_with_hash(&app, "fastapi@example.com", fastapi_hash.clone()).await;
+
+    let (status, body) = login_status(&app, "fastapi@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stored = app.reload(&user).await.unwrap();
+    assert_eq!(stored.data.hashed_password.as_str(), fastapi_hash, "kept");
+}
+
+/// The example server's routes over a manager configured by the caller.
+fn default_params_app(manager: UserManager<MemoryStore<User>>) -> TestApp<MemoryStore<User>> {
+    use axum::Router;
+    use axum_users::AxumUsers;
+    let (bearer, cookie) = backends();
+    let users = AxumUsers::new(manager, vec![bearer.clone(), cookie.clone()]);
+    let router = Router::new()
+        .nest("/auth/jwt", users.auth_router(&bearer))
+        .nest("/auth/cookie", users.auth_router(&cookie))
+        .nest("/auth", users.register_router())
+        .nest("/users", users.users_router())
+        .layer(users.layer());
+    TestApp { router, users }
+}
+
+#[tokio::test]
+async fn argon2_hash_weaker_than_the_configured_params_is_upgraded() {
+    let app = app(); // configured: m=1024, t=1, p=1
+    let weak = argon2_hash(
+        Argon2Params {
+            m_kib: 512,
+            t: 1,
+            p: 1,
+        },
+        PASSWORD,
+    )
+    .await;
+    assert!(weak.starts_with("$argon2id$v=19$m=512,t=1,p=1$"), "{weak}");
+    let user = store_user_with_hash(&app, "weak@example.com", weak.clone()).await;
+
+    let (status, body) = login_status(&app, "weak@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let upgraded = stored_hash(&app, &user).await;
+    assert!(
+        upgraded.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
+        "{upgraded}"
+    );
+
+    let (status, body) = login_status(&app, "weak@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        stored_hash(&app, &user).await,
+        upgraded,
+        "no second upgrade"
+    );
+}
+
+#[tokio::test]
+async fn argon2_hash_as_strong_as_the_configured_params_is_kept() {
+    let app = app();
+    let same = argon2_hash(
+        Argon2Params {
+            m_kib: 1024,
+            t: 1,
+            p: 1,
+        },
+        PASSWORD,
+    )
+    .await;
+    let user = store_user_with_hash(&app, "same@example.com", same.clone()).await;
+    let (status, body) = login_status(&app, "same@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(stored_hash(&app, &user).await, same);
+}
+
+#[tokio::test]
+async fn a_wrong_password_against_an_argon2_hash_does_not_upgrade_it() {
+    let app = app();
+    let weak = argon2_hash(
+        Argon2Params {
+            m_kib: 512,
+            t: 1,
+            p: 1,
+        },
+        PASSWORD,
+    )
+    .await;
+    let user = store_user_with_hash(&app, "weak@example.com", weak.clone()).await;
+    let (status, body) = login_status(&app, "weak@example.com", "not-the-password").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(stored_hash(&app, &user).await, weak);
+}
+
+#[tokio::test]
+async fn user_debug_output_redacts_the_password_hash() {
+    let app = app();
+    let user = app
+        .create_user("debug@example.com", true, false, false)
+        .await;
+    let hash = user.data.hashed_password.as_str().to_owned();
+    assert!(hash.starts_with("$argon2id$"));
+    for shown in [
+        format!("{user:?}"),
+        format!("{user:#?}"),
+        format!("{:?}", user.data),
+        format!("{:?}", user.data.hashed_password),
+    ] {
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(!shown.contains(&hash), "{shown}");
+        assert!(!shown.contains("$argon2"), "{shown}");
+    }
+    // The rest of the user is still there to debug with.
+    assert!(format!("{user:?}").contains("debug@example.com"));
+}
+
+#[tokio::test]
+async fn password_debug_output_does_not_show_the_password() {
+    let password = Password::new("secret");
+    for shown in [format!("{password:?}"), format!("{password:#?}")] {
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+    assert_eq!(password.expose(), "secret");
+
+    let create = axum_users::UserCreate::<axum_users::NoFields>::new(
+        axum_users::Email::parse("debug@example.com").unwrap(),
+        "hunter2-hunter2",
+    );
+    let shown = format!("{create:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+
+    let update: axum_users::UserUpdate<axum_users::NoFields> =
+        serde_json::from_value(json!({"password": "hunter2-hunter2"})).unwrap();
+    let shown = format!("{update:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[tokio::test]
+async fn bcrypt_user_debug_output_redacts_the_hash() {
+    let app = app();
+    let bcrypt_hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    let user = store_user_with_hash(&app, "legacy@example.com", bcrypt_hash.clone()).await;
+    let shown = format!("{user:?}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert!(!shown.contains(&bcrypt_hash), "{shown}");
+    // The manager's Debug shows no secrets either.
+    let manager: &UserManager<MemoryStore<User>, NoHooks> = app.users.manager();
+    let shown = format!("{manager:?}");
+    assert!(!shown.contains(&bcrypt_hash), "{shown}");
+}
