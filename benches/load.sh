@@ -1,0 +1,393 @@
+#!/usr/bin/env bash
+#
+# benches/load.sh — load benchmark of axum-users' example server.
+#
+# Measures, in one run, on this machine's loopback only:
+#   1. GET /users/me (JWT bearer) on the example server against a bare axum
+#      baseline (benches/baseline_server.rs): req/s, p50, p99, and the ratio of
+#      the two throughputs — for each store (memory://, SQLite);
+#   2. POST /auth/jwt/login throughput on one core against the raw rate of
+#      argon2id verifications on one thread (benches/argon2_verify.rs);
+#   3. the p99 of a rate-limited GET /users/me while a login flood runs beside
+#      it, against the same p99 without the flood.
+# Then prints a summary table of the ratios with their targets.
+#
+# Servers run pinned to core $SERVER_CPU (0), load generators to core
+# $LOADGEN_CPU (1). Every phase has a fixed duration; the servers are killed on
+# exit. See benches/README.md for how to read the output.
+#
+# Environment (all optional):
+#   DURATION=10            seconds measured per phase
+#   WARMUP=2               seconds of warm-up before each measured phase
+#   CONNECTIONS=32         connections for the GET /users/me throughput phases
+#   LOGIN_CONNECTIONS=8    connections for the login phases
+#   ME_RATE=500            req/s of the rate-limited GET /users/me (p99 phases)
+#   ME_RATE_CONNECTIONS=8  connections of the rate-limited GET /users/me
+#   STORES="memory sqlite" stores to measure
+#   SERVER_CPU=0 LOADGEN_CPU=1
+#   CARGO_TARGET_DIR       build dir (default ~/.cache/axum-users-bench-target)
+#   RESULTS_DIR            keep oha's JSON reports there (default: a temp dir, removed)
+
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONNECTIONS=${CONNECTIONS:-32}
+LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-8}
+ME_RATE=${ME_RATE:-500}
+ME_RATE_CONNECTIONS=${ME_RATE_CONNECTIONS:-8}
+STORES=${STORES:-memory sqlite}
+SERVER_CPU=${SERVER_CPU:-0}
+LOADGEN_CPU=${LOADGEN_CPU:-1}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/axum-users-bench-target}
+
+# Targets of the summary table.
+TARGET_ME_RATIO=0.8      # crate / baseline GET /users/me req/s, memory store, at least
+TARGET_LOGIN_RATIO=0.9   # login req/s / raw argon2 verifies/s, at least
+TARGET_FLOOD_RATIO=5     # p99 under login flood / idle p99, at most
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/axum-users-bench.XXXXXX")
+KEEP_RESULTS=${RESULTS_DIR:+1}
+RESULTS_DIR=${RESULTS_DIR:-$WORK/results}
+mkdir -p "$RESULTS_DIR"
+
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { printf '[load.sh] %s\n' "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+# ---------------------------------------------------------------------------
+# Tools: oha (load generator), jq (reading its JSON), curl.
+# ---------------------------------------------------------------------------
+export PATH="$HOME/.cargo/bin:$PATH"
+need_apt=()
+command -v jq >/dev/null || need_apt+=(jq)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v taskset >/dev/null || need_apt+=(util-linux)
+if ((${#need_apt[@]})); then
+    log "installing ${need_apt[*]} from Debian"
+    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if ! oha --version >/dev/null 2>&1; then
+    log "oha not found: cargo install oha --locked (takes a few minutes)"
+    cargo install oha --locked
+fi
+log "$(oha --version)"
+
+# ---------------------------------------------------------------------------
+# Build: the example server, the baseline and the argon2 bench, release mode.
+# ---------------------------------------------------------------------------
+cd "$ROOT"
+log "building (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+cargo build --release --example server --bench baseline_server --bench argon2_verify \
+    --message-format=json-render-diagnostics >"$WORK/build.json"
+executable() {
+    jq -r --arg name "$1" \
+        'select(.reason == "compiler-artifact" and .target.name == $name and .executable != null) | .executable' \
+        "$WORK/build.json" | tail -n 1
+}
+SERVER_BIN=$(executable server)
+BASELINE_BIN=$(executable baseline_server)
+ARGON2_BIN=$(executable argon2_verify)
+for bin in "$SERVER_BIN" "$BASELINE_BIN" "$ARGON2_BIN"; do
+    [[ -n $bin && -x $bin ]] || die "a binary is missing after the build (server='$SERVER_BIN' baseline='$BASELINE_BIN' argon2='$ARGON2_BIN')"
+done
+
+# ---------------------------------------------------------------------------
+# Helpers.
+# ---------------------------------------------------------------------------
+# First port in 18080..18099 with nothing listening on 127.0.0.1, not in $1...
+free_port() {
+    local p taken
+    for p in $(seq 18080 18099); do
+        taken=0
+        for t in "$@"; do [[ $t == "$p" ]] && taken=1; done
+        ((taken)) && continue
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+    die "no free port in 18080-18099"
+}
+
+# Waits until $1 answers anything over HTTP (a 404 is fine); $2 is the server pid.
+wait_ready() {
+    local url=$1 pid=$2 code
+    for _ in $(seq 1 300); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" || true)
+        [[ $code != 000 ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Stops one server started by this script.
+stop_server() {
+    local pid=$1 keep=() p
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do [[ $p != "$pid" ]] && keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+
+# oha on the load-generator core, JSON report to $1; the rest are oha's arguments.
+run_oha() {
+    local out=$1
+    shift
+    taskset -c "$LOADGEN_CPU" oha --no-tui --output-format json --worker-threads 1 "$@" >"$out"
+}
+
+# Figures from an oha JSON report: successful (2xx) req/s, p50 and p99 in ms.
+ok_rps() { jq -r '([.statusCodeDistribution | to_entries[] | select(.key | startswith("2")) | .value] | add // 0) / .summary.total' "$1"; }
+p50_ms() { jq -r '(.latencyPercentiles.p50 // 0) * 1000' "$1"; }
+p99_ms() { jq -r '(.latencyPercentiles.p99 // 0) * 1000' "$1"; }
+# Warns when a report holds anything but 2xx answers (errors and deadline aborts aside).
+check_codes() {
+    local bad
+    bad=$(jq -r '[.statusCodeDistribution | to_entries[] | select(.key | startswith("2") | not) | "\(.key)x\(.value)"] | join(" ")' "$1")
+    [[ -z $bad ]] || log "warning: $2 answered non-2xx: $bad"
+    bad=$(jq -r '[(.errorDistribution // {}) | to_entries[] | select(.key != "aborted due to deadline") | "\(.key)x\(.value)"] | join("; ")' "$1")
+    [[ -z $bad ]] || log "warning: $2 had errors: $bad"
+}
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%.3f", a / b }'; }
+fmt() { awk -v a="$1" "BEGIN { printf \"$2\", a }"; }
+
+# Throughput phase: warm-up, then DURATION seconds; JSON report to $1, oha args after.
+measure() {
+    local out=$1
+    shift
+    run_oha /dev/null -z "${WARMUP}s" "$@"
+    run_oha "$out" -z "${DURATION}s" "$@"
+}
+
+# Percentage of the machine's CPU time used by others over one second.
+busy_percent() {
+    local a b
+    read -r _ a1 a2 a3 a4 a5 a6 a7 _ </proc/stat
+    sleep 1
+    read -r _ b1 b2 b3 b4 b5 b6 b7 _ </proc/stat
+    a=$(((b1 - a1) + (b2 - a2) + (b3 - a3) + (b6 - a6) + (b7 - a7)))
+    b=$((a + (b4 - a4) + (b5 - a5)))
+    echo $((b > 0 ? 100 * a / b : 0))
+}
+BUSY_BEFORE=$(busy_percent)
+if ((BUSY_BEFORE > 10)); then
+    log "warning: the machine is ${BUSY_BEFORE}% busy before the run; the figures will be noisy"
+fi
+
+# ---------------------------------------------------------------------------
+# Raw argon2id verify rate on the server core.
+# ---------------------------------------------------------------------------
+log "argon2id raw verify, ${DURATION}s on core $SERVER_CPU"
+taskset -c "$SERVER_CPU" "$ARGON2_BIN" "$DURATION" >"$WORK/argon2.txt"
+RAW_VERIFY=$(sed -n 's/^verifies_per_sec=//p' "$WORK/argon2.txt")
+[[ -n $RAW_VERIFY ]] || die "argon2_verify printed no rate"
+log "raw verifies/s: $RAW_VERIFY"
+
+# ---------------------------------------------------------------------------
+# Reference for the flood phases: the bare baseline's rate-limited p99, idle
+# and beside one busy argon2 thread on its core. This is what the kernel's
+# scheduler alone does to a latency when a CPU-bound thread shares the core.
+# ---------------------------------------------------------------------------
+rport=$(free_port)
+BIND="127.0.0.1:$rport" SECRET=reference-secret \
+    taskset -c "$SERVER_CPU" "$BASELINE_BIN" >"$WORK/baseline-reference.log" 2>&1 &
+ref_pid=$!
+PIDS+=("$ref_pid")
+wait_ready "http://127.0.0.1:$rport/users/me" "$ref_pid" || die "baseline server did not come up"
+ref_token=$(sed -n 's/^token=//p' "$WORK/baseline-reference.log")
+ref_rated=(-c "$ME_RATE_CONNECTIONS" -q "$ME_RATE" --latency-correction
+    -H "authorization: Bearer $ref_token" "http://127.0.0.1:$rport/users/me")
+log "reference: baseline GET /users/me at $ME_RATE req/s, idle"
+measure "$RESULTS_DIR/reference-idle.json" "${ref_rated[@]}"
+check_codes "$RESULTS_DIR/reference-idle.json" "reference baseline, idle"
+log "reference: baseline GET /users/me at $ME_RATE req/s, beside argon2_verify on core $SERVER_CPU"
+taskset -c "$SERVER_CPU" "$ARGON2_BIN" "$((WARMUP + DURATION + 1))" >/dev/null &
+burner_pid=$!
+PIDS+=("$burner_pid")
+measure "$RESULTS_DIR/reference-busy.json" "${ref_rated[@]}"
+check_codes "$RESULTS_DIR/reference-busy.json" "reference baseline, busy core"
+stop_server "$burner_pid"
+stop_server "$ref_pid"
+REF_IDLE_P99=$(p99_ms "$RESULTS_DIR/reference-idle.json")
+REF_BUSY_P99=$(p99_ms "$RESULTS_DIR/reference-busy.json")
+REF_RATIO=$(div "$REF_BUSY_P99" "$REF_IDLE_P99")
+
+SECRET="bench-secret-$(date +%s)-$RANDOM$RANDOM"
+EMAIL="bench-user@example.com"
+PASSWORD="Bench-pass-8472!"
+FORM="username=bench-user%40example.com&password=Bench-pass-8472%21"
+declare -A R
+
+for store in $STORES; do
+    case $store in
+    memory) db_url="memory://" ;;
+    sqlite) db_url="sqlite://$WORK/bench-$$.db" ;;
+    *) die "unknown store '$store' (memory or sqlite)" ;;
+    esac
+    rm -f "$WORK/bench-$$.db"*
+
+    # --- the example server --------------------------------------------------
+    port=$(free_port)
+    base="http://127.0.0.1:$port"
+    log "[$store] example server on $base (DATABASE_URL=$db_url)"
+    BIND="127.0.0.1:$port" SECRET="$SECRET" DATABASE_URL="$db_url" RUST_LOG=warn \
+        ADMIN_EMAIL="bench-admin@example.com" ADMIN_PASSWORD="Admin-pass-5931!" \
+        taskset -c "$SERVER_CPU" "$SERVER_BIN" >"$WORK/server-$store.log" 2>&1 &
+    server_pid=$!
+    PIDS+=("$server_pid")
+    if ! wait_ready "$base/openapi.json" "$server_pid"; then
+        tail -n 30 "$WORK/server-$store.log" >&2
+        die "example server did not come up (its log is above)"
+    fi
+
+    code=$(curl -s -o "$WORK/register.json" -w '%{http_code}' -H 'content-type: application/json' \
+        -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" "$base/auth/register")
+    [[ $code == 201 ]] || die "register answered $code: $(cat "$WORK/register.json")"
+    code=$(curl -s -o "$WORK/login.json" -w '%{http_code}' \
+        -H 'content-type: application/x-www-form-urlencoded' -d "$FORM" "$base/auth/jwt/login")
+    [[ $code == 200 ]] || die "login answered $code: $(cat "$WORK/login.json")"
+    token=$(jq -r .access_token "$WORK/login.json")
+    code=$(curl -s -o "$WORK/me.json" -w '%{http_code}' -H "authorization: Bearer $token" "$base/users/me")
+    [[ $code == 200 ]] || die "GET /users/me answered $code: $(cat "$WORK/me.json")"
+    user_id=$(jq -r .id "$WORK/me.json")
+    log "[$store] user $user_id logged in"
+
+    # --- the baseline, knowing the same user and secret ----------------------
+    bport=$(free_port "$port")
+    bbase="http://127.0.0.1:$bport"
+    BIND="127.0.0.1:$bport" SECRET="$SECRET" BENCH_USER_ID="$user_id" BENCH_USER_EMAIL="$EMAIL" \
+        taskset -c "$SERVER_CPU" "$BASELINE_BIN" >"$WORK/baseline-$store.log" 2>&1 &
+    baseline_pid=$!
+    PIDS+=("$baseline_pid")
+    wait_ready "$bbase/users/me" "$baseline_pid" || die "baseline server did not come up"
+    code=$(curl -s -o "$WORK/me-baseline.json" -w '%{http_code}' -H "authorization: Bearer $token" "$bbase/users/me")
+    [[ $code == 200 ]] || die "baseline GET /users/me answered $code: $(cat "$WORK/me-baseline.json")"
+
+    # --- 1. GET /users/me throughput: crate vs baseline ----------------------
+    auth=(-H "authorization: Bearer $token")
+    log "[$store] GET /users/me, crate, $CONNECTIONS connections"
+    measure "$RESULTS_DIR/$store-me-crate.json" -c "$CONNECTIONS" "${auth[@]}" "$base/users/me"
+    check_codes "$RESULTS_DIR/$store-me-crate.json" "crate GET /users/me"
+    log "[$store] GET /users/me, baseline, $CONNECTIONS connections"
+    measure "$RESULTS_DIR/$store-me-baseline.json" -c "$CONNECTIONS" "${auth[@]}" "$bbase/users/me"
+    check_codes "$RESULTS_DIR/$store-me-baseline.json" "baseline GET /users/me"
+    stop_server "$baseline_pid"
+
+    # --- 2. login throughput --------------------------------------------------
+    login=(-m POST -T application/x-www-form-urlencoded -d "$FORM" "$base/auth/jwt/login")
+    log "[$store] POST /auth/jwt/login, $LOGIN_CONNECTIONS connections"
+    measure "$RESULTS_DIR/$store-login.json" -c "$LOGIN_CONNECTIONS" "${login[@]}"
+    check_codes "$RESULTS_DIR/$store-login.json" "login"
+
+    # --- 3. rate-limited GET /users/me p99, idle then beside a login flood ---
+    rated=(-c "$ME_RATE_CONNECTIONS" -q "$ME_RATE" --latency-correction "${auth[@]}" "$base/users/me")
+    log "[$store] GET /users/me at $ME_RATE req/s, idle"
+    measure "$RESULTS_DIR/$store-me-idle.json" "${rated[@]}"
+    check_codes "$RESULTS_DIR/$store-me-idle.json" "idle rate-limited GET /users/me"
+    log "[$store] GET /users/me at $ME_RATE req/s, beside a login flood"
+    run_oha "$RESULTS_DIR/$store-flood-login.json" -z "$((WARMUP + DURATION + 1))s" \
+        -c "$LOGIN_CONNECTIONS" "${login[@]}" &
+    flood_pid=$!
+    PIDS+=("$flood_pid")
+    measure "$RESULTS_DIR/$store-me-flood.json" "${rated[@]}"
+    wait "$flood_pid" || die "the login flood failed"
+    stop_server "$flood_pid"
+    check_codes "$RESULTS_DIR/$store-me-flood.json" "rate-limited GET /users/me under flood"
+
+    stop_server "$server_pid"
+    rm -f "$WORK/bench-$$.db"*
+
+    # --- figures ---------------------------------------------------------------
+    for k in me-crate me-baseline me-idle me-flood login flood-login; do
+        f="$RESULTS_DIR/$store-$k.json"
+        R[$store,$k,rps]=$(ok_rps "$f")
+        R[$store,$k,p50]=$(p50_ms "$f")
+        R[$store,$k,p99]=$(p99_ms "$f")
+    done
+    R[$store,me_ratio]=$(div "${R[$store,me-crate,rps]}" "${R[$store,me-baseline,rps]}")
+    R[$store,login_ratio]=$(div "${R[$store,login,rps]}" "$RAW_VERIFY")
+    R[$store,flood_ratio]=$(div "${R[$store,me-flood,p99]}" "${R[$store,me-idle,p99]}")
+
+    echo
+    echo "== store: $store =="
+    printf '%-44s %12s %10s %10s\n' "GET /users/me ($CONNECTIONS conn)" "req/s" "p50 ms" "p99 ms"
+    for k in me-crate me-baseline; do
+        printf '%-44s %12s %10s %10s\n' "  ${k#me-}" "$(fmt "${R[$store,$k,rps]}" %.0f)" \
+            "$(fmt "${R[$store,$k,p50]}" %.3f)" "$(fmt "${R[$store,$k,p99]}" %.3f)"
+    done
+    printf '%-44s %12s\n' "  ratio crate/baseline (req/s)" "${R[$store,me_ratio]}"
+    printf '%-44s %12s %10s %10s\n' "POST /auth/jwt/login ($LOGIN_CONNECTIONS conn, 1 core)" \
+        "$(fmt "${R[$store,login,rps]}" %.2f)" "$(fmt "${R[$store,login,p50]}" %.1f)" "$(fmt "${R[$store,login,p99]}" %.1f)"
+    printf '%-44s %12s\n' "  raw argon2id verifies/s (1 thread)" "$(fmt "$RAW_VERIFY" %.2f)"
+    printf '%-44s %12s\n' "  ratio login/raw verify" "${R[$store,login_ratio]}"
+    printf '%-44s %12s %10s %10s\n' "GET /users/me at $ME_RATE req/s ($ME_RATE_CONNECTIONS conn)" "req/s" "p50 ms" "p99 ms"
+    for k in me-idle me-flood; do
+        printf '%-44s %12s %10s %10s\n' "  ${k#me-}" "$(fmt "${R[$store,$k,rps]}" %.0f)" \
+            "$(fmt "${R[$store,$k,p50]}" %.3f)" "$(fmt "${R[$store,$k,p99]}" %.3f)"
+    done
+    printf '%-44s %12s\n' "  (login flood beside it, req/s)" "$(fmt "${R[$store,flood-login,rps]}" %.2f)"
+    printf '%-44s %12s\n' "  ratio p99 flood/idle" "${R[$store,flood_ratio]}"
+done
+
+# ---------------------------------------------------------------------------
+# Summary.
+# ---------------------------------------------------------------------------
+# verdict VALUE OP TARGET -> PASS/FAIL
+verdict() {
+    awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
+        if (v == "nan") { print "n/a"; exit }
+        ok = (op == ">=") ? (v + 0 >= t + 0) : (v + 0 <= t + 0)
+        print ok ? "PASS" : "FAIL"
+    }'
+}
+echo
+echo "== reference: bare baseline at $ME_RATE req/s, its core shared with one argon2 thread =="
+printf '%-44s %10s\n' "  p99 idle (ms)" "$(fmt "$REF_IDLE_P99" %.3f)"
+printf '%-44s %10s\n' "  p99 beside argon2_verify (ms)" "$(fmt "$REF_BUSY_P99" %.3f)"
+printf '%-44s %10s\n' "  ratio (scheduler floor of flood/idle)" "$REF_RATIO"
+
+echo
+echo "== summary (DURATION=${DURATION}s, server on core $SERVER_CPU, load on core $LOADGEN_CPU) =="
+echo "   $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(oha --version)"
+echo "   CPU used by others: ${BUSY_BEFORE}% before the run, $(busy_percent)% after (above a few %, figures are noisy)"
+printf '%-8s %-40s %8s %8s %6s\n' store ratio value target ok
+fails=0
+for store in $STORES; do
+    rows=(
+        "me_ratio|GET /users/me crate/baseline req/s|>=|$TARGET_ME_RATIO"
+        "login_ratio|login req/s / raw argon2 verifies/s|>=|$TARGET_LOGIN_RATIO"
+        "flood_ratio|/users/me p99 flood/idle|<=|$TARGET_FLOOD_RATIO"
+    )
+    for row in "${rows[@]}"; do
+        IFS='|' read -r key label op target <<<"$row"
+        v=${R[$store,$key]}
+        if [[ $key == me_ratio && $store != memory ]]; then
+            ok="(info)" # the throughput target is set for the memory store
+        else
+            ok=$(verdict "$v" "$op" "$target")
+            [[ $ok == FAIL ]] && fails=$((fails + 1))
+        fi
+        printf '%-8s %-40s %8s %8s %6s\n' "$store" "$label" "$v" "$op $target" "$ok"
+    done
+done
+[[ -n $KEEP_RESULTS ]] && log "oha JSON reports kept in $RESULTS_DIR"
+echo
+echo "targets missed: $fails"
