@@ -142,6 +142,21 @@ impl JwtCodec {
             .map_err(|e| Error::Internal(format!("JWT signing failed: {e}")))
     }
 
+    /// The validation rules of this codec for tokens of these audiences: the
+    /// configured algorithm only, `exp` and `aud` required, `exp` checked with the
+    /// codec's leeway, `nbf` checked when present. Build it once and pass it to
+    /// [`decode_with`](Self::decode_with).
+    pub fn validation(&self, audience: &[impl AsRef<str>]) -> Validation {
+        let mut validation = Validation::new(self.algorithm);
+        validation.leeway = self.leeway;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "aud"]);
+        let audience: Vec<&str> = audience.iter().map(|a| a.as_ref()).collect();
+        validation.set_audience(&audience);
+        validation
+    }
+
     /// Verifies a token's signature, algorithm, `exp` (required) and audience (one
     /// of `audience` must be in the token's `aud`, a string or a list), and returns
     /// its claims; `None` for any invalid token.
@@ -150,14 +165,17 @@ impl JwtCodec {
         token: &str,
         audience: &[impl AsRef<str>],
     ) -> Option<C> {
-        let mut validation = Validation::new(self.algorithm);
-        validation.leeway = self.leeway;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "aud"]);
-        let audience: Vec<&str> = audience.iter().map(|a| a.as_ref()).collect();
-        validation.set_audience(&audience);
-        jsonwebtoken::decode::<C>(token, &self.decoding, &validation)
+        self.decode_with(token, &self.validation(audience))
+    }
+
+    /// [`decode`](Self::decode) with validation rules built beforehand by
+    /// [`validation`](Self::validation).
+    pub fn decode_with<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Option<C> {
+        jsonwebtoken::decode::<C>(token, &self.decoding, validation)
             .ok()
             .map(|data| data.claims)
     }

@@ -150,14 +150,13 @@ pub struct Requirements {
     pub superuser: bool,
 }
 
-/// An authenticated request: the user, and the token and backend that proved it.
+/// An authenticated request: the user, and the backend that accepted its token
+/// (whose transport finds the token in the request again, for a logout).
 #[derive(Debug, Clone)]
 pub struct Authenticated<U: UserModel> {
     /// The user (active, and meeting the requirements).
     pub user: U,
-    /// The token as presented.
-    pub token: String,
-    /// The index of the backend that accepted it.
+    /// The index of the backend that accepted the token.
     pub backend: usize,
 }
 
@@ -280,7 +279,6 @@ impl<U: UserModel> Authenticator<U> {
             }
             return Ok(Some(Authenticated {
                 user,
-                token: token.to_owned(),
                 backend: index,
             }));
         }

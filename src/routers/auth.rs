@@ -89,10 +89,17 @@ async fn logout<S: UserStore, H: UserHooks<S::User>>(
     else {
         return Err(Error::Unauthorized);
     };
+    // The single backend of this router's authenticator accepted the token, so
+    // its transport finds it.
+    let token = state
+        .backend
+        .transport()
+        .token(&parts)
+        .ok_or(Error::Unauthorized)?;
     state
         .backend
         .strategy()
-        .destroy_token(&authenticated.token, &authenticated.user)
+        .destroy_token(token, &authenticated.user)
         .await?;
     Ok(state.backend.transport().logout_response())
 }

@@ -28,6 +28,8 @@ pub struct JwtStrategy {
     codec: JwtCodec,
     audience: Vec<String>,
     lifetime: Duration,
+    /// Built from `codec` and `audience` whenever they change, not per request.
+    validation: jsonwebtoken::Validation,
 }
 
 #[derive(Serialize)]
@@ -45,9 +47,11 @@ struct ReadClaims {
 impl JwtStrategy {
     /// A strategy over this codec (HS256, RS256 or ES256).
     pub fn new(codec: JwtCodec) -> Self {
+        let audience = vec![AUTH_AUDIENCE.to_owned()];
         Self {
+            validation: codec.validation(&audience),
             codec,
-            audience: vec![AUTH_AUDIENCE.to_owned()],
+            audience,
             lifetime: Duration::from_secs(3600),
         }
     }
@@ -67,12 +71,14 @@ impl JwtStrategy {
     /// holds one of them (default `["fastapi-users:auth"]`).
     pub fn audience(mut self, audience: Vec<String>) -> Self {
         self.audience = audience;
+        self.validation = self.codec.validation(&self.audience);
         self
     }
 
     /// Tolerance on `exp` (default none).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.codec = self.codec.with_leeway(leeway);
+        self.validation = self.codec.validation(&self.audience);
         self
     }
 }
@@ -82,7 +88,7 @@ impl<U: UserModel> Strategy<U> for JwtStrategy {
     async fn read_token(&self, token: &str) -> Result<Option<U::Id>> {
         Ok(self
             .codec
-            .decode::<ReadClaims>(token, &self.audience)
+            .decode_with::<ReadClaims>(token, &self.validation)
             .and_then(|claims| claims.sub.parse().ok()))
     }
 

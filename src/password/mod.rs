@@ -2,17 +2,21 @@
 //! upgrade of weak ones, and the password policy.
 //!
 //! Hashing and verifying are CPU- and memory-heavy (19 MiB and about 20 ms per
-//! argon2id call at the default parameters), so [`PasswordHasher`] runs them on
-//! tokio's blocking pool behind a bound: a *memory budget* in KiB, where each call
-//! takes as much of the budget as its hash's `m` (a 64 MiB FastAPI Users hash takes
-//! more than a 19 MiB one), and at most one call per available core at a time.
+//! argon2id call at the default parameters), so [`PasswordHasher`] runs them off
+//! the async runtime, on a few blocking threads of its own (one per available
+//! core, at low CPU priority), behind a bound: a *memory budget* in KiB, where each
+//! call takes as much of the budget as its hash's `m` (a 64 MiB FastAPI Users hash
+//! takes more than a 19 MiB one).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::phc::PasswordHash as PhcHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::{OnceCell, Semaphore};
+
+mod pool;
+use pool::HashPool;
 
 use crate::error::{Error, PasswordRejection, Result};
 use crate::user::{Password, PasswordHash};
@@ -76,8 +80,11 @@ struct HasherInner {
     /// KiB of hash memory that may be in use at once.
     memory: Semaphore,
     memory_budget_kib: u32,
-    /// Calls running at once (one per core by default).
-    slots: Semaphore,
+    /// Threads hashing at once (one per core by default).
+    concurrency: usize,
+    lower_priority: bool,
+    /// Started at the first hash.
+    pool: OnceLock<Result<HashPool, String>>,
     /// A hash of a random password, verified against when the e-mail is unknown so
     /// that a login costs the same whether or not the account exists.
     dummy: OnceCell<PasswordHash>,
@@ -104,6 +111,7 @@ pub struct PasswordHasherBuilder {
     params: Argon2Params,
     memory_budget_kib: u32,
     concurrency: usize,
+    lower_priority: bool,
 }
 
 /// Default budget: 256 MiB of hash memory at once.
@@ -133,6 +141,14 @@ impl PasswordHasherBuilder {
         self
     }
 
+    /// Whether the hashing threads lower their CPU priority (default true, on
+    /// Linux): under load, requests that don't hash are served first and logins
+    /// wait. Turn it off when nothing else runs on the machine.
+    pub fn lower_priority(mut self, lower: bool) -> Self {
+        self.lower_priority = lower;
+        self
+    }
+
     /// The hasher. Invalid argon2 parameters are reported by
     /// [`PasswordHasher::check`] and by the first hash.
     pub fn build(self) -> PasswordHasher {
@@ -141,7 +157,9 @@ impl PasswordHasherBuilder {
                 params: self.params,
                 memory: Semaphore::new(self.memory_budget_kib as usize),
                 memory_budget_kib: self.memory_budget_kib,
-                slots: Semaphore::new(self.concurrency),
+                concurrency: self.concurrency,
+                lower_priority: self.lower_priority,
+                pool: OnceLock::new(),
                 dummy: OnceCell::new(),
             }),
         }
@@ -157,6 +175,7 @@ impl PasswordHasher {
             concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
+            lower_priority: true,
         }
     }
 
@@ -220,13 +239,21 @@ impl PasswordHasher {
         cost_kib: u32,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let cost = cost_kib.clamp(1, self.inner.memory_budget_kib);
-        let closed = |_| Error::Internal("password hasher closed".into());
-        let _memory = self.inner.memory.acquire_many(cost).await.map_err(closed)?;
-        let _slot = self.inner.slots.acquire().await.map_err(closed)?;
-        tokio::task::spawn_blocking(work)
+        let inner = &self.inner;
+        let pool = inner
+            .pool
+            .get_or_init(|| {
+                HashPool::start(inner.concurrency, inner.lower_priority).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| Error::Internal(e.clone()))?;
+        let cost = cost_kib.clamp(1, inner.memory_budget_kib);
+        let _memory = inner
+            .memory
+            .acquire_many(cost)
             .await
-            .map_err(|e| Error::Internal(format!("password hashing task failed: {e}")))?
+            .map_err(|_| Error::Internal("password hasher closed".into()))?;
+        pool.run(work).await
     }
 }
 
@@ -330,7 +357,7 @@ impl Default for PasswordPolicy {
 /// The 10,000 most common passwords, lowercased (from Django's
 /// `CommonPasswordValidator` list, BSD-3-Clause; origin and licence in
 /// `data/README.md`).
-const COMMON_PASSWORDS_TXT: &str = include_str!("../data/common-passwords.txt");
+const COMMON_PASSWORDS_TXT: &str = include_str!("../../data/common-passwords.txt");
 
 /// Whether `password` is in the embedded list (compared lowercased and trimmed,
 /// as Django does). The set is built once, at first use.
