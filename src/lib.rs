@@ -165,3 +165,8 @@ pub use user::{
     NoFields, Password, PasswordHash, User, UserCreate, UserData, UserFields, UserId, UserModel,
     UserUpdate,
 };
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
