@@ -4,13 +4,17 @@
 //! superuser calls [`UserManager::create`] with `safe = false`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use http::request::Parts;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::hooks::{NoHooks, PasswordContext, UpdatedFields, UserHooks};
 use crate::password::{PasswordHasher, PasswordPolicy, Verified};
 use crate::store::{StoreError, UserStore};
+use crate::tokens::{PurposeTokens, RESET_AUDIENCE, Secret, VERIFY_AUDIENCE};
 use crate::user::{Password, UserCreate, UserData, UserFields, UserModel, UserUpdate};
 
 /// The user type of a store.
@@ -34,6 +38,10 @@ struct Inner<S, H> {
     hooks: H,
     hasher: PasswordHasher,
     policy: PasswordPolicy,
+    reset_tokens: PurposeTokens,
+    verify_tokens: PurposeTokens,
+    /// Whether the token secrets are random per-process ones (warned about once).
+    random_secrets: AtomicBool,
 }
 
 impl<S: UserStore, H> Clone for UserManager<S, H> {
@@ -59,7 +67,14 @@ pub struct UserManagerBuilder<S, H> {
     hooks: H,
     hasher: PasswordHasher,
     policy: PasswordPolicy,
+    reset_secret: Option<Secret>,
+    reset_lifetime: Duration,
+    verify_secret: Option<Secret>,
+    verify_lifetime: Duration,
 }
+
+/// The default lifetime of reset and verification tokens: one hour.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
     /// The application's hooks.
@@ -69,7 +84,38 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
             hooks,
             hasher: self.hasher,
             policy: self.policy,
+            reset_secret: self.reset_secret,
+            reset_lifetime: self.reset_lifetime,
+            verify_secret: self.verify_secret,
+            verify_lifetime: self.verify_lifetime,
         }
+    }
+
+    /// The secret that signs password-reset and verification tokens (FastAPI
+    /// Users' `reset_password_token_secret` and `verification_token_secret`).
+    ///
+    /// Without one, a random secret is made per process: tokens then die with the
+    /// process and are not shared between instances. Set it in production.
+    pub fn token_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.reset_secret = Some(Secret::new(&secret));
+        self.verify_secret = Some(Secret::new(&secret));
+        self
+    }
+
+    /// A secret of its own for password-reset tokens, and their lifetime
+    /// (default one hour).
+    pub fn reset_password_token(mut self, secret: impl AsRef<[u8]>, lifetime: Duration) -> Self {
+        self.reset_secret = Some(Secret::new(secret));
+        self.reset_lifetime = lifetime;
+        self
+    }
+
+    /// A secret of its own for verification tokens, and their lifetime (default
+    /// one hour).
+    pub fn verification_token(mut self, secret: impl AsRef<[u8]>, lifetime: Duration) -> Self {
+        self.verify_secret = Some(Secret::new(secret));
+        self.verify_lifetime = lifetime;
+        self
     }
 
     /// The password hasher (argon2 parameters, memory budget).
@@ -84,15 +130,52 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
         self
     }
 
-    /// The manager.
-    pub fn build(self) -> UserManager<S, H> {
-        UserManager {
+    /// The manager. Fails only when the operating system cannot give random bytes
+    /// for a missing token secret, or a secret is empty.
+    pub fn try_build(self) -> Result<UserManager<S, H>> {
+        let random_secrets = self.reset_secret.is_none() || self.verify_secret.is_none();
+        let fallback = match random_secrets {
+            true => Some(Secret::random()?),
+            false => None,
+        };
+        let pick = |secret: Option<Secret>| match (secret, &fallback) {
+            (Some(secret), _) => Ok(secret),
+            (None, Some(fallback)) => Ok(fallback.clone()),
+            (None, None) => Err(Error::Config("no token secret".into())),
+        };
+        let reset_tokens = PurposeTokens::new(
+            &pick(self.reset_secret)?,
+            RESET_AUDIENCE,
+            self.reset_lifetime,
+        )?;
+        let verify_tokens = PurposeTokens::new(
+            &pick(self.verify_secret)?,
+            VERIFY_AUDIENCE,
+            self.verify_lifetime,
+        )?;
+        Ok(UserManager {
             inner: Arc::new(Inner {
                 store: self.store,
                 hooks: self.hooks,
                 hasher: self.hasher,
                 policy: self.policy,
+                reset_tokens,
+                verify_tokens,
+                random_secrets: AtomicBool::new(random_secrets),
             }),
+        })
+    }
+
+    /// The manager.
+    ///
+    /// # Panics
+    ///
+    /// When [`try_build`](Self::try_build) fails: an empty token secret, or no
+    /// random source in the operating system.
+    pub fn build(self) -> UserManager<S, H> {
+        match self.try_build() {
+            Ok(manager) => manager,
+            Err(e) => panic!("cannot build the UserManager: {e}"),
         }
     }
 }
@@ -110,6 +193,10 @@ impl<S: UserStore> UserManager<S, NoHooks> {
             hooks: NoHooks,
             hasher: PasswordHasher::default(),
             policy: PasswordPolicy::default(),
+            reset_secret: None,
+            reset_lifetime: DEFAULT_TOKEN_LIFETIME,
+            verify_secret: None,
+            verify_lifetime: DEFAULT_TOKEN_LIFETIME,
         }
     }
 }
@@ -331,6 +418,191 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             e => Error::Store(e),
         })?;
         self.hooks().on_after_delete(&user, request).await
+    }
+}
+
+/// The claims of a password-reset token (FastAPI Users' `sub` and
+/// `password_fgpt`); the fingerprint is a keyed digest of the password hash, so
+/// the token dies when the password changes and does not reveal the hash.
+#[derive(Serialize, Deserialize)]
+struct ResetClaims {
+    sub: String,
+    password_fgpt: String,
+}
+
+/// The claims of a verification token: bound to the user and the address.
+#[derive(Serialize, Deserialize)]
+struct VerifyClaims {
+    sub: String,
+    email: String,
+}
+
+impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
+    fn warn_random_secrets(&self) {
+        if self.inner.random_secrets.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                "reset and verification tokens are signed with a random per-process secret: \
+                 they die with the process and are not shared between instances; \
+                 configure UserManagerBuilder::token_secret"
+            );
+        }
+    }
+
+    /// Runs a mail-sending hook off the request path: the caller's answer must
+    /// not wait for (nor its timing reveal) the work done for an existing user.
+    /// Failures are logged, not returned.
+    fn spawn_hook<F, Fut>(
+        &self,
+        name: &'static str,
+        user: UserOf<S>,
+        request: Option<&Parts>,
+        hook: F,
+    ) where
+        F: FnOnce(Self, UserOf<S>, Option<Parts>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+    {
+        let manager = self.clone();
+        let request = request.cloned();
+        tokio::spawn(async move {
+            let id = user.id().to_string();
+            if let Err(e) = hook(manager, user, request).await {
+                tracing::warn!(hook = name, user = %id, error = %e, "user hook failed");
+            }
+        });
+    }
+
+    /// A password-reset token for this user, valid until its lifetime ends or
+    /// its password changes.
+    pub fn reset_password_token(&self, user: &UserOf<S>) -> Result<String> {
+        self.warn_random_secrets();
+        let tokens = &self.inner.reset_tokens;
+        tokens.sign(&ResetClaims {
+            sub: user.id().to_string(),
+            password_fgpt: tokens.digest(user.data().hashed_password.as_str().as_bytes()),
+        })
+    }
+
+    /// A verification token for this user and its current address.
+    pub fn verify_token(&self, user: &UserOf<S>) -> Result<String> {
+        self.warn_random_secrets();
+        self.inner.verify_tokens.sign(&VerifyClaims {
+            sub: user.id().to_string(),
+            email: user.email().to_owned(),
+        })
+    }
+
+    /// Starts a password reset: for an existing active user, issues a reset token
+    /// and hands it to `on_after_forgot_password`, which runs in a task of its own
+    /// (so the answer takes the same time whether the account exists; failures are
+    /// logged). Unknown and inactive addresses do nothing, without error.
+    pub async fn forgot_password(&self, email: &str, request: Option<&Parts>) -> Result<()> {
+        let Some(user) = self.store().get_by_email(email).await? else {
+            return Ok(());
+        };
+        if !user.is_active() {
+            return Ok(());
+        }
+        let token = self.reset_password_token(&user)?;
+        self.spawn_hook(
+            "on_after_forgot_password",
+            user,
+            request,
+            move |m, user, request| async move {
+                m.hooks()
+                    .on_after_forgot_password(&user, &token, request.as_ref())
+                    .await
+            },
+        );
+        Ok(())
+    }
+
+    /// Resets a password with a reset token: the token is checked first
+    /// ([`Error::Code`] `RESET_PASSWORD_BAD_TOKEN` when it is invalid, expired, of
+    /// another purpose, for a deleted or inactive user, or issued before the
+    /// password last changed), then the new password (the policy, a rejection
+    /// leaving the token usable). Fires `on_after_reset_password`.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        password: &Password,
+        request: Option<&Parts>,
+    ) -> Result<UserOf<S>> {
+        let bad = || Error::Code(crate::ErrorCode::ResetPasswordBadToken);
+        let tokens = &self.inner.reset_tokens;
+        let claims: ResetClaims = tokens.read(token).ok_or_else(bad)?;
+        let id: IdOf<S> = claims.sub.parse().map_err(|_| bad())?;
+        let Some(mut user) = self.store().get(&id).await? else {
+            return Err(bad());
+        };
+        if !user.is_active()
+            || !tokens.digest_matches(
+                &claims.password_fgpt,
+                user.data().hashed_password.as_str().as_bytes(),
+            )
+        {
+            return Err(bad());
+        }
+        self.validate_password(password, user.email(), Some(&user))
+            .await?;
+        user.data_mut().hashed_password = self.hasher().hash(password).await?;
+        self.store().update(&user).await.map_err(|e| match e {
+            StoreError::NotFound => bad(),
+            e => Error::Store(e),
+        })?;
+        self.hooks().on_after_reset_password(&user, request).await?;
+        Ok(user)
+    }
+
+    /// Starts a verification: for an existing, active, unverified user, issues a
+    /// verification token and hands it to `on_after_request_verify`, in a task of
+    /// its own (as [`forgot_password`](Self::forgot_password)). Other addresses do
+    /// nothing, without error.
+    pub async fn request_verify(&self, email: &str, request: Option<&Parts>) -> Result<()> {
+        let Some(user) = self.store().get_by_email(email).await? else {
+            return Ok(());
+        };
+        if !user.is_active() || user.is_verified() {
+            return Ok(());
+        }
+        let token = self.verify_token(&user)?;
+        self.spawn_hook(
+            "on_after_request_verify",
+            user,
+            request,
+            move |m, user, request| async move {
+                m.hooks()
+                    .on_after_request_verify(&user, &token, request.as_ref())
+                    .await
+            },
+        );
+        Ok(())
+    }
+
+    /// Verifies a user's address with a verification token and fires
+    /// `on_after_verify`. `VERIFY_USER_BAD_TOKEN` when the token is invalid, of
+    /// another purpose, for a deleted user, for an address the user no longer has
+    /// or that now belongs to another account; `VERIFY_USER_ALREADY_VERIFIED` when
+    /// the user is verified already.
+    pub async fn verify(&self, token: &str, request: Option<&Parts>) -> Result<UserOf<S>> {
+        let bad = || Error::Code(crate::ErrorCode::VerifyUserBadToken);
+        let claims: VerifyClaims = self.inner.verify_tokens.read(token).ok_or_else(bad)?;
+        let id: IdOf<S> = claims.sub.parse().map_err(|_| bad())?;
+        let Some(mut user) = self.store().get_by_email(&claims.email).await? else {
+            return Err(bad());
+        };
+        if *user.id() != id || user.email() != claims.email {
+            return Err(bad());
+        }
+        if user.is_verified() {
+            return Err(Error::Code(crate::ErrorCode::VerifyUserAlreadyVerified));
+        }
+        user.data_mut().is_verified = true;
+        self.store().update(&user).await.map_err(|e| match e {
+            StoreError::NotFound => bad(),
+            e => Error::Store(e),
+        })?;
+        self.hooks().on_after_verify(&user, request).await?;
+        Ok(user)
     }
 }
 

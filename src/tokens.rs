@@ -188,3 +188,181 @@ pub(crate) fn now_secs() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// The audience of password-reset tokens, as FastAPI Users sets it.
+pub const RESET_AUDIENCE: &str = "fastapi-users:reset";
+/// The audience of e-mail verification tokens, as FastAPI Users sets it.
+pub const VERIFY_AUDIENCE: &str = "fastapi-users:verify";
+
+/// A secret for signing tokens; `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// Wraps secret bytes (for HS256: the UTF-8 bytes of a string secret).
+    pub fn new(secret: impl AsRef<[u8]>) -> Self {
+        Self(secret.as_ref().to_vec())
+    }
+
+    /// 32 random bytes, for a process that was given no secret.
+    pub fn random() -> Result<Self> {
+        let mut bytes = vec![0u8; 32];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| Error::Internal(format!("operating system random source failed: {e}")))?;
+        Ok(Self(bytes))
+    }
+
+    pub(crate) fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Signs and reads the tokens of one purpose (password reset, e-mail
+/// verification, …): HS256 under the purpose's secret, its own audience, and a
+/// lifetime (one hour by default). A token of another purpose, even signed with
+/// the same secret, carries another audience and is refused.
+#[derive(Clone)]
+pub struct PurposeTokens {
+    codec: JwtCodec,
+    audience: [String; 1],
+    lifetime: Duration,
+    validation: Validation,
+    /// A key derived from the secret, for keyed digests carried in the tokens.
+    digest_key: [u8; 32],
+}
+
+impl std::fmt::Debug for PurposeTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PurposeTokens")
+            .field("audience", &self.audience[0])
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct Stamped<'a, C> {
+    #[serde(flatten)]
+    claims: &'a C,
+    aud: &'a str,
+    exp: u64,
+}
+
+impl PurposeTokens {
+    /// Tokens of `audience`, signed with `secret`, valid for `lifetime`.
+    pub fn new(secret: &Secret, audience: &str, lifetime: Duration) -> Result<Self> {
+        let codec = JwtCodec::hs256(secret.expose())?;
+        let audience = [audience.to_owned()];
+        let validation = codec.validation(&audience);
+        let digest_key = hmac_sha256(secret.expose(), b"axum-users:token-digest-key");
+        Ok(Self {
+            codec,
+            audience,
+            lifetime,
+            validation,
+            digest_key,
+        })
+    }
+
+    /// The lifetime of new tokens.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// A token carrying `claims` (which must serialise to a JSON object without
+    /// `aud` or `exp`), this purpose's audience and an expiry.
+    pub fn sign<C: Serialize>(&self, claims: &C) -> Result<String> {
+        self.codec.encode(&Stamped {
+            claims,
+            aud: &self.audience[0],
+            exp: now_secs() + self.lifetime.as_secs(),
+        })
+    }
+
+    /// The claims of a valid, unexpired token of this purpose; `None` otherwise.
+    pub fn read<C: DeserializeOwned>(&self, token: &str) -> Option<C> {
+        self.codec.decode_with(token, &self.validation)
+    }
+
+    /// A keyed digest (HMAC-SHA256 under a key derived from the secret) of
+    /// `data`, URL-safe base64: it binds a token to a value without revealing it.
+    pub fn digest(&self, data: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(hmac_sha256(&self.digest_key, data))
+    }
+
+    /// Whether `digest` is [`digest`](Self::digest) of `data`, compared in constant
+    /// time.
+    pub fn digest_matches(&self, digest: &str, data: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.digest(data);
+        expected.as_bytes().ct_eq(digest.as_bytes()).into()
+    }
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
+    let mut mac = match Hmac::<sha2::Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Claims {
+        sub: String,
+    }
+
+    #[test]
+    fn purpose_tokens_round_trip_and_refuse_other_purposes() {
+        let secret = Secret::new("s3cret");
+        let reset = PurposeTokens::new(&secret, RESET_AUDIENCE, Duration::from_secs(60)).unwrap();
+        let verify = PurposeTokens::new(&secret, VERIFY_AUDIENCE, Duration::from_secs(60)).unwrap();
+        let token = reset.sign(&Claims { sub: "u".into() }).unwrap();
+        assert_eq!(
+            reset.read::<Claims>(&token),
+            Some(Claims { sub: "u".into() })
+        );
+        assert_eq!(verify.read::<Claims>(&token), None);
+        let other = PurposeTokens::new(
+            &Secret::new("other"),
+            RESET_AUDIENCE,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(other.read::<Claims>(&token), None);
+    }
+
+    #[test]
+    fn digests_are_keyed_and_compared() {
+        let a =
+            PurposeTokens::new(&Secret::new("a"), RESET_AUDIENCE, Duration::from_secs(60)).unwrap();
+        let b =
+            PurposeTokens::new(&Secret::new("b"), RESET_AUDIENCE, Duration::from_secs(60)).unwrap();
+        let d = a.digest(b"$argon2id$hash");
+        assert!(a.digest_matches(&d, b"$argon2id$hash"));
+        assert!(!a.digest_matches(&d, b"$argon2id$other"));
+        assert!(!b.digest_matches(&d, b"$argon2id$hash"));
+        assert!(!d.contains("argon2"));
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2")),
+            "Secret([redacted])"
+        );
+    }
+}

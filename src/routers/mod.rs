@@ -17,8 +17,10 @@ use crate::store::UserStore;
 
 mod auth;
 mod register;
+mod reset;
 pub mod spec;
 mod users;
+mod verify;
 
 /// The default request body limit of every router: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -132,6 +134,16 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
     /// `POST /register`.
     pub fn register_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
         self.limit(register::router(self.manager.clone()))
+    }
+
+    /// `POST /forgot-password` and `POST /reset-password`.
+    pub fn reset_password_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
+        self.limit(reset::router(self.manager.clone()))
+    }
+
+    /// `POST /request-verify-token` and `POST /verify`.
+    pub fn verify_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
+        self.limit(verify::router(self.manager.clone()))
     }
 
     /// `GET|PATCH /me` and `GET|PATCH|DELETE /{id}`.

@@ -27,6 +27,12 @@ pub enum Body {
     UserCreate,
     /// A JSON object: the user-update schema (safe or not per `Access`).
     UserUpdate,
+    /// A JSON object `{"email"}`.
+    Email,
+    /// A JSON object `{"token", "password"}`.
+    ResetPassword,
+    /// A JSON object `{"token"}`.
+    Token,
 }
 
 /// What a successful response carries.
@@ -40,6 +46,8 @@ pub enum Success {
     Logout,
     /// Nothing (204).
     NoContent,
+    /// JSON `null` (202 and the reset's 200, as FastAPI Users answers).
+    Null,
 }
 
 /// One route of a router.
@@ -172,5 +180,63 @@ pub const USERS_ROUTES: &[RouteSpec; 5] = &[
         success: Success::NoContent,
         errors: &[],
         not_found: true,
+    },
+];
+
+/// The reset-password router's routes.
+pub const RESET_ROUTES: &[RouteSpec; 2] = &[
+    RouteSpec {
+        method: "POST",
+        path: "/forgot-password",
+        summary: "Request a password reset (202 whether or not the address has an account)",
+        access: Access::Public,
+        body: Body::Email,
+        status: 202,
+        success: Success::Null,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/reset-password",
+        summary: "Reset a password with a reset token",
+        access: Access::Public,
+        body: Body::ResetPassword,
+        status: 200,
+        success: Success::Null,
+        errors: &[
+            ErrorCode::ResetPasswordBadToken,
+            ErrorCode::ResetPasswordInvalidPassword,
+        ],
+        not_found: false,
+    },
+];
+
+/// The verify router's routes.
+pub const VERIFY_ROUTES: &[RouteSpec; 2] = &[
+    RouteSpec {
+        method: "POST",
+        path: "/request-verify-token",
+        summary: "Request a verification token (202 whatever the address)",
+        access: Access::Public,
+        body: Body::Email,
+        status: 202,
+        success: Success::Null,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/verify",
+        summary: "Verify an e-mail address with a verification token",
+        access: Access::Public,
+        body: Body::Token,
+        status: 200,
+        success: Success::User,
+        errors: &[
+            ErrorCode::VerifyUserBadToken,
+            ErrorCode::VerifyUserAlreadyVerified,
+        ],
+        not_found: false,
     },
 ];

@@ -58,6 +58,7 @@ where
 {
     let manager = UserManager::builder(store)
         .hasher(fast_hasher())
+        .token_secret(SECRET)
         .hooks(hooks)
         .build();
     let (bearer, cookie) = backends();
@@ -70,6 +71,8 @@ where
         .nest("/auth/jwt", users.auth_router(&bearer))
         .nest("/auth/cookie", users.auth_router(&cookie))
         .nest("/auth", users.register_router())
+        .nest("/auth", users.reset_password_router())
+        .nest("/auth", users.verify_router())
         .nest("/users", users.users_router())
         .layer(users.layer());
     TestApp { router, users }
