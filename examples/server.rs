@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use axum_users::auth::{AuthBackend, BearerTransport, CookieTransport, JwtStrategy};
-use axum_users::store::{MemoryStore, SqliteStore, UserStore};
+use axum_users::store::{MemoryStore, SqliteStore, UserChanges, UserStore};
 use axum_users::{AxumUsers, Email, Password, User, UserData, UserManager, UserModel};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
@@ -124,13 +124,15 @@ async fn ensure_admin<S: UserStore<User = User>>(manager: &UserManager<S>) -> Re
     let email = Email::parse(&email)?;
     let hashed_password = manager.hasher().hash(&Password::new(password)).await?;
     match manager.store().get_by_email(email.as_str()).await? {
-        Some(mut admin) => {
-            let data = admin.data_mut();
-            data.hashed_password = hashed_password;
-            data.is_active = true;
-            data.is_superuser = true;
-            data.is_verified = true;
-            manager.store().update(&admin).await?;
+        Some(admin) => {
+            let changes = UserChanges {
+                hashed_password: Some(hashed_password),
+                is_active: Some(true),
+                is_superuser: Some(true),
+                is_verified: Some(true),
+                ..UserChanges::default()
+            };
+            let admin = manager.store().update(admin.id(), changes).await?;
             tracing::info!(id = %admin.id(), "admin user updated");
         }
         None => {

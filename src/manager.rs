@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::hooks::{NoHooks, PasswordContext, UpdatedFields, UserHooks};
 use crate::password::{PasswordHasher, PasswordPolicy, Verified};
-use crate::store::{StoreError, UserStore};
+use crate::store::{StoreError, UserChanges, UserStore};
 use crate::tokens::{PurposeTokens, RESET_AUDIENCE, Secret, VERIFY_AUDIENCE};
 use crate::user::{Password, UserCreate, UserData, UserFields, UserModel, UserUpdate};
 
@@ -300,28 +300,32 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         email: &str,
         password: &Password,
     ) -> Result<Option<UserOf<S>>> {
-        let Some(mut user) = self.store().get_by_email(email).await? else {
+        let Some(user) = self.store().get_by_email(email).await? else {
             self.hasher().verify_dummy(password).await?;
             return Ok(None);
         };
-        match self
-            .hasher()
-            .verify(password, &user.data().hashed_password)
-            .await?
-        {
+        let stored = user.data().hashed_password.clone();
+        match self.hasher().verify(password, &stored).await? {
             Verified::No => Ok(None),
             Verified::Yes => Ok(Some(user)),
             Verified::YesRehashed(hash) => {
-                user.data_mut().hashed_password = hash;
-                match self.store().update(&user).await {
-                    Ok(()) => {}
-                    // The login stays valid with the old hash; the upgrade waits
-                    // for the next login.
+                // Only the hash is written, and only if it is still the one just
+                // verified: a concurrent change (a deactivation, a new password)
+                // is never undone by the upgrade.
+                let changes = UserChanges {
+                    hashed_password: Some(hash),
+                    if_hashed_password: Some(stored),
+                    ..UserChanges::default()
+                };
+                match self.store().update(user.id(), changes).await {
+                    Ok(fresh) => Ok(Some(fresh)),
+                    // The login stays valid on the hash it was checked against;
+                    // the upgrade waits for the next login.
                     Err(e) => {
-                        tracing::warn!(error = %e, "could not store an upgraded password hash")
+                        tracing::warn!(error = %e, "could not store an upgraded password hash");
+                        Ok(Some(user))
                     }
                 }
-                Ok(Some(user))
             }
         }
     }
@@ -353,18 +357,20 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// pass `validate_password` against the address stored before the update.
     pub async fn update(
         &self,
-        mut user: UserOf<S>,
+        user: UserOf<S>,
         update: UserUpdate<<FieldsOf<S> as UserFields>::Update>,
         safe: bool,
         request: Option<&Parts>,
     ) -> Result<UserOf<S>> {
-        let mut changes = UpdatedFields::default();
+        let mut updated = UpdatedFields::default();
+        let mut changes = UserChanges::default();
         if let Some(password) = &update.password {
             self.validate_password(password, user.email(), Some(&user))
                 .await?;
         }
+        let data = user.data();
         if let Some(email) = update.email
-            && email.as_str() != user.email()
+            && email.as_str() != data.email
         {
             // A case-only change of one's own address finds the user itself.
             if let Some(other) = self.store().get_by_email(email.as_str()).await?
@@ -372,39 +378,50 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             {
                 return Err(Error::UserAlreadyExists);
             }
-            let data = user.data_mut();
-            data.email = email.into_string();
-            changes.email = true;
-            changes.is_verified = data.is_verified;
-            data.is_verified = false;
+            changes.email = Some(email.into_string());
+            updated.email = true;
+            changes.is_verified = Some(false);
+            updated.is_verified = data.is_verified;
         }
         if let Some(password) = &update.password {
-            user.data_mut().hashed_password = self.hasher().hash(password).await?;
-            changes.password = true;
+            changes.hashed_password = Some(self.hasher().hash(password).await?);
+            updated.password = true;
         }
         if !safe {
-            let data = user.data_mut();
             if let Some(v) = update.is_active {
-                changes.is_active |= v != data.is_active;
-                data.is_active = v;
+                updated.is_active = v != data.is_active;
+                changes.is_active = Some(v);
             }
             if let Some(v) = update.is_superuser {
-                changes.is_superuser |= v != data.is_superuser;
-                data.is_superuser = v;
+                updated.is_superuser = v != data.is_superuser;
+                changes.is_superuser = Some(v);
             }
             if let Some(v) = update.is_verified {
-                changes.is_verified |= v != data.is_verified;
-                data.is_verified = v;
+                // An explicit flag from a superuser wins over the reset that an
+                // address change implies.
+                updated.is_verified = v != data.is_verified;
+                changes.is_verified = Some(v);
             }
         }
-        user.data_mut().fields.update(update.fields);
-        changes.fields = true;
-        self.store().update(&user).await.map_err(|e| match e {
-            StoreError::NotFound => Error::UserNotFound,
-            e => email_taken(e),
-        })?;
+        let mut fields = data.fields.clone();
+        fields.update(update.fields);
+        if serde_json::to_value(&fields).ok() != serde_json::to_value(&data.fields).ok() {
+            changes.fields = Some(fields);
+            updated.fields = true;
+        }
+        let user = if changes.is_empty() {
+            user
+        } else {
+            self.store()
+                .update(user.id(), changes)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => Error::UserNotFound,
+                    e => email_taken(e),
+                })?
+        };
         self.hooks()
-            .on_after_update(&user, &changes, request)
+            .on_after_update(&user, &updated, request)
             .await?;
         Ok(user)
     }
@@ -531,7 +548,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         let tokens = &self.inner.reset_tokens;
         let claims: ResetClaims = tokens.read(token).ok_or_else(bad)?;
         let id: IdOf<S> = claims.sub.parse().map_err(|_| bad())?;
-        let Some(mut user) = self.store().get(&id).await? else {
+        let Some(user) = self.store().get(&id).await? else {
             return Err(bad());
         };
         if !user.is_active()
@@ -544,11 +561,20 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         }
         self.validate_password(password, user.email(), Some(&user))
             .await?;
-        user.data_mut().hashed_password = self.hasher().hash(password).await?;
-        self.store().update(&user).await.map_err(|e| match e {
-            StoreError::NotFound => bad(),
-            e => Error::Store(e),
-        })?;
+        // Compare-and-set: of two concurrent resets with one token, one wins.
+        let changes = UserChanges {
+            hashed_password: Some(self.hasher().hash(password).await?),
+            if_hashed_password: Some(user.data().hashed_password.clone()),
+            ..UserChanges::default()
+        };
+        let user = self
+            .store()
+            .update(user.id(), changes)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound | StoreError::Conflict => bad(),
+                e => Error::Store(e),
+            })?;
         self.hooks().on_after_reset_password(&user, request).await?;
         Ok(user)
     }
@@ -587,7 +613,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         let bad = || Error::Code(crate::ErrorCode::VerifyUserBadToken);
         let claims: VerifyClaims = self.inner.verify_tokens.read(token).ok_or_else(bad)?;
         let id: IdOf<S> = claims.sub.parse().map_err(|_| bad())?;
-        let Some(mut user) = self.store().get_by_email(&claims.email).await? else {
+        let Some(user) = self.store().get_by_email(&claims.email).await? else {
             return Err(bad());
         };
         if *user.id() != id || user.email() != claims.email {
@@ -596,11 +622,18 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         if user.is_verified() {
             return Err(Error::Code(crate::ErrorCode::VerifyUserAlreadyVerified));
         }
-        user.data_mut().is_verified = true;
-        self.store().update(&user).await.map_err(|e| match e {
-            StoreError::NotFound => bad(),
-            e => Error::Store(e),
-        })?;
+        let changes = UserChanges {
+            is_verified: Some(true),
+            ..UserChanges::default()
+        };
+        let user = self
+            .store()
+            .update(user.id(), changes)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => bad(),
+                e => Error::Store(e),
+            })?;
         self.hooks().on_after_verify(&user, request).await?;
         Ok(user)
     }

@@ -425,9 +425,11 @@ async fn deactivation_takes_effect_at_once_for_extractors() {
     let (status, _) = text_call(&app, get("/v/current", Some(&token))).await;
     assert_eq!(status, StatusCode::OK);
 
-    let mut stored = app.reload(&user).await.unwrap();
-    stored.data.is_active = false;
-    axum_users::store::UserStore::update(app.users.manager().store(), &stored)
+    let deactivate = axum_users::store::UserChanges {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    axum_users::store::UserStore::update(app.users.manager().store(), &user.id, deactivate)
         .await
         .unwrap();
     let (status, body) = text_call(&app, get("/v/current", Some(&token))).await;

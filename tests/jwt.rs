@@ -455,9 +455,16 @@ async fn token_of_deactivated_user_is_refused() {
     let user = app.create_user("a@example.com", true, false, false).await;
     let token = app.login("a@example.com").await;
     assert_me(&app, &token, StatusCode::OK, "while active").await;
-    let mut stored = app.reload(&user).await.unwrap();
-    stored.data.is_active = false;
-    app.users.manager().store().update(&stored).await.unwrap();
+    let deactivate = axum_users::store::UserChanges {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    app.users
+        .manager()
+        .store()
+        .update(&user.id, deactivate)
+        .await
+        .unwrap();
     assert_me(&app, &token, StatusCode::UNAUTHORIZED, "after deactivation").await;
 }
 

@@ -272,3 +272,83 @@ async fn bcrypt_user_debug_output_redacts_the_hash() {
     let shown = format!("{manager:?}");
     assert!(!shown.contains(&bcrypt_hash), "{shown}");
 }
+
+/// A store that deactivates a user right after handing it out by e-mail, as an
+/// administrator would while the login verifies the password.
+struct DeactivatesAfterRead(MemoryStore<User>);
+
+#[axum_users::async_trait]
+impl UserStore for DeactivatesAfterRead {
+    type User = User;
+    async fn get(&self, id: &uuid::Uuid) -> Result<Option<User>, axum_users::store::StoreError> {
+        self.0.get(id).await
+    }
+    async fn get_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<User>, axum_users::store::StoreError> {
+        let user = self.0.get_by_email(email).await?;
+        if let Some(user) = &user {
+            let deactivate = axum_users::store::UserChanges {
+                is_active: Some(false),
+                ..Default::default()
+            };
+            self.0.update(&user.id, deactivate).await?;
+        }
+        Ok(user)
+    }
+    async fn create(
+        &self,
+        data: UserData<axum_users::NoFields>,
+    ) -> Result<User, axum_users::store::StoreError> {
+        self.0.create(data).await
+    }
+    async fn update(
+        &self,
+        id: &uuid::Uuid,
+        changes: axum_users::store::UserChanges<axum_users::NoFields>,
+    ) -> Result<User, axum_users::store::StoreError> {
+        self.0.update(id, changes).await
+    }
+    async fn delete(&self, id: &uuid::Uuid) -> Result<(), axum_users::store::StoreError> {
+        self.0.delete(id).await
+    }
+}
+
+#[tokio::test]
+async fn a_hash_upgrade_at_login_never_undoes_a_concurrent_deactivation() {
+    let inner = MemoryStore::<User>::new();
+    let bcrypt_hash = bcrypt::hash("old-bcrypt-pass", 4).unwrap();
+    let user = inner
+        .create(UserData {
+            email: "race@example.com".into(),
+            hashed_password: PasswordHash::new(bcrypt_hash),
+            is_active: true,
+            is_superuser: false,
+            is_verified: false,
+            fields: Default::default(),
+        })
+        .await
+        .unwrap();
+    let manager = UserManager::builder(DeactivatesAfterRead(inner.clone()))
+        .hasher(fast_hasher())
+        .build();
+    manager
+        .authenticate("race@example.com", &Password::new("old-bcrypt-pass"))
+        .await
+        .unwrap()
+        .expect("the password matches");
+    let stored = inner.get(&user.id).await.unwrap().unwrap();
+    assert!(
+        stored
+            .data
+            .hashed_password
+            .as_str()
+            .starts_with("$argon2id$"),
+        "the hash was upgraded"
+    );
+    assert!(
+        !stored.data.is_active,
+        "the deactivation survived the upgrade"
+    );
+}

@@ -4,7 +4,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
-use super::{StoreError, UserStore};
+use super::{StoreError, UserChanges, UserStore};
 use crate::user::{UserData, UserId, UserModel};
 
 /// An in-memory [`UserStore`]: fast, shared by its clones, and gone when the
@@ -103,35 +103,44 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
         if tables.by_email.contains_key(&key) {
             return Err(StoreError::EmailTaken);
         }
-        let id = loop {
-            let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
-            let id = U::Id::generate(seq);
-            if !tables.users.contains_key(&id) {
-                break id;
-            }
-        };
+        // Random ids collide with negligible probability; sequential ones only
+        // when the id type is exhausted, which must not spin forever.
+        let id = (0..16)
+            .map(|_| U::Id::generate(self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1))
+            .find(|id| !tables.users.contains_key(id))
+            .ok_or_else(|| StoreError::Other("no free user id left".into()))?;
         let user = U::from_parts(id.clone(), data);
         tables.by_email.insert(key, id.clone());
         tables.users.insert(id, user.clone());
         Ok(user)
     }
 
-    async fn update(&self, user: &U) -> Result<(), StoreError> {
+    async fn update(&self, id: &U::Id, changes: UserChanges<U::Fields>) -> Result<U, StoreError> {
         let mut tables = self.write();
-        let Some(old) = tables.users.get(user.id()) else {
+        let Some(old) = tables.users.get(id) else {
             return Err(StoreError::NotFound);
         };
-        let old_key = email_key(old.email());
-        let new_key = email_key(user.email());
-        if old_key != new_key {
-            if tables.by_email.contains_key(&new_key) {
-                return Err(StoreError::EmailTaken);
-            }
-            tables.by_email.remove(&old_key);
-            tables.by_email.insert(new_key, user.id().clone());
+        if let Some(expected) = &changes.if_hashed_password
+            && old.data().hashed_password != *expected
+        {
+            return Err(StoreError::Conflict);
         }
-        tables.users.insert(user.id().clone(), user.clone());
-        Ok(())
+        let old_key = email_key(old.email());
+        if let Some(email) = &changes.email {
+            let new_key = email_key(email);
+            if new_key != old_key {
+                if tables.by_email.contains_key(&new_key) {
+                    return Err(StoreError::EmailTaken);
+                }
+                tables.by_email.remove(&old_key);
+                tables.by_email.insert(new_key, id.clone());
+            }
+        }
+        let Some(user) = tables.users.get_mut(id) else {
+            return Err(StoreError::NotFound);
+        };
+        changes.apply_to(user.data_mut());
+        Ok(user.clone())
     }
 
     async fn delete(&self, id: &U::Id) -> Result<(), StoreError> {

@@ -10,7 +10,7 @@
 
 use async_trait::async_trait;
 
-use crate::user::{UserData, UserModel};
+use crate::user::{PasswordHash, UserData, UserModel};
 
 mod memory;
 #[cfg(feature = "sqlite")]
@@ -32,6 +32,10 @@ pub enum StoreError {
     /// The user to update or delete does not exist.
     #[error("user not found")]
     NotFound,
+    /// A conditional update's condition no longer holds (the password hash
+    /// changed since it was read).
+    #[error("the user changed concurrently")]
+    Conflict,
     /// The backing service cannot be reached (connection refused, timeout):
     /// answered with 503 `SERVICE_UNAVAILABLE`.
     #[error("store unavailable: {0}")]
@@ -39,6 +43,85 @@ pub enum StoreError {
     /// Anything else.
     #[error("store failure: {0}")]
     Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Changes to a stored user: only the fields that are `Some` are written, so
+/// concurrent changes to other fields are never undone.
+///
+/// ```
+/// use axum_users::{NoFields, store::UserChanges};
+/// let deactivate: UserChanges<NoFields> = UserChanges {
+///     is_active: Some(false),
+///     ..UserChanges::default()
+/// };
+/// ```
+#[derive(Debug, Clone)]
+pub struct UserChanges<F> {
+    /// A new address.
+    pub email: Option<String>,
+    /// A new password hash.
+    pub hashed_password: Option<PasswordHash>,
+    /// A new `is_active`.
+    pub is_active: Option<bool>,
+    /// A new `is_superuser`.
+    pub is_superuser: Option<bool>,
+    /// A new `is_verified`.
+    pub is_verified: Option<bool>,
+    /// New application fields (written whole).
+    pub fields: Option<F>,
+    /// A condition: write only if the stored hash is still this one, else fail
+    /// with [`StoreError::Conflict`] (a compare-and-set, for hash upgrades and
+    /// password resets).
+    pub if_hashed_password: Option<PasswordHash>,
+}
+
+impl<F> Default for UserChanges<F> {
+    fn default() -> Self {
+        Self {
+            email: None,
+            hashed_password: None,
+            is_active: None,
+            is_superuser: None,
+            is_verified: None,
+            fields: None,
+            if_hashed_password: None,
+        }
+    }
+}
+
+impl<F> UserChanges<F> {
+    /// Whether nothing is to be written.
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.hashed_password.is_none()
+            && self.is_active.is_none()
+            && self.is_superuser.is_none()
+            && self.is_verified.is_none()
+            && self.fields.is_none()
+    }
+
+    /// Applies the changes to user data in memory (for stores that hold users
+    /// as values).
+    pub fn apply_to(self, data: &mut UserData<F>) {
+        if let Some(email) = self.email {
+            data.email = email;
+        }
+        if let Some(hash) = self.hashed_password {
+            data.hashed_password = hash;
+        }
+        if let Some(v) = self.is_active {
+            data.is_active = v;
+        }
+        if let Some(v) = self.is_superuser {
+            data.is_superuser = v;
+        }
+        if let Some(v) = self.is_verified {
+            data.is_verified = v;
+        }
+        if let Some(fields) = self.fields {
+            data.fields = fields;
+        }
+    }
 }
 
 /// The storage of users, async and implemented by the application or a provided store.
@@ -50,8 +133,9 @@ pub enum StoreError {
 ///   compared as they are), enforced atomically so that two concurrent
 ///   creations of one address give one success and one [`StoreError::EmailTaken`];
 /// - the address is stored and returned exactly as given;
-/// - `update` writes every field of the user and fails with
-///   [`StoreError::EmailTaken`] when the new address belongs to another user.
+/// - `update` writes only the given fields, atomically, honours the
+///   `if_hashed_password` condition, and fails with [`StoreError::EmailTaken`]
+///   when the new address belongs to another user.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
     /// The user type stored.
@@ -72,8 +156,15 @@ pub trait UserStore: Send + Sync + 'static {
         data: UserData<<Self::User as UserModel>::Fields>,
     ) -> Result<Self::User, StoreError>;
 
-    /// Writes every field of an existing user.
-    async fn update(&self, user: &Self::User) -> Result<(), StoreError>;
+    /// Writes the given changes to a user and returns the user as stored
+    /// afterwards; [`StoreError::NotFound`] when there is none with this id,
+    /// [`StoreError::Conflict`] when `if_hashed_password` no longer holds (nothing
+    /// is written then).
+    async fn update(
+        &self,
+        id: &<Self::User as UserModel>::Id,
+        changes: UserChanges<<Self::User as UserModel>::Fields>,
+    ) -> Result<Self::User, StoreError>;
 
     /// Deletes a user; [`StoreError::NotFound`] when there is none with this id.
     async fn delete(&self, id: &<Self::User as UserModel>::Id) -> Result<(), StoreError>;

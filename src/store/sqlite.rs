@@ -8,7 +8,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use uuid::Uuid;
 
-use super::{StoreError, UserStore};
+use super::{StoreError, UserChanges, UserStore};
 use crate::user::{PasswordHash, UserData, UserModel};
 
 /// A [`UserStore`] on SQLite through sqlx, for users with UUID ids.
@@ -111,9 +111,22 @@ impl<U: UserModel<Id = Uuid>> SqliteStore<U> {
     }
 }
 
+/// SQLite's primary result codes for a database held by another connection.
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_LOCKED: i64 = 6;
+
 fn map_err(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::EmailTaken,
+        // Still busy after the busy timeout: the database is overloaded, not broken.
+        sqlx::Error::Database(db)
+            if db
+                .code()
+                .and_then(|code| code.parse::<i64>().ok())
+                .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)) =>
+        {
+            StoreError::Unavailable(db.to_string())
+        }
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
@@ -194,26 +207,87 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         Ok(U::from_parts(id, data))
     }
 
-    async fn update(&self, user: &U) -> Result<(), StoreError> {
-        let data = user.data();
-        let done = sqlx::query(
-            "UPDATE users SET email = ?, hashed_password = ?, is_active = ?, is_superuser = ?, \
-             is_verified = ?, fields = ? WHERE id = ?",
-        )
-        .bind(&data.email)
-        .bind(data.hashed_password.as_str())
-        .bind(data.is_active)
-        .bind(data.is_superuser)
-        .bind(data.is_verified)
-        .bind(fields_json::<U>(data)?)
-        .bind(user.id().hyphenated().to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+    async fn update(&self, id: &Uuid, changes: UserChanges<U::Fields>) -> Result<U, StoreError> {
+        // Only the given columns are written: the SQL is built from this fixed
+        // list of column names, never from input.
+        let mut sets: Vec<&'static str> = Vec::new();
+        if changes.email.is_some() {
+            sets.push("email = ?");
         }
-        Ok(())
+        if changes.hashed_password.is_some() {
+            sets.push("hashed_password = ?");
+        }
+        if changes.is_active.is_some() {
+            sets.push("is_active = ?");
+        }
+        if changes.is_superuser.is_some() {
+            sets.push("is_superuser = ?");
+        }
+        if changes.is_verified.is_some() {
+            sets.push("is_verified = ?");
+        }
+        if changes.fields.is_some() {
+            sets.push("fields = ?");
+        }
+        if sets.is_empty() {
+            return match self.get(id).await? {
+                Some(user) if changes.if_hashed_password.is_none() => Ok(user),
+                Some(user)
+                    if changes.if_hashed_password.as_ref()
+                        == Some(&user.data().hashed_password) =>
+                {
+                    Ok(user)
+                }
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::NotFound),
+            };
+        }
+        let condition = match changes.if_hashed_password {
+            Some(_) => " AND hashed_password = ?",
+            None => "",
+        };
+        let sql = format!(
+            "UPDATE users SET {} WHERE id = ?{condition} RETURNING \
+             id, email, hashed_password, is_active, is_superuser, is_verified, fields",
+            sets.join(", ")
+        );
+        let fields = match &changes.fields {
+            Some(fields) => {
+                Some(serde_json::to_string(fields).map_err(|e| StoreError::Other(Box::new(e)))?)
+            }
+            None => None,
+        };
+        let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql));
+        if let Some(email) = changes.email {
+            query = query.bind(email);
+        }
+        if let Some(hash) = changes.hashed_password {
+            query = query.bind(hash.as_str().to_owned());
+        }
+        if let Some(v) = changes.is_active {
+            query = query.bind(v);
+        }
+        if let Some(v) = changes.is_superuser {
+            query = query.bind(v);
+        }
+        if let Some(v) = changes.is_verified {
+            query = query.bind(v);
+        }
+        if let Some(fields) = fields {
+            query = query.bind(fields);
+        }
+        query = query.bind(id.hyphenated().to_string());
+        if let Some(expected) = &changes.if_hashed_password {
+            query = query.bind(expected.as_str().to_owned());
+        }
+        match query.fetch_optional(&self.pool).await.map_err(map_err)? {
+            Some(row) => from_row(row),
+            // Either no such user, or the condition failed.
+            None => match self.get(id).await? {
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::NotFound),
+            },
+        }
     }
 
     async fn delete(&self, id: &Uuid) -> Result<(), StoreError> {

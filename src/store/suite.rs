@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::{StoreError, UserStore};
+use super::{StoreError, UserChanges, UserStore};
 use crate::user::{PasswordHash, UserData, UserModel};
 
 fn data<F: Default>(email: &str) -> UserData<F> {
@@ -40,6 +40,8 @@ where
     email_lookup_is_ascii_case_insensitive(make().await).await;
     email_is_unique_ascii_case_insensitively(make().await).await;
     update_writes_every_field(make().await).await;
+    update_writes_only_the_given_fields(make().await).await;
+    conditional_update_is_a_compare_and_set(make().await).await;
     update_to_taken_email_fails(make().await).await;
     delete_frees_the_address(make().await).await;
     concurrent_creates_of_one_address_yield_one_user(Arc::new(make().await)).await;
@@ -116,16 +118,26 @@ async fn update_writes_every_field<S: UserStore>(store: S)
 where
     <S::User as UserModel>::Fields: Default,
 {
-    let mut user = store.create(data("arthur@camelot.bt")).await.unwrap();
-    {
-        let d = user.data_mut();
-        d.email = "king@camelot.bt".into();
-        d.hashed_password = PasswordHash::new("$2b$04$new");
-        d.is_active = false;
-        d.is_superuser = true;
-        d.is_verified = true;
-    }
-    store.update(&user).await.unwrap();
+    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
+    let returned = store
+        .update(
+            user.id(),
+            UserChanges {
+                email: Some("king@camelot.bt".into()),
+                hashed_password: Some(PasswordHash::new("$2b$04$new")),
+                is_active: Some(false),
+                is_superuser: Some(true),
+                is_verified: Some(true),
+                ..UserChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        returned.email(),
+        "king@camelot.bt",
+        "update returns the stored user"
+    );
     let got = store.get(user.id()).await.unwrap().unwrap();
     assert_eq!(got.email(), "king@camelot.bt");
     assert_eq!(got.data().hashed_password.as_str(), "$2b$04$new");
@@ -145,11 +157,69 @@ where
             .is_some()
     );
     // A case-only change of one's own address is allowed.
-    user.data_mut().email = "King@camelot.bt".into();
-    store.update(&user).await.unwrap();
+    let email = UserChanges {
+        email: Some("King@camelot.bt".into()),
+        ..UserChanges::default()
+    };
+    store.update(user.id(), email).await.unwrap();
     assert_eq!(
         store.get(user.id()).await.unwrap().unwrap().email(),
         "King@camelot.bt"
+    );
+}
+
+async fn update_writes_only_the_given_fields<S: UserStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
+    // Two writers, each with its own change, as an admin deactivating a user
+    // while a login upgrades its hash: neither undoes the other.
+    let deactivate = UserChanges {
+        is_active: Some(false),
+        ..UserChanges::default()
+    };
+    store.update(user.id(), deactivate).await.unwrap();
+    let rehash = UserChanges {
+        hashed_password: Some(PasswordHash::new("$argon2id$new")),
+        ..UserChanges::default()
+    };
+    let after = store.update(user.id(), rehash).await.unwrap();
+    assert!(!after.is_active(), "the rehash kept the deactivation");
+    assert_eq!(after.data().hashed_password.as_str(), "$argon2id$new");
+    assert_eq!(after.email(), "arthur@camelot.bt");
+    // Nothing to change: the stored user comes back unchanged.
+    let same = store
+        .update(user.id(), UserChanges::default())
+        .await
+        .unwrap();
+    assert!(!same.is_active());
+}
+
+async fn conditional_update_is_a_compare_and_set<S: UserStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
+    let old = user.data().hashed_password.clone();
+    let first = UserChanges {
+        hashed_password: Some(PasswordHash::new("$argon2id$first")),
+        if_hashed_password: Some(old.clone()),
+        ..UserChanges::default()
+    };
+    store.update(user.id(), first).await.unwrap();
+    let second = UserChanges {
+        hashed_password: Some(PasswordHash::new("$argon2id$second")),
+        if_hashed_password: Some(old),
+        ..UserChanges::default()
+    };
+    let result = store.update(user.id(), second).await;
+    assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+    let got = store.get(user.id()).await.unwrap().unwrap();
+    assert_eq!(
+        got.data().hashed_password.as_str(),
+        "$argon2id$first",
+        "a failed condition writes nothing"
     );
 }
 
@@ -158,9 +228,13 @@ where
     <S::User as UserModel>::Fields: Default,
 {
     store.create(data("arthur@camelot.bt")).await.unwrap();
-    let mut other = store.create(data("lancelot@camelot.bt")).await.unwrap();
-    other.data_mut().email = "Arthur@camelot.bt".into();
-    let result = store.update(&other).await;
+    let other = store.create(data("lancelot@camelot.bt")).await.unwrap();
+    let taken = UserChanges {
+        email: Some("Arthur@camelot.bt".into()),
+        is_active: Some(false),
+        ..UserChanges::default()
+    };
+    let result = store.update(other.id(), taken).await;
     assert!(matches!(result, Err(StoreError::EmailTaken)), "{result:?}");
     let kept = store.get(other.id()).await.unwrap().unwrap();
     assert_eq!(
@@ -168,6 +242,7 @@ where
         "lancelot@camelot.bt",
         "failed update changes nothing"
     );
+    assert!(kept.is_active(), "failed update changes nothing");
 }
 
 async fn delete_frees_the_address<S: UserStore>(store: S)
@@ -188,8 +263,12 @@ where
         store.delete(user.id()).await,
         Err(StoreError::NotFound)
     ));
+    let changes = UserChanges {
+        is_active: Some(false),
+        ..UserChanges::default()
+    };
     assert!(matches!(
-        store.update(&user).await,
+        store.update(user.id(), changes).await,
         Err(StoreError::NotFound)
     ));
     store.create(data("Arthur@camelot.bt")).await.unwrap();

@@ -201,3 +201,248 @@ pub fn assert_user_object(body: &Value) {
 }
 
 pub type Shared<T> = Arc<std::sync::Mutex<T>>;
+
+// ---------------------------------------------------------------------------
+// Reset and verify flows: an app over a caller-built manager, and hooks that
+// record the tokens handed to the mail hooks.
+
+/// The example server's routes over `manager`, built by the caller (its own
+/// token secrets or lifetimes); the same routes and backends as [`app_with`].
+pub fn app_from_manager<S, H>(manager: UserManager<S, H>, options: Options) -> TestApp<S, H>
+where
+    S: UserStore<User = User>,
+    H: UserHooks<User>,
+{
+    let (bearer, cookie) = backends();
+    let mut users = AxumUsers::new(manager, vec![bearer.clone(), cookie.clone()])
+        .requires_verification(options.requires_verification);
+    if let Some(limit) = options.body_limit {
+        users = users.body_limit(limit);
+    }
+    let router = Router::new()
+        .nest("/auth/jwt", users.auth_router(&bearer))
+        .nest("/auth/cookie", users.auth_router(&cookie))
+        .nest("/auth", users.register_router())
+        .nest("/auth", users.reset_password_router())
+        .nest("/auth", users.verify_router())
+        .nest("/users", users.users_router())
+        .layer(users.layer());
+    TestApp { router, users }
+}
+
+/// A token handed to `on_after_forgot_password` or `on_after_request_verify`.
+#[derive(Debug, Clone)]
+pub struct SentToken {
+    pub user_id: uuid::Uuid,
+    /// The user's stored address, where a mail would go.
+    pub email: String,
+    pub token: String,
+    /// Whether the hook received the request's parts.
+    pub with_request: bool,
+}
+
+/// Hooks that pass every issued reset or verify token into a channel (as a
+/// mailer would send it) and record `on_after_reset_password` and
+/// `on_after_verify` as `"reset <email>"` / `"verify <email>"`. With
+/// `fail_mail`, the mail hooks return an error after recording the token.
+#[derive(Clone)]
+pub struct MailHooks {
+    reset_tx: tokio::sync::mpsc::UnboundedSender<SentToken>,
+    verify_tx: tokio::sync::mpsc::UnboundedSender<SentToken>,
+    pub events: Shared<Vec<String>>,
+    pub fail_mail: bool,
+}
+
+/// The receiving end of [`MailHooks`].
+pub struct Mailbox {
+    reset_rx: tokio::sync::mpsc::UnboundedReceiver<SentToken>,
+    verify_rx: tokio::sync::mpsc::UnboundedReceiver<SentToken>,
+    events: Shared<Vec<String>>,
+}
+
+/// How long a mail hook may take to run, and how long "no mail" is waited for.
+pub const MAIL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub const NO_MAIL_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
+
+impl MailHooks {
+    pub fn new() -> (Self, Mailbox) {
+        let (reset_tx, reset_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (verify_tx, verify_rx) = tokio::sync::mpsc::unbounded_channel();
+        let events = Shared::default();
+        (
+            Self {
+                reset_tx,
+                verify_tx,
+                events: Arc::clone(&events),
+                fail_mail: false,
+            },
+            Mailbox {
+                reset_rx,
+                verify_rx,
+                events,
+            },
+        )
+    }
+
+    fn sent(
+        &self,
+        tx: &tokio::sync::mpsc::UnboundedSender<SentToken>,
+        user: &User,
+        token: &str,
+        request: Option<&axum_users::http::request::Parts>,
+    ) -> axum_users::Result<()> {
+        let _ = tx.send(SentToken {
+            user_id: user.id,
+            email: user.data.email.clone(),
+            token: token.to_owned(),
+            with_request: request.is_some(),
+        });
+        match self.fail_mail {
+            true => Err(axum_users::Error::Internal(
+                "the mail server is down".into(),
+            )),
+            false => Ok(()),
+        }
+    }
+}
+
+#[axum_users::async_trait]
+impl UserHooks<User> for MailHooks {
+    async fn on_after_forgot_password(
+        &self,
+        user: &User,
+        token: &str,
+        request: Option<&axum_users::http::request::Parts>,
+    ) -> axum_users::Result<()> {
+        self.sent(&self.reset_tx, user, token, request)
+    }
+
+    async fn on_after_request_verify(
+        &self,
+        user: &User,
+        token: &str,
+        request: Option<&axum_users::http::request::Parts>,
+    ) -> axum_users::Result<()> {
+        self.sent(&self.verify_tx, user, token, request)
+    }
+
+    async fn on_after_reset_password(
+        &self,
+        user: &User,
+        _request: Option<&axum_users::http::request::Parts>,
+    ) -> axum_users::Result<()> {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("reset {}", user.data.email));
+        Ok(())
+    }
+
+    async fn on_after_verify(
+        &self,
+        user: &User,
+        _request: Option<&axum_users::http::request::Parts>,
+    ) -> axum_users::Result<()> {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("verify {}", user.data.email));
+        Ok(())
+    }
+}
+
+impl Mailbox {
+    /// The next reset token handed to `on_after_forgot_password` (waits up to
+    /// [`MAIL_TIMEOUT`]).
+    pub async fn reset_token(&mut self) -> SentToken {
+        tokio::time::timeout(MAIL_TIMEOUT, self.reset_rx.recv())
+            .await
+            .expect("no reset token was sent in time")
+            .expect("the hooks were dropped")
+    }
+
+    /// The next verify token handed to `on_after_request_verify` (waits up to
+    /// [`MAIL_TIMEOUT`]).
+    pub async fn verify_token(&mut self) -> SentToken {
+        tokio::time::timeout(MAIL_TIMEOUT, self.verify_rx.recv())
+            .await
+            .expect("no verify token was sent in time")
+            .expect("the hooks were dropped")
+    }
+
+    /// Waits [`NO_MAIL_WAIT`] and asserts that no reset token was sent.
+    pub async fn assert_no_reset_token(&mut self) {
+        tokio::time::sleep(NO_MAIL_WAIT).await;
+        if let Ok(sent) = self.reset_rx.try_recv() {
+            panic!("unexpected reset token for {}", sent.email);
+        }
+    }
+
+    /// Waits [`NO_MAIL_WAIT`] and asserts that no verify token was sent.
+    pub async fn assert_no_verify_token(&mut self) {
+        tokio::time::sleep(NO_MAIL_WAIT).await;
+        if let Ok(sent) = self.verify_rx.try_recv() {
+            panic!("unexpected verify token for {}", sent.email);
+        }
+    }
+
+    /// The recorded `on_after_reset_password` / `on_after_verify` events.
+    pub fn events(&self) -> Vec<String> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+/// A manager builder over a memory store with the fast test hasher and no
+/// token secret yet (the caller sets secrets and lifetimes), with `hooks`.
+pub fn mail_manager(
+    hooks: MailHooks,
+) -> axum_users::UserManagerBuilder<MemoryStore<User>, MailHooks> {
+    UserManager::builder(MemoryStore::new())
+        .hasher(fast_hasher())
+        .hooks(hooks)
+}
+
+/// The example server's app (secret [`SECRET`]) over a memory store, with
+/// [`MailHooks`], and its mailbox.
+pub fn mail_app() -> (TestApp<MemoryStore<User>, MailHooks>, Mailbox) {
+    let (hooks, mailbox) = MailHooks::new();
+    let app = app_with(MemoryStore::new(), hooks, Options::default());
+    (app, mailbox)
+}
+
+/// The claims of a JWT-shaped token, decoded without checking the signature.
+pub fn jwt_payload(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("a JSON payload")
+}
+
+/// An HS256 JWT over `claims` signed with `secret`.
+pub fn sign_hs256(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `token` with one character in the middle of its signature changed.
+pub fn tamper_signature(token: &str) -> String {
+    let (head, signature) = token.rsplit_once('.').expect("a JWT");
+    let mut chars: Vec<char> = signature.chars().collect();
+    let i = chars.len() / 2;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    format!("{head}.{}", chars.into_iter().collect::<String>())
+}
