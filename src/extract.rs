@@ -7,7 +7,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Request};
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
 use http::request::Parts;
@@ -80,7 +80,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// The login form (`application/x-www-form-urlencoded`), as FastAPI's
+/// The login form (`application/x-www-form-urlencoded` or
+/// `multipart/form-data`), as FastAPI's
 /// `OAuth2PasswordRequestForm`: `username` and `password` are required and
 /// non-empty; `grant_type`, when given, must be `password`; `scope`, `client_id`
 /// and `client_secret` are accepted and ignored. A JSON body is a 422.
@@ -92,47 +93,106 @@ pub struct LoginForm {
     pub password: Password,
 }
 
-impl<S: Send + Sync> FromRequest<S> for LoginForm {
-    type Rejection = Error;
+/// The fields of a login form, whichever its encoding.
+#[derive(Default)]
+struct LoginFields {
+    username: Option<String>,
+    password: Option<String>,
+    grant_type: Option<String>,
+}
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let (parts, body) = req.into_parts();
-        let form = is_form(&parts);
-        let bytes = body_bytes(Request::from_parts(parts, body), state).await?;
-        if !form {
-            return Err(Error::validation(
-                &["body"],
-                "expected a form body with Content-Type: application/x-www-form-urlencoded",
-            ));
+impl LoginFields {
+    /// Like Starlette, the last occurrence of a key wins; like FastAPI, an empty
+    /// value counts as absent.
+    fn set(&mut self, key: &str, value: String) {
+        let value = (!value.is_empty()).then_some(value);
+        match key {
+            "username" => self.username = value,
+            "password" => self.password = value,
+            "grant_type" => self.grant_type = value,
+            _ => {}
         }
-        let (mut username, mut password, mut grant_type) = (None, None, None);
-        for (key, value) in form_urlencoded::parse(&bytes) {
-            // Like Starlette, the last occurrence of a key wins; like FastAPI, an
-            // empty value counts as absent.
-            let value = (!value.is_empty()).then(|| value.into_owned());
-            match &*key {
-                "username" => username = value,
-                "password" => password = value,
-                "grant_type" => grant_type = value,
-                _ => {}
-            }
-        }
-        if grant_type.is_some_and(|g| g != "password") {
+    }
+
+    fn into_form(self) -> Result<LoginForm, Error> {
+        if self.grant_type.is_some_and(|g| g != "password") {
             return Err(Error::validation(
                 &["body", "grant_type"],
                 "grant_type must be \"password\"",
             ));
         }
-        let Some(username) = username else {
+        let Some(username) = self.username else {
             return Err(Error::validation(&["body", "username"], "field required"));
         };
-        let Some(password) = password else {
+        let Some(password) = self.password else {
             return Err(Error::validation(&["body", "password"], "field required"));
         };
         Ok(LoginForm {
             username,
             password: Password::new(password),
         })
+    }
+}
+
+fn is_multipart(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.essence_str() == mime::MULTIPART_FORM_DATA.essence_str())
+}
+
+async fn multipart_fields<S: Send + Sync>(req: Request, state: &S) -> Result<LoginFields, Error> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::PayloadTooLarge
+        } else {
+            Error::validation(
+                &["body"],
+                format!("malformed multipart body: {}", e.body_text()),
+            )
+        }
+    };
+    let mut multipart = Multipart::from_request(req, state)
+        .await
+        .map_err(|_| Error::validation(&["body"], "malformed multipart body"))?;
+    let mut fields = LoginFields::default();
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        let Some(name) = field.name().map(str::to_owned) else {
+            continue;
+        };
+        let value = field.text().await.map_err(bad)?;
+        fields.set(&name, value);
+    }
+    Ok(fields)
+}
+
+impl<S: Send + Sync> FromRequest<S> for LoginForm {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let (parts, body) = req.into_parts();
+        if is_multipart(&parts) {
+            // FastAPI's form parsing takes multipart too (`new FormData()` in a
+            // browser sends it).
+            return multipart_fields(Request::from_parts(parts, body), state)
+                .await?
+                .into_form();
+        }
+        let form = is_form(&parts);
+        let bytes = body_bytes(Request::from_parts(parts, body), state).await?;
+        if !form {
+            return Err(Error::validation(
+                &["body"],
+                "expected a form body (application/x-www-form-urlencoded or multipart/form-data)",
+            ));
+        }
+        let mut fields = LoginFields::default();
+        for (key, value) in form_urlencoded::parse(&bytes) {
+            fields.set(&key, value.into_owned());
+        }
+        fields.into_form()
     }
 }
 

@@ -741,3 +741,61 @@ async fn body_limit_is_configurable() {
         .await;
     assert_eq!(status, StatusCode::OK, "a small login still works: {body}");
 }
+
+fn multipart_login(fields: &[(&str, &str)]) -> axum::http::Request<axum::body::Body> {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str("--XyZ--\r\n");
+    raw_request(
+        "POST",
+        "/auth/jwt/login",
+        None,
+        Some("multipart/form-data; boundary=XyZ"),
+        body,
+    )
+}
+
+#[tokio::test]
+async fn login_accepts_a_multipart_form_as_fastapi_does() {
+    let app = app();
+    app.create_user("multi@example.com", true, false, false)
+        .await;
+    let (status, body) = app
+        .call(multipart_login(&[
+            ("username", "multi@example.com"),
+            ("password", PASSWORD),
+        ]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["access_token"].is_string());
+    let (status, body) = app
+        .call(multipart_login(&[
+            ("username", "multi@example.com"),
+            ("password", "wrong-password"),
+        ]))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["detail"], "LOGIN_BAD_CREDENTIALS");
+    let (status, _) = app
+        .call(multipart_login(&[("username", "multi@example.com")]))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "missing password");
+    let (status, _) = app
+        .call(raw_request(
+            "POST",
+            "/auth/jwt/login",
+            None,
+            Some("multipart/form-data; boundary=XyZ"),
+            "--XyZ\r\ngarbage",
+        ))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "truncated multipart"
+    );
+}
