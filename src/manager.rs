@@ -622,8 +622,11 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         if user.is_verified() {
             return Err(Error::Code(crate::ErrorCode::VerifyUserAlreadyVerified));
         }
+        // Only if the address is still the one the token was issued for: a
+        // concurrent change of address must not get verified by this token.
         let changes = UserChanges {
             is_verified: Some(true),
+            if_email: Some(claims.email),
             ..UserChanges::default()
         };
         let user = self
@@ -631,7 +634,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             .update(user.id(), changes)
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => bad(),
+                StoreError::NotFound | StoreError::Conflict => bad(),
                 e => Error::Store(e),
             })?;
         self.hooks().on_after_verify(&user, request).await?;

@@ -896,3 +896,38 @@ async fn separate_reset_secret_keeps_verify_tokens_on_the_shared_secret() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_resets_with_one_token_succeed_once() {
+    let (app, _mailbox, _user, token) = with_token().await;
+    let passwords = ["first-new-secret", "second-new-secret", "third-new-secret"];
+    let answers = send_three_resets_at_once(&app, &token, &passwords).await;
+    let winners: Vec<_> = passwords
+        .iter()
+        .zip(&answers)
+        .filter(|(_, (status, _))| *status == StatusCode::OK)
+        .map(|(password, _)| *password)
+        .collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::OK) {
+        assert_bad_token(*status, body);
+    }
+    assert_eq!(
+        login_status(&app, "user@example.com", winners[0]).await,
+        StatusCode::OK
+    );
+}
+
+/// The three resets sent at once.
+async fn send_three_resets_at_once(
+    app: &App,
+    token: &str,
+    passwords: &[&str; 3],
+) -> Vec<(StatusCode, Value)> {
+    let (a, b, c) = tokio::join!(
+        app.call(reset(token, passwords[0])),
+        app.call(reset(token, passwords[1])),
+        app.call(reset(token, passwords[2])),
+    );
+    vec![a, b, c]
+}

@@ -120,8 +120,14 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
         let Some(old) = tables.users.get(id) else {
             return Err(StoreError::NotFound);
         };
-        if let Some(expected) = &changes.if_hashed_password
-            && old.data().hashed_password != *expected
+        if changes
+            .if_hashed_password
+            .as_ref()
+            .is_some_and(|expected| old.data().hashed_password != *expected)
+            || changes
+                .if_email
+                .as_ref()
+                .is_some_and(|expected| old.email() != expected)
         {
             return Err(StoreError::Conflict);
         }

@@ -32,8 +32,8 @@ pub enum StoreError {
     /// The user to update or delete does not exist.
     #[error("user not found")]
     NotFound,
-    /// A conditional update's condition no longer holds (the password hash
-    /// changed since it was read).
+    /// A conditional update's condition no longer holds (the password hash or
+    /// the address changed since it was read).
     #[error("the user changed concurrently")]
     Conflict,
     /// The backing service cannot be reached (connection refused, timeout):
@@ -73,6 +73,9 @@ pub struct UserChanges<F> {
     /// with [`StoreError::Conflict`] (a compare-and-set, for hash upgrades and
     /// password resets).
     pub if_hashed_password: Option<PasswordHash>,
+    /// A condition: write only if the stored address is still exactly this one,
+    /// else fail with [`StoreError::Conflict`] (for e-mail verification).
+    pub if_email: Option<String>,
 }
 
 impl<F> Default for UserChanges<F> {
@@ -85,6 +88,7 @@ impl<F> Default for UserChanges<F> {
             is_verified: None,
             fields: None,
             if_hashed_password: None,
+            if_email: None,
         }
     }
 }
@@ -134,7 +138,7 @@ impl<F> UserChanges<F> {
 ///   creations of one address give one success and one [`StoreError::EmailTaken`];
 /// - the address is stored and returned exactly as given;
 /// - `update` writes only the given fields, atomically, honours the
-///   `if_hashed_password` condition, and fails with [`StoreError::EmailTaken`]
+///   `if_hashed_password` and `if_email` conditions, and fails with [`StoreError::EmailTaken`]
 ///   when the new address belongs to another user.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
@@ -158,8 +162,8 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Writes the given changes to a user and returns the user as stored
     /// afterwards; [`StoreError::NotFound`] when there is none with this id,
-    /// [`StoreError::Conflict`] when `if_hashed_password` no longer holds (nothing
-    /// is written then).
+    /// [`StoreError::Conflict`] when `if_hashed_password` or `if_email` no longer
+    /// holds (nothing is written then).
     async fn update(
         &self,
         id: &<Self::User as UserModel>::Id,

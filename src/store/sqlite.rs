@@ -229,23 +229,30 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         if changes.fields.is_some() {
             sets.push("fields = ?");
         }
+        let holds = |user: &U| {
+            changes
+                .if_hashed_password
+                .as_ref()
+                .is_none_or(|expected| user.data().hashed_password == *expected)
+                && changes
+                    .if_email
+                    .as_deref()
+                    .is_none_or(|expected| user.email() == expected)
+        };
         if sets.is_empty() {
             return match self.get(id).await? {
-                Some(user) if changes.if_hashed_password.is_none() => Ok(user),
-                Some(user)
-                    if changes.if_hashed_password.as_ref()
-                        == Some(&user.data().hashed_password) =>
-                {
-                    Ok(user)
-                }
+                Some(user) if holds(&user) => Ok(user),
                 Some(_) => Err(StoreError::Conflict),
                 None => Err(StoreError::NotFound),
             };
         }
-        let condition = match changes.if_hashed_password {
-            Some(_) => " AND hashed_password = ?",
-            None => "",
-        };
+        let mut condition = String::new();
+        if changes.if_hashed_password.is_some() {
+            condition.push_str(" AND hashed_password = ?");
+        }
+        if changes.if_email.is_some() {
+            condition.push_str(" AND email = ?");
+        }
         let sql = format!(
             "UPDATE users SET {} WHERE id = ?{condition} RETURNING \
              id, email, hashed_password, is_active, is_superuser, is_verified, fields",
@@ -279,6 +286,9 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         query = query.bind(id.hyphenated().to_string());
         if let Some(expected) = &changes.if_hashed_password {
             query = query.bind(expected.as_str().to_owned());
+        }
+        if let Some(expected) = &changes.if_email {
+            query = query.bind(expected.clone());
         }
         match query.fetch_optional(&self.pool).await.map_err(map_err)? {
             Some(row) => from_row(row),

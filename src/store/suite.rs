@@ -221,6 +221,21 @@ where
         "$argon2id$first",
         "a failed condition writes nothing"
     );
+    // The same on the address, which must match exactly.
+    let verify_other_case = UserChanges {
+        is_verified: Some(true),
+        if_email: Some("ARTHUR@camelot.bt".into()),
+        ..UserChanges::default()
+    };
+    let result = store.update(user.id(), verify_other_case).await;
+    assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+    assert!(!store.get(user.id()).await.unwrap().unwrap().is_verified());
+    let verify = UserChanges {
+        is_verified: Some(true),
+        if_email: Some("arthur@camelot.bt".into()),
+        ..UserChanges::default()
+    };
+    assert!(store.update(user.id(), verify).await.unwrap().is_verified());
 }
 
 async fn update_to_taken_email_fails<S: UserStore>(store: S)
