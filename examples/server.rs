@@ -13,21 +13,34 @@
 //! | `DATABASE_URL` | `sqlite://axum-users.db` | `sqlite://<path>` (created if missing) or `memory://` |
 //! | `SECRET` | a development secret, with a warning | signs every token |
 //! | `ADMIN_EMAIL`, `ADMIN_PASSWORD` | unset | a superuser ensured at startup |
+//! | `SMTP_URL` | unset: mails are printed to stdout, with a warning | `smtp://host[:port]`: plain SMTP (no TLS, no auth) for the reset and verification mails |
+//! | `MAIL_FROM` | `axum-users <noreply@axum-users.invalid>` | the mails' sender |
+//! | `FRONTEND_URL` | unset | when set, mails carry a link `$FRONTEND_URL/reset-password?token=…` or `$FRONTEND_URL/verify?token=…` |
 //! | `RUST_LOG` | `info` | log filter |
 
+use std::io::Write;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use axum_users::auth::{AuthBackend, BearerTransport, CookieTransport, JwtStrategy};
+use axum_users::http::request::Parts;
 use axum_users::store::{MemoryStore, SqliteStore, UserChanges, UserStore};
-use axum_users::{AxumUsers, Email, Password, User, UserData, UserManager, UserModel};
+use axum_users::{
+    AxumUsers, Email, Error, Password, User, UserData, UserHooks, UserManager, UserModel,
+};
+use lettre::message::{Mailbox, SinglePart};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
 use tracing_subscriber::EnvFilter;
 
 const DEV_SECRET: &str = "axum-users-development-secret-do-not-use-in-production";
+const DEFAULT_MAIL_FROM: &str = "axum-users <noreply@axum-users.invalid>";
+/// How long one mail may take to reach the SMTP server (connect, each command).
+const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -54,14 +67,16 @@ async fn main() -> Result<(), BoxError> {
         }
     };
 
+    let hooks = ExampleHooks::from_env()?;
+
     if database_url.starts_with("memory:") {
         tracing::info!("store: in memory (nothing survives a restart)");
-        run(MemoryStore::<User>::new(), bind, &secret).await
+        run(MemoryStore::<User>::new(), bind, &secret, hooks).await
     } else if database_url.starts_with("sqlite:") {
         let store = SqliteStore::<User>::connect(&database_url).await?;
         store.migrate().await?;
         tracing::info!(url = %database_url, "store: SQLite");
-        run(store, bind, &secret).await
+        run(store, bind, &secret, hooks).await
     } else {
         Err(
             format!("unsupported DATABASE_URL {database_url:?}: use sqlite://<path> or memory://")
@@ -78,8 +93,12 @@ async fn run<S: UserStore<User = User>>(
     store: S,
     bind: SocketAddr,
     secret: &str,
+    hooks: ExampleHooks,
 ) -> Result<(), BoxError> {
-    let manager = UserManager::new(store);
+    let manager = UserManager::builder(store)
+        .hooks(hooks)
+        .token_secret(secret)
+        .try_build()?;
     ensure_admin(&manager).await?;
 
     let jwt = JwtStrategy::hs256(secret)?;
@@ -91,6 +110,8 @@ async fn run<S: UserStore<User = User>>(
         .nest("/auth/jwt", users.auth_router(&bearer))
         .nest("/auth/cookie", users.auth_router(&cookie))
         .nest("/auth", users.register_router())
+        .nest("/auth", users.reset_password_router())
+        .nest("/auth", users.verify_router())
         .nest("/users", users.users_router())
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"detail": "Not Found"}))) })
         .method_not_allowed_fallback(|| async {
@@ -114,7 +135,9 @@ async fn run<S: UserStore<User = User>>(
 
 /// Makes sure `ADMIN_EMAIL` is an active, verified superuser with `ADMIN_PASSWORD`.
 /// The operator chose this password, so the password policy is not applied.
-async fn ensure_admin<S: UserStore<User = User>>(manager: &UserManager<S>) -> Result<(), BoxError> {
+async fn ensure_admin<S: UserStore<User = User>, H: UserHooks<User>>(
+    manager: &UserManager<S, H>,
+) -> Result<(), BoxError> {
     let (Ok(email), Ok(password)) = (
         std::env::var("ADMIN_EMAIL"),
         std::env::var("ADMIN_PASSWORD"),
@@ -151,6 +174,218 @@ async fn ensure_admin<S: UserStore<User = User>>(manager: &UserManager<S>) -> Re
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Mail: the reset and verification tokens reach the user through these hooks.
+// `forgot_password` and `request_verify` run them in a task of their own, so a
+// slow or failing mail server neither delays nor fails the request: an error
+// returned here is logged by the manager as `user hook failed`.
+
+/// Where the mails go.
+enum Mailer {
+    /// Plain SMTP (no TLS, no auth): one connection and one transaction per mail
+    /// (no pool). lettre asks for `SMTPUTF8` when an address is not ASCII.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Development only: prints every mail, token included, to stdout.
+    Console,
+}
+
+/// The example's hooks: send the reset and verification tokens by mail.
+struct ExampleHooks {
+    mailer: Mailer,
+    from: Mailbox,
+    /// `FRONTEND_URL` without its trailing slashes.
+    frontend_url: Option<String>,
+}
+
+impl ExampleHooks {
+    /// `SMTP_URL`, `MAIL_FROM` and `FRONTEND_URL`.
+    fn from_env() -> Result<Self, BoxError> {
+        let from_text = env_or("MAIL_FROM", DEFAULT_MAIL_FROM);
+        let from: Mailbox = from_text
+            .parse()
+            .map_err(|e| format!("MAIL_FROM {from_text:?} is not an address: {e}"))?;
+        let frontend_url = std::env::var("FRONTEND_URL")
+            .ok()
+            .map(|url| url.trim().trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty());
+        let mailer = match std::env::var("SMTP_URL") {
+            Ok(url) if !url.trim().is_empty() => {
+                let (host, port) = parse_smtp_url(url.trim())?;
+                tracing::info!(%host, port, "mail: plain SMTP (no TLS, no auth)");
+                Mailer::Smtp(
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                        .port(port)
+                        .timeout(Some(SMTP_TIMEOUT))
+                        .build(),
+                )
+            }
+            _ => {
+                tracing::warn!(
+                    "!!! SMTP_URL is not set: mails are PRINTED TO STDOUT, password-reset and \
+                     verification TOKENS INCLUDED. Development only: anyone who reads this \
+                     output can take over accounts. Set SMTP_URL=smtp://host:port to send them. !!!"
+                );
+                Mailer::Console
+            }
+        };
+        Ok(ExampleHooks {
+            mailer,
+            from,
+            frontend_url,
+        })
+    }
+
+    /// The mail's text: an optional link, and the token on a line of its own.
+    fn body(&self, intro: &str, page: &str, token: &str) -> String {
+        let mut body = format!("Hello,\n\n{intro}\n\n");
+        if let Some(frontend) = &self.frontend_url {
+            let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+            body.push_str(&format!(
+                "Open this link:\n{frontend}/{page}?token={token}\n\n"
+            ));
+        }
+        body.push_str(&format!(
+            "Your token:\n\ntoken: {token}\n\n\
+             It is valid for one hour. If you did not ask for it, ignore this mail.\n"
+        ));
+        body
+    }
+
+    /// One mail to `to` (the user's stored address): a single `text/plain` part,
+    /// sent (or printed) as [`wire_format`] gives it.
+    async fn send(&self, to: &str, subject: &str, text: String) -> axum_users::Result<()> {
+        let address: Address = to
+            .parse()
+            .map_err(|e| Error::Internal(format!("cannot mail {to:?}: {e}")))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, address))
+            .subject(subject)
+            .singlepart(SinglePart::plain(text.clone()))
+            .map_err(|e| Error::Internal(format!("cannot build the mail: {e}")))?;
+        let raw = wire_format(&message, &text);
+        match &self.mailer {
+            Mailer::Smtp(transport) => {
+                // lettre adds SMTPUTF8 to MAIL FROM when an envelope address is not
+                // ASCII, and BODY=8BITMIME when the message is not.
+                transport
+                    .send_raw(message.envelope(), &raw)
+                    .await
+                    .map_err(|e| Error::Internal(format!("SMTP: {e}")))?;
+            }
+            Mailer::Console => {
+                let text = String::from_utf8_lossy(&raw).replace("\r\n", "\n");
+                let mut stdout = std::io::stdout().lock();
+                writeln!(
+                    stdout,
+                    "----- mail (development mailer, NOT sent: set SMTP_URL) -----\n\
+                     {text}\
+                     ----- end of mail -----"
+                )
+                .and_then(|()| stdout.flush())
+                .map_err(|e| Error::Internal(format!("stdout: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The mail as it goes on the wire: lettre's headers (From, To, Subject, Date,
+/// MIME-Version) and the text unencoded, `7bit` (`8bit` when it is not ASCII), so
+/// that the token line arrives as it is, for people who read a raw mail too.
+/// lettre would pick quoted-printable for any line of 76 characters or more, and
+/// a token line is longer; SMTP allows 998 octets a line. A text with a longer
+/// line goes as lettre encodes it.
+fn wire_format(message: &Message, text: &str) -> Vec<u8> {
+    let body = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    if body
+        .split("\r\n")
+        .any(|line| line.len() > 998 || line.contains('\r'))
+    {
+        return message.formatted();
+    }
+    let encoding = if body.is_ascii() { "7bit" } else { "8bit" };
+    let mut raw = message.headers().to_string();
+    raw.push_str("Content-Type: text/plain; charset=utf-8\r\n");
+    raw.push_str(&format!("Content-Transfer-Encoding: {encoding}\r\n\r\n"));
+    raw.push_str(&body);
+    if !raw.ends_with("\r\n") {
+        raw.push_str("\r\n");
+    }
+    raw.into_bytes()
+}
+
+#[axum_users::async_trait]
+impl UserHooks<User> for ExampleHooks {
+    async fn on_after_forgot_password(
+        &self,
+        user: &User,
+        token: &str,
+        _request: Option<&Parts>,
+    ) -> axum_users::Result<()> {
+        let body = self.body(
+            "Someone asked to reset the password of your account. \
+             Choose a new one with the token below.",
+            "reset-password",
+            token,
+        );
+        self.send(user.email(), "Reset your password", body).await
+    }
+
+    async fn on_after_request_verify(
+        &self,
+        user: &User,
+        token: &str,
+        _request: Option<&Parts>,
+    ) -> axum_users::Result<()> {
+        let body = self.body(
+            "Please confirm that this address is yours with the token below.",
+            "verify",
+            token,
+        );
+        self.send(user.email(), "Verify your e-mail address", body)
+            .await
+    }
+}
+
+/// `smtp://host[:port]` (port 25 by default; `[v6]` literals allowed) to its
+/// host and port. Nothing else: no TLS, no credentials.
+fn parse_smtp_url(url: &str) -> Result<(String, u16), BoxError> {
+    let bad = || -> BoxError {
+        format!(
+            "unsupported SMTP_URL {url:?}: use smtp://host:port \
+             (plain SMTP: no TLS, no credentials, no path)"
+        )
+        .into()
+    };
+    let rest = url.strip_prefix("smtp://").ok_or_else(bad)?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains(['@', '/', '?', '#']) {
+        return Err(bad());
+    }
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']').ok_or_else(bad)?;
+            match after {
+                "" => (host, None),
+                after => (host, Some(after.strip_prefix(':').ok_or_else(bad)?)),
+            }
+        }
+        None => match rest.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        },
+    };
+    let port = match port {
+        None => 25,
+        Some(port) => port.parse().map_err(|_| bad())?,
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((host.to_owned(), port))
 }
 
 async fn shutdown_signal() {

@@ -481,6 +481,8 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         let manager = self.clone();
         let request = request.cloned();
         tokio::spawn(async move {
+            // Let the answer go out before the hook's work starts.
+            tokio::task::yield_now().await;
             let id = user.id().to_string();
             if let Err(e) = hook(manager, user, request).await {
                 tracing::warn!(hook = name, user = %id, error = %e, "user hook failed");
@@ -513,12 +515,16 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// (so the answer takes the same time whether the account exists; failures are
     /// logged). Unknown and inactive addresses do nothing, without error.
     pub async fn forgot_password(&self, email: &str, request: Option<&Parts>) -> Result<()> {
-        let Some(user) = self.store().get_by_email(email).await? else {
+        let user = self.store().get_by_email(email).await?;
+        let Some(user) = user.filter(|user| user.is_active()) else {
+            // The work a real token costs, so that the answer's timing does not
+            // tell whether the address has an account.
+            self.inner.reset_tokens.sign(&ResetClaims {
+                sub: String::new(),
+                password_fgpt: self.inner.reset_tokens.digest(b""),
+            })?;
             return Ok(());
         };
-        if !user.is_active() {
-            return Ok(());
-        }
         let token = self.reset_password_token(&user)?;
         self.spawn_hook(
             "on_after_forgot_password",
@@ -584,12 +590,15 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// its own (as [`forgot_password`](Self::forgot_password)). Other addresses do
     /// nothing, without error.
     pub async fn request_verify(&self, email: &str, request: Option<&Parts>) -> Result<()> {
-        let Some(user) = self.store().get_by_email(email).await? else {
+        let user = self.store().get_by_email(email).await?;
+        let Some(user) = user.filter(|user| user.is_active() && !user.is_verified()) else {
+            // As in forgot_password: the cost of a real token.
+            self.inner.verify_tokens.sign(&VerifyClaims {
+                sub: String::new(),
+                email: email.to_owned(),
+            })?;
             return Ok(());
         };
-        if !user.is_active() || user.is_verified() {
-            return Ok(());
-        }
         let token = self.verify_token(&user)?;
         self.spawn_hook(
             "on_after_request_verify",
