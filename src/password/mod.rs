@@ -8,8 +8,8 @@
 //! call takes as much of the budget as its hash's `m` (a 64 MiB FastAPI Users hash
 //! takes more than a 19 MiB one).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use argon2::password_hash::phc::PasswordHash as PhcHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -81,7 +81,9 @@ struct HasherInner {
     /// KiB of hash memory that may be in use at once.
     memory: Semaphore,
     memory_budget_kib: u32,
-    queue_timeout: Duration,
+    /// Hashes that may wait for the budget at once; more are refused (503).
+    max_waiting: usize,
+    waiting: AtomicUsize,
     /// Threads hashing at once (one per core by default).
     concurrency: usize,
     lower_priority: bool,
@@ -97,7 +99,7 @@ impl std::fmt::Debug for PasswordHasher {
         f.debug_struct("PasswordHasher")
             .field("params", &self.inner.params)
             .field("memory_budget_kib", &self.inner.memory_budget_kib)
-            .field("queue_timeout", &self.inner.queue_timeout)
+            .field("max_waiting", &self.inner.max_waiting)
             .finish()
     }
 }
@@ -115,14 +117,15 @@ pub struct PasswordHasherBuilder {
     memory_budget_kib: u32,
     concurrency: usize,
     lower_priority: bool,
-    queue_timeout: Duration,
+    max_waiting: usize,
 }
 
 /// Default budget: 256 MiB of hash memory at once.
 const DEFAULT_MEMORY_BUDGET_KIB: u32 = 256 * 1024;
-/// How long a hash may wait for its share of the budget before the request is
-/// answered 503 (a login flood sheds load instead of queueing without end).
-const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many hashes may wait for their share of the budget; past that a request
+/// is answered 503 at once (a login flood sheds load instead of queueing without
+/// end: 256 waiting argon2id hashes are several seconds of work per core).
+const DEFAULT_MAX_WAITING: usize = 256;
 /// What a bcrypt call counts against the budget (it uses 4 KiB; round up).
 const BCRYPT_COST_KIB: u32 = 64;
 
@@ -148,10 +151,10 @@ impl PasswordHasherBuilder {
         self
     }
 
-    /// How long a hash may wait for the budget before its request is answered
-    /// 503 `SERVICE_UNAVAILABLE` (default 10 s).
-    pub fn queue_timeout(mut self, timeout: Duration) -> Self {
-        self.queue_timeout = timeout;
+    /// How many hashes may wait for the budget at once (default 256); past that,
+    /// a request that needs a hash is answered 503 `SERVICE_UNAVAILABLE` at once.
+    pub fn max_waiting(mut self, n: usize) -> Self {
+        self.max_waiting = n;
         self
     }
 
@@ -173,7 +176,8 @@ impl PasswordHasherBuilder {
                 memory_budget_kib: self.memory_budget_kib,
                 concurrency: self.concurrency,
                 lower_priority: self.lower_priority,
-                queue_timeout: self.queue_timeout,
+                max_waiting: self.max_waiting,
+                waiting: AtomicUsize::new(0),
                 pool: OnceLock::new(),
                 dummy: OnceCell::new(),
             }),
@@ -191,7 +195,7 @@ impl PasswordHasher {
                 .map(|n| n.get())
                 .unwrap_or(1),
             lower_priority: true,
-            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+            max_waiting: DEFAULT_MAX_WAITING,
         }
     }
 
@@ -264,11 +268,36 @@ impl PasswordHasher {
             .as_ref()
             .map_err(|e| Error::Internal(e.clone()))?;
         let cost = cost_kib.clamp(1, inner.memory_budget_kib);
-        let _memory = tokio::time::timeout(inner.queue_timeout, inner.memory.acquire_many(cost))
-            .await
-            .map_err(|_| Error::ServiceUnavailable("password hashing queue is full".into()))?
-            .map_err(|_| Error::Internal("password hasher closed".into()))?;
+        let _memory = match inner.memory.try_acquire_many(cost) {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Wait in line, if the line is not full. (No timer: the
+                // application's runtime may have none.)
+                if inner.waiting.fetch_add(1, Ordering::AcqRel) >= inner.max_waiting {
+                    inner.waiting.fetch_sub(1, Ordering::AcqRel);
+                    return Err(Error::ServiceUnavailable(
+                        "password hashing queue is full".into(),
+                    ));
+                }
+                let _in_line = WaitingGuard(&inner.waiting);
+                inner
+                    .memory
+                    .acquire_many(cost)
+                    .await
+                    .map_err(|_| Error::Internal("password hasher closed".into()))?
+            }
+        };
         pool.run(work).await
+    }
+}
+
+/// Leaves the line of waiting hashes when dropped (also when the request is
+/// cancelled while waiting).
+struct WaitingGuard<'a>(&'a AtomicUsize);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -558,16 +587,26 @@ mod tests {
                 p: 1,
             })
             .memory_budget_kib(1024)
-            .queue_timeout(Duration::from_millis(50))
+            .max_waiting(1)
             .build();
         // Hold the whole budget, as a running hash would.
         let held = hasher.inner.memory.acquire_many(1024).await.unwrap();
-        let result = hasher.hash(&Password::new("a password")).await;
+        let waiting = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(&Password::new("a password")).await })
+        };
+        while hasher.inner.waiting.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // The line (of one) is full.
+        let refused = hasher.hash(&Password::new("a password")).await;
         assert!(
-            matches!(result, Err(Error::ServiceUnavailable(_))),
-            "{result:?}"
+            matches!(refused, Err(Error::ServiceUnavailable(_))),
+            "{refused:?}"
         );
         drop(held);
+        assert!(waiting.await.unwrap().is_ok(), "the waiting hash runs");
+        assert_eq!(hasher.inner.waiting.load(Ordering::Acquire), 0);
         assert!(hasher.hash(&Password::new("a password")).await.is_ok());
     }
 
