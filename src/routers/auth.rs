@@ -37,6 +37,7 @@ pub(super) fn router<S, H, St>(
     backend: AuthBackend<S::User>,
     authenticator: Authenticator<S::User>,
     requires_verification: bool,
+    limit: usize,
 ) -> Router<St>
 where
     S: UserStore,
@@ -50,8 +51,8 @@ where
         requires_verification,
     };
     let [login_route, logout_route] = AUTH_ROUTES;
-    let router = route(Router::new(), login_route, login::<S, H>);
-    let router = route(router, logout_route, logout::<S, H>);
+    let router = route(Router::new(), login_route, login::<S, H>, limit);
+    let router = route(router, logout_route, logout::<S, H>, limit);
     router.with_state(state)
 }
 

@@ -123,45 +123,50 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
         &self,
         backend: &AuthBackend<S::User>,
     ) -> Router<St> {
-        self.limit(auth::router(
+        auth::router(
             self.manager.clone(),
             backend.clone(),
             self.authenticator.with_only(backend),
             self.requires_verification,
-        ))
+            self.body_limit,
+        )
     }
 
     /// `POST /register`.
     pub fn register_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
-        self.limit(register::router(self.manager.clone()))
+        register::router(self.manager.clone(), self.body_limit)
     }
 
     /// `POST /forgot-password` and `POST /reset-password`.
     pub fn reset_password_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
-        self.limit(reset::router(self.manager.clone()))
+        reset::router(self.manager.clone(), self.body_limit)
     }
 
     /// `POST /request-verify-token` and `POST /verify`.
     pub fn verify_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
-        self.limit(verify::router(self.manager.clone()))
+        verify::router(self.manager.clone(), self.body_limit)
     }
 
     /// `GET|PATCH /me` and `GET|PATCH|DELETE /{id}`.
     pub fn users_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
-        self.limit(users::router(
+        users::router(
             self.manager.clone(),
             self.authenticator.clone(),
             self.requires_verification,
-        ))
-    }
-
-    fn limit<St: Clone + Send + Sync + 'static>(&self, router: Router<St>) -> Router<St> {
-        router.layer(DefaultBodyLimit::max(self.body_limit))
+            self.body_limit,
+        )
     }
 }
 
-/// Adds the route a spec describes, with its method and path, to `router`.
-fn route<St, Hd, T>(router: Router<St>, spec: &spec::RouteSpec, handler: Hd) -> Router<St>
+/// Adds the route a spec describes, with its method and path, to `router`; a
+/// route that reads a body gets the body limit (one that reads none pays
+/// nothing for it).
+fn route<St, Hd, T>(
+    router: Router<St>,
+    spec: &spec::RouteSpec,
+    handler: Hd,
+    body_limit: usize,
+) -> Router<St>
 where
     St: Clone + Send + Sync + 'static,
     Hd: Handler<T, St>,
@@ -172,7 +177,12 @@ where
         // MethodFilter has; the unit test `every_spec_method_is_routable` pins it.
         unreachable!("route spec with an unroutable method {}", spec.method)
     });
-    router.route(spec.path, on(filter, handler))
+    let method_router = on(filter, handler);
+    let method_router = match spec.body {
+        spec::Body::None => method_router,
+        _ => method_router.layer(DefaultBodyLimit::max(body_limit)),
+    };
+    router.route(spec.path, method_router)
 }
 
 #[cfg(test)]

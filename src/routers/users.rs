@@ -39,6 +39,7 @@ pub(super) fn router<S, H, St>(
     manager: UserManager<S, H>,
     authenticator: Authenticator<S::User>,
     requires_verification: bool,
+    limit: usize,
 ) -> Router<St>
 where
     S: UserStore,
@@ -51,11 +52,11 @@ where
         requires_verification,
     };
     let [me, patch_me, get_one, patch_one, delete_one] = USERS_ROUTES;
-    let router = route(Router::new(), me, get_me::<S>);
-    let router = route(router, patch_me, update_me::<S, H>);
-    let router = route(router, get_one, get_user::<S, H>);
-    let router = route(router, patch_one, update_user::<S, H>);
-    let router = route(router, delete_one, delete_user::<S, H>);
+    let router = route(Router::new(), me, get_me::<S>, limit);
+    let router = route(router, patch_me, update_me::<S, H>, limit);
+    let router = route(router, get_one, get_user::<S, H>, limit);
+    let router = route(router, patch_one, update_user::<S, H>, limit);
+    let router = route(router, delete_one, delete_user::<S, H>, limit);
     router.with_state(state)
 }
 

@@ -23,15 +23,20 @@ struct TokenBody {
     token: String,
 }
 
-pub(super) fn router<S, H, St>(manager: UserManager<S, H>) -> Router<St>
+pub(super) fn router<S, H, St>(manager: UserManager<S, H>, limit: usize) -> Router<St>
 where
     S: UserStore,
     H: UserHooks<S::User>,
     St: Clone + Send + Sync + 'static,
 {
     let [request_route, verify_route] = VERIFY_ROUTES;
-    let router = route(Router::new(), request_route, request_verify_token::<S, H>);
-    route(router, verify_route, verify::<S, H>).with_state(manager)
+    let router = route(
+        Router::new(),
+        request_route,
+        request_verify_token::<S, H>,
+        limit,
+    );
+    route(router, verify_route, verify::<S, H>, limit).with_state(manager)
 }
 
 async fn request_verify_token<S: UserStore, H: UserHooks<S::User>>(
