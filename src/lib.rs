@@ -61,12 +61,19 @@
 //! | --- | --- |
 //! | [`AxumUsers::auth_router`] (one per backend) | `POST /auth/jwt/login` (form `username`, `password`), `POST /auth/jwt/logout` |
 //! | [`AxumUsers::register_router`] | `POST /auth/register` |
+//! | [`AxumUsers::reset_password_router`] | `POST /auth/forgot-password`, `POST /auth/reset-password` |
+//! | [`AxumUsers::verify_router`] | `POST /auth/request-verify-token`, `POST /auth/verify` |
 //! | [`AxumUsers::users_router`] | `GET`/`PATCH /users/me`, `GET`/`PATCH`/`DELETE /users/{id}` (superusers) |
 //!
 //! Errors follow FastAPI Users: `400 {"detail": "LOGIN_BAD_CREDENTIALS"}` and the
 //! other [`ErrorCode`]s, `401` without valid credentials, `403` without the
 //! required flag, `404` for an unknown (or malformed) id, `422` for a body that
 //! is not what the route takes, `413` past the body limit (1 MiB by default).
+//!
+//! Reset and verification tokens are signed with the manager's token secret
+//! ([`UserManagerBuilder::token_secret`]) and reach the user through the hooks
+//! `on_after_forgot_password` and `on_after_request_verify`, which run in a task
+//! of their own so that the 202 answers alike for known and unknown addresses.
 //!
 //! ## Transports and strategies
 //!
@@ -131,8 +138,8 @@
 //!
 //! ## Security
 //!
-//! Passwords are hashed with argon2id (m = 19456 KiB, t = 2, p = 1) on the
-//! blocking pool behind a memory budget; FastAPI Users' argon2 and bcrypt hashes
+//! Passwords are hashed with argon2id (m = 19456 KiB, t = 2, p = 1) on threads of
+//! their own at low priority, behind a memory budget; FastAPI Users' argon2 and bcrypt hashes
 //! verify and weaker ones are upgraded at login. A login with an unknown address
 //! costs the same as one with a wrong password. Passwords and hashes show as
 //! `[redacted]` in `Debug` output and never reach logs or responses.
