@@ -143,6 +143,13 @@
 //! verify and weaker ones are upgraded at login. A login with an unknown address
 //! costs the same as one with a wrong password. Passwords and hashes show as
 //! `[redacted]` in `Debug` output and never reach logs or responses.
+//!
+//! One timing difference remains by design: a stored hash *stronger* than the
+//! configured parameters (FastAPI Users' default m = 65536, t = 3, p = 4) is kept,
+//! not downgraded, so a failed login for such an account takes longer than one
+//! for an unknown address. After a migration from FastAPI Users, configure the
+//! same parameters ([`password::PasswordHasherBuilder::params`]) if that matters
+//! to you.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
