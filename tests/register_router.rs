@@ -429,8 +429,24 @@ async fn fifty_concurrent_registrations_of_one_address_on_sqlite_give_one_201_an
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    let app = app_with(store, NoHooks, Options::default());
+    fifty_concurrent_registrations_of_one_address(app_with(store, NoHooks, Options::default()))
+        .await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn fifty_concurrent_registrations_of_one_address_on_postgres_give_one_201_and_49_already_exists()
+ {
+    let Some(schemas) = common::pg::PgSchemas::connect().await else {
+        return;
+    };
+    let store = schemas.store::<User>().await;
+    fifty_concurrent_registrations_of_one_address(app_with(store, NoHooks, Options::default()))
+        .await;
+}
+
+/// 50 registrations of one address at once, half of them in another ASCII
+/// case: exactly one 201, and 49 × 400 `REGISTER_USER_ALREADY_EXISTS`.
+async fn fifty_concurrent_registrations_of_one_address<S: UserStore<User = User>>(app: TestApp<S>) {
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let router = app.router.clone();
@@ -613,4 +629,38 @@ async fn custom_fields_round_trip_through_register_me_and_patch_on_sqlite_store(
         .unwrap()
         .expect("stored");
     assert_eq!(stored.data.fields.display_name.as_deref(), Some("new"));
+}
+
+#[tokio::test]
+async fn custom_fields_round_trip_through_register_me_and_patch_on_postgres_store() {
+    let Some(schemas) = common::pg::PgSchemas::connect().await else {
+        return;
+    };
+    let store = schemas.store::<User<Profile>>().await;
+    custom_field_round_trip(fields_app(store.clone())).await;
+    // The field is really in the database, not only in a cache.
+    let stored = store
+        .get_by_email("profile@example.com")
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(stored.data.fields.display_name.as_deref(), Some("new"));
+
+    // Any string JSON can carry is stored, "\u0000" included (PostgreSQL's
+    // jsonb would refuse it).
+    let router = fields_app(store.clone());
+    let odd = "nul \u{0} and ünïcödé 🦀";
+    let (status, body) = send_checked(
+        &router,
+        register(&json!({"email": "odd@example.com", "password": PASSWORD, "display_name": odd})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_profile_user(&body, odd);
+    let stored = store
+        .get_by_email("ODD@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.data.fields.display_name.as_deref(), Some(odd));
 }

@@ -1,9 +1,11 @@
-//! The shared store suite against the provided stores, and the SQLite store's
-//! opening and migration behaviour.
+//! The shared store suite against the provided stores, and the SQLite and
+//! PostgreSQL stores' opening and migration behaviour.
+
+mod common;
 
 use std::sync::Mutex;
 
-use axum_users::store::{MemoryStore, SqliteStore, UserStore, suite};
+use axum_users::store::{MemoryStore, PostgresStore, SqliteStore, StoreError, UserStore, suite};
 use axum_users::{PasswordHash, User, UserData, UserModel};
 use tempfile::TempDir;
 
@@ -92,4 +94,102 @@ async fn sqlite_migrate_twice_is_idempotent_and_keeps_the_data() {
     assert_eq!(kept.email(), "arthur@camelot.bt");
     // The unique index is still there after re-migrating.
     assert!(reopened.create(data("Arthur@camelot.bt")).await.is_err());
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL (AXUM_USERS_TEST_POSTGRES_URL; skipped without it unless
+// AXUM_USERS_REQUIRE_SERVICES=1). Every store gets a fresh schema.
+
+use common::pg::PgSchemas;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_on_a_fresh_schema_passes_the_store_suite() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    suite::run(|| schemas.store::<User>()).await;
+    assert!(
+        schemas.count() >= 7,
+        "the suite asked for a fresh store per check"
+    );
+}
+
+#[tokio::test]
+async fn postgres_keeps_non_ascii_letters_apart_whatever_the_collation() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    let store = schemas.store::<User>().await;
+    // lower() would fold Ä to ä under most collations; the contract folds ASCII only.
+    let upper = store.create(data("ÄBC@example.com")).await.unwrap();
+    let lower = store.create(data("äbc@example.com")).await.unwrap();
+    assert_ne!(upper.id(), lower.id());
+    let found = |email: &'static str| {
+        let store = store.clone();
+        async move { store.get_by_email(email).await.unwrap().map(|u| u.id) }
+    };
+    assert_eq!(found("Äbc@EXAMPLE.com").await, Some(upper.id));
+    assert_eq!(found("äBC@example.COM").await, Some(lower.id));
+    assert_eq!(found("ÄBC@example.com").await, Some(upper.id));
+    // ASCII letters around them still fold.
+    let again = store.create(data("Äbc@Example.com")).await;
+    assert!(matches!(again, Err(StoreError::EmailTaken)), "{again:?}");
+    // Other scripts are not folded either.
+    store.create(data("Σίσυφος@example.gr")).await.unwrap();
+    store.create(data("σίσυφος@example.gr")).await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_lookup_of_an_address_with_nul_finds_nobody_instead_of_failing() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    let store = schemas.store::<User>().await;
+    store.create(data("arthur@camelot.bt")).await.unwrap();
+    let found = store.get_by_email("arthur@camelot.bt\0").await;
+    assert!(matches!(found, Ok(None)), "{found:?}");
+}
+
+#[tokio::test]
+async fn postgres_migrate_twice_is_idempotent_and_keeps_the_data() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    let schema = schemas.schema().await;
+    let url = schemas.url_for(&schema);
+    let store = PostgresStore::<User>::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
+    store.migrate().await.unwrap();
+    assert!(store.get(user.id()).await.unwrap().is_some());
+
+    // Another instance (a new pool) migrating again, twice at once, is fine too.
+    let again = PostgresStore::<User>::connect(&url).await.unwrap();
+    let (a, b) = tokio::join!(again.migrate(), store.migrate());
+    a.unwrap();
+    b.unwrap();
+    let kept = again.get(user.id()).await.unwrap().expect("data kept");
+    assert_eq!(kept.email(), "arthur@camelot.bt");
+    // The unique index is still there after re-migrating.
+    let taken = again.create(data("Arthur@camelot.bt")).await;
+    assert!(matches!(taken, Err(StoreError::EmailTaken)), "{taken:?}");
+
+    // The crate's migrations are recorded in their own table, in the schema.
+    let (versions,): (i64,) = sqlx::query_as("SELECT count(*) FROM _axum_users_migrations")
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+    assert!(versions >= 1);
+}
+
+#[tokio::test]
+async fn postgres_connect_to_a_closed_port_is_unavailable_within_the_timeout() {
+    // Needs no server: nothing listens on port 1.
+    let started = std::time::Instant::now();
+    let result = PostgresStore::<User>::connect("postgres://postgres@127.0.0.1:1/test").await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }

@@ -1,0 +1,345 @@
+use std::marker::PhantomData;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use uuid::Uuid;
+
+use super::{StoreError, UserChanges, UserStore};
+use crate::user::{PasswordHash, UserData, UserModel};
+
+/// A [`UserStore`] on PostgreSQL through sqlx, for users with UUID ids.
+///
+/// The schema comes with the crate as embedded migrations, recorded in their own
+/// table (`_axum_users_migrations`) so that they live beside the application's
+/// own sqlx migrations. Addresses are unique ASCII-case-insensitively through a
+/// unique index on the address with `A`–`Z` folded to `a`–`z` (by `translate`,
+/// not `lower`, which would also fold non-ASCII letters depending on the
+/// database's collation), so concurrent registrations of one address give one
+/// user and [`StoreError::EmailTaken`] for the others. Ids are `UUID`s; the
+/// application's own fields are stored as a JSON object in the `fields`
+/// column (of type `json`).
+///
+/// The tables live in the first schema of the connection's `search_path`
+/// (normally `public`); to keep them in a schema of their own, name it in the
+/// URL: `postgres://…/app?options[search_path]=users`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), axum_users::store::StoreError> {
+/// use axum_users::{User, store::PostgresStore};
+/// let store: PostgresStore<User> =
+///     PostgresStore::connect("postgres://app@localhost/app").await?;
+/// store.migrate().await?;
+/// # Ok(()) }
+/// ```
+pub struct PostgresStore<U> {
+    pool: PgPool,
+    _user: PhantomData<fn() -> U>,
+}
+
+impl<U> Clone for PostgresStore<U> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            _user: PhantomData,
+        }
+    }
+}
+
+impl<U> std::fmt::Debug for PostgresStore<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+/// How long a call waits for a pooled connection (including opening a new one)
+/// before answering 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most connections one store opens.
+const MAX_CONNECTIONS: u32 = 10;
+
+impl<U: UserModel<Id = Uuid>> PostgresStore<U> {
+    /// Connects to the database at `url` (`postgres://user:password@host/db`,
+    /// with any parameter sqlx understands, such as `options[search_path]=…`).
+    /// Call [`migrate`](Self::migrate) before use.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::Other(Box::new(e)))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// A store over an existing pool (its own settings, such as its acquire
+    /// timeout, apply).
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self {
+            pool,
+            _user: PhantomData,
+        }
+    }
+
+    /// The pool, to share it with the application.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates or upgrades the schema (idempotent; concurrent calls wait for
+    /// each other).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut migrator = sqlx::migrate!("migrations/postgres");
+        migrator.dangerous_set_table_name("_axum_users_migrations");
+        migrator.set_ignore_missing(true);
+        migrator.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e)
+            | sqlx::migrate::MigrateError::ExecuteMigration(e, _)
+                if is_unavailable(&e) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            e => StoreError::Other(Box::new(e)),
+        })
+    }
+}
+
+/// The name of the unique index on the ASCII-folded address (see the migration).
+const EMAIL_INDEX: &str = "users_email_ascii_lower";
+
+/// Whether an error says that the server cannot be reached or cannot serve now
+/// (rather than that the query is wrong): answered with 503.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // Class 08: connection exception; 57P01 admin shutdown, 57P02 crash
+            // shutdown, 57P03 cannot connect now; 53300 too many connections.
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
+fn map_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db)
+            if db.is_unique_violation() && db.constraint().is_none_or(|c| c == EMAIL_INDEX) =>
+        {
+            StoreError::EmailTaken
+        }
+        e if is_unavailable(&e) => StoreError::Unavailable(e.to_string()),
+        e => StoreError::Other(Box::new(e)),
+    }
+}
+
+/// The columns read back, in [`Row`]'s order (`fields` as text, parsed by serde).
+macro_rules! columns {
+    () => {
+        "id, email, hashed_password, is_active, is_superuser, is_verified, fields::text"
+    };
+}
+
+/// `$e` with `A`–`Z` folded to `a`–`z` and nothing else: the expression of the
+/// unique index, which look-ups must repeat exactly to use it.
+macro_rules! ascii_lower {
+    ($e:literal) => {
+        concat!(
+            "translate(",
+            $e,
+            ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+        )
+    };
+}
+
+type Row = (Uuid, String, String, bool, bool, bool, String);
+
+fn from_row<U: UserModel<Id = Uuid>>(row: Row) -> Result<U, StoreError> {
+    let (id, email, hashed_password, is_active, is_superuser, is_verified, fields) = row;
+    let fields = serde_json::from_str(&fields).map_err(|e| StoreError::Other(Box::new(e)))?;
+    Ok(U::from_parts(
+        id,
+        UserData {
+            email,
+            hashed_password: PasswordHash::new(hashed_password),
+            is_active,
+            is_superuser,
+            is_verified,
+            fields,
+        },
+    ))
+}
+
+fn fields_json<F: serde::Serialize>(fields: &F) -> Result<String, StoreError> {
+    serde_json::to_string(fields).map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+#[async_trait]
+impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
+    type User = U;
+
+    async fn get(&self, id: &Uuid) -> Result<Option<U>, StoreError> {
+        sqlx::query_as::<_, Row>(concat!("SELECT ", columns!(), " FROM users WHERE id = $1"))
+            .bind(*id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .map(from_row)
+            .transpose()
+    }
+
+    async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {
+        // PostgreSQL's text cannot hold NUL, so no stored address has one; sent
+        // to the server, it would be an encoding error rather than "no user".
+        if email.contains('\0') {
+            return Ok(None);
+        }
+        sqlx::query_as::<_, Row>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM users WHERE ",
+            ascii_lower!("email"),
+            " = ",
+            ascii_lower!("$1")
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(from_row)
+        .transpose()
+    }
+
+    async fn create(&self, data: UserData<U::Fields>) -> Result<U, StoreError> {
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7::json)",
+        )
+        .bind(id)
+        .bind(&data.email)
+        .bind(data.hashed_password.as_str())
+        .bind(data.is_active)
+        .bind(data.is_superuser)
+        .bind(data.is_verified)
+        .bind(fields_json(&data.fields)?)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(U::from_parts(id, data))
+    }
+
+    async fn update(&self, id: &Uuid, changes: UserChanges<U::Fields>) -> Result<U, StoreError> {
+        // Only the given columns are written: the SQL is built from this fixed
+        // list of column names and numbered placeholders, never from input.
+        let mut sets: Vec<String> = Vec::new();
+        let mut next = 0;
+        let mut placeholder = || {
+            next += 1;
+            format!("${next}")
+        };
+        if changes.email.is_some() {
+            sets.push(format!("email = {}", placeholder()));
+        }
+        if changes.hashed_password.is_some() {
+            sets.push(format!("hashed_password = {}", placeholder()));
+        }
+        if changes.is_active.is_some() {
+            sets.push(format!("is_active = {}", placeholder()));
+        }
+        if changes.is_superuser.is_some() {
+            sets.push(format!("is_superuser = {}", placeholder()));
+        }
+        if changes.is_verified.is_some() {
+            sets.push(format!("is_verified = {}", placeholder()));
+        }
+        if changes.fields.is_some() {
+            sets.push(format!("fields = {}::json", placeholder()));
+        }
+        let holds = |user: &U| {
+            changes
+                .if_hashed_password
+                .as_ref()
+                .is_none_or(|expected| user.data().hashed_password == *expected)
+                && changes
+                    .if_email
+                    .as_deref()
+                    .is_none_or(|expected| user.email() == expected)
+        };
+        if sets.is_empty() {
+            return match self.get(id).await? {
+                Some(user) if holds(&user) => Ok(user),
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::NotFound),
+            };
+        }
+        let mut condition = format!("id = {}", placeholder());
+        if changes.if_hashed_password.is_some() {
+            condition.push_str(&format!(" AND hashed_password = {}", placeholder()));
+        }
+        if changes.if_email.is_some() {
+            condition.push_str(&format!(" AND email = {}", placeholder()));
+        }
+        let sql = format!(
+            "UPDATE users SET {} WHERE {condition} RETURNING {}",
+            sets.join(", "),
+            columns!()
+        );
+        let fields = changes.fields.as_ref().map(fields_json).transpose()?;
+        let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql));
+        if let Some(email) = changes.email {
+            query = query.bind(email);
+        }
+        if let Some(hash) = changes.hashed_password {
+            query = query.bind(hash.as_str().to_owned());
+        }
+        if let Some(v) = changes.is_active {
+            query = query.bind(v);
+        }
+        if let Some(v) = changes.is_superuser {
+            query = query.bind(v);
+        }
+        if let Some(v) = changes.is_verified {
+            query = query.bind(v);
+        }
+        if let Some(fields) = fields {
+            query = query.bind(fields);
+        }
+        query = query.bind(*id);
+        if let Some(expected) = &changes.if_hashed_password {
+            query = query.bind(expected.as_str().to_owned());
+        }
+        if let Some(expected) = &changes.if_email {
+            query = query.bind(expected.clone());
+        }
+        match query.fetch_optional(&self.pool).await.map_err(map_err)? {
+            Some(row) => from_row(row),
+            // Either no such user, or the condition failed.
+            None => match self.get(id).await? {
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::NotFound),
+            },
+        }
+    }
+
+    async fn delete(&self, id: &Uuid) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(*id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
