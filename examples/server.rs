@@ -17,6 +17,11 @@
 //! | `MAIL_FROM` | `axum-users <noreply@axum-users.invalid>` | the mails' sender |
 //! | `FRONTEND_URL` | unset | when set, mails carry a link `$FRONTEND_URL/reset-password?token=…` or `$FRONTEND_URL/verify?token=…` |
 //! | `RUST_LOG` | `info` | log filter |
+//!
+//! Routes: `/auth/jwt` (bearer JWT), `/auth/cookie` (cookie `fastapiusersauth`,
+//! JWT), `/auth/session` (cookie `fastapiuserssession`, revocable sessions stored
+//! in the database), `/auth/register`, `/auth/forgot-password`,
+//! `/auth/reset-password`, `/auth/request-verify-token`, `/auth/verify`, `/users`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -25,9 +30,11 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Json, Router};
-use axum_users::auth::{AuthBackend, BearerTransport, CookieTransport, JwtStrategy};
+use axum_users::auth::{
+    AuthBackend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy,
+};
 use axum_users::http::request::Parts;
-use axum_users::store::{MemoryStore, SqliteStore, UserChanges, UserStore};
+use axum_users::store::{AccessTokenStore, MemoryStore, SqliteStore, UserChanges, UserStore};
 use axum_users::{
     AxumUsers, Email, Error, Password, User, UserData, UserHooks, UserManager, UserModel,
 };
@@ -89,12 +96,14 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-async fn run<S: UserStore<User = User>>(
+async fn run<S: UserStore<User = User> + AccessTokenStore<uuid::Uuid> + Clone>(
     store: S,
     bind: SocketAddr,
     secret: &str,
     hooks: ExampleHooks,
 ) -> Result<(), BoxError> {
+    // Revocable sessions live beside the users, in the same store.
+    let sessions = DatabaseStrategy::new(store.clone());
     let manager = UserManager::builder(store)
         .hooks(hooks)
         .token_secret(secret)
@@ -104,11 +113,20 @@ async fn run<S: UserStore<User = User>>(
     let jwt = JwtStrategy::hs256(secret)?;
     let bearer = AuthBackend::new("jwt", BearerTransport::new("auth/jwt/login"), jwt.clone());
     let cookie = AuthBackend::new("cookie", CookieTransport::new(), jwt);
-    let users = AxumUsers::new(manager, vec![bearer.clone(), cookie.clone()]);
+    let session = AuthBackend::new(
+        "session",
+        CookieTransport::new().name("fastapiuserssession"),
+        sessions,
+    );
+    let users = AxumUsers::new(
+        manager,
+        vec![bearer.clone(), cookie.clone(), session.clone()],
+    );
 
     let app = Router::new()
         .nest("/auth/jwt", users.auth_router(&bearer))
         .nest("/auth/cookie", users.auth_router(&cookie))
+        .nest("/auth/session", users.auth_router(&session))
         .nest("/auth", users.register_router())
         .nest("/auth", users.reset_password_router())
         .nest("/auth", users.verify_router())

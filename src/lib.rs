@@ -51,6 +51,7 @@
 //! | --- | --- |
 //! | *(always)* | the routers, JWT strategy, bearer and cookie transports, [`store::MemoryStore`] |
 //! | `sqlite` | `store::SqliteStore` (sqlx, embedded migrations) |
+//! | `postgres` | `store::PostgresStore` (sqlx, embedded migrations, UUID ids) |
 //!
 //! ## The routers
 //!
@@ -173,7 +174,7 @@ pub use email::{Email, InvalidEmail};
 pub use error::{Error, ErrorCode, PasswordRejection, Result};
 pub use hooks::{NoHooks, PasswordContext, UpdatedFields, UserHooks};
 pub use http;
-pub use manager::{UserManager, UserManagerBuilder};
+pub use manager::{LogoutEverywhere, UserManager, UserManagerBuilder};
 pub use routers::AxumUsers;
 pub use user::{
     NoFields, Password, PasswordHash, User, UserCreate, UserData, UserFields, UserId, UserModel,

@@ -3,13 +3,14 @@
 //! Routers call it; so can the application's own code (a CLI that creates a
 //! superuser calls [`UserManager::create`] with `safe = false`).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use http::request::Parts;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::AuthBackend;
 use crate::error::{Error, Result};
 use crate::hooks::{NoHooks, PasswordContext, UpdatedFields, UserHooks};
 use crate::password::{PasswordHasher, PasswordPolicy, Verified};
@@ -33,7 +34,7 @@ pub struct UserManager<S: UserStore, H = NoHooks> {
     inner: Arc<Inner<S, H>>,
 }
 
-struct Inner<S, H> {
+struct Inner<S: UserStore, H> {
     store: S,
     hooks: H,
     hasher: PasswordHasher,
@@ -42,6 +43,36 @@ struct Inner<S, H> {
     verify_tokens: PurposeTokens,
     /// Whether the token secrets are random per-process ones (warned about once).
     random_secrets: AtomicBool,
+    /// When to end every session of a user.
+    logout_everywhere: LogoutEverywhere,
+    /// The backends whose revocable strategies hold sessions (registered by
+    /// [`AxumUsers::new`](crate::AxumUsers::new)).
+    backends: RwLock<Vec<AuthBackend<UserOfStore<S>>>>,
+}
+
+type UserOfStore<S> = <S as UserStore>::User;
+
+/// When the manager ends every session of a user (with the revocable
+/// strategies: database, Redis; JWTs cannot be revoked). All on by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogoutEverywhere {
+    /// When the password changes (a reset, or an update with a password).
+    pub on_password_change: bool,
+    /// When a superuser deactivates the user. Sessions stay ended after a
+    /// reactivation.
+    pub on_deactivation: bool,
+    /// When the user is deleted.
+    pub on_deletion: bool,
+}
+
+impl Default for LogoutEverywhere {
+    fn default() -> Self {
+        Self {
+            on_password_change: true,
+            on_deactivation: true,
+            on_deletion: true,
+        }
+    }
 }
 
 impl<S: UserStore, H> Clone for UserManager<S, H> {
@@ -67,6 +98,7 @@ pub struct UserManagerBuilder<S, H> {
     hooks: H,
     hasher: PasswordHasher,
     policy: PasswordPolicy,
+    logout_everywhere: LogoutEverywhere,
     reset_secret: Option<Secret>,
     reset_lifetime: Duration,
     verify_secret: Option<Secret>,
@@ -84,11 +116,19 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
             hooks,
             hasher: self.hasher,
             policy: self.policy,
+            logout_everywhere: self.logout_everywhere,
             reset_secret: self.reset_secret,
             reset_lifetime: self.reset_lifetime,
             verify_secret: self.verify_secret,
             verify_lifetime: self.verify_lifetime,
         }
+    }
+
+    /// When to end every session of a user (default: on a password change, a
+    /// deactivation and a deletion).
+    pub fn logout_everywhere(mut self, when: LogoutEverywhere) -> Self {
+        self.logout_everywhere = when;
+        self
     }
 
     /// The secret that signs password-reset and verification tokens (FastAPI
@@ -162,6 +202,8 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
                 reset_tokens,
                 verify_tokens,
                 random_secrets: AtomicBool::new(random_secrets),
+                logout_everywhere: self.logout_everywhere,
+                backends: RwLock::new(Vec::new()),
             }),
         })
     }
@@ -193,6 +235,7 @@ impl<S: UserStore> UserManager<S, NoHooks> {
             hooks: NoHooks,
             hasher: PasswordHasher::default(),
             policy: PasswordPolicy::default(),
+            logout_everywhere: LogoutEverywhere::default(),
             reset_secret: None,
             reset_lifetime: DEFAULT_TOKEN_LIFETIME,
             verify_secret: None,
@@ -220,6 +263,38 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// The password policy.
     pub fn password_policy(&self) -> &PasswordPolicy {
         &self.inner.policy
+    }
+
+    /// Registers backends whose revocable strategies hold sessions, so that the
+    /// manager can end them ([`AxumUsers::new`](crate::AxumUsers::new) does this).
+    pub fn register_backends(&self, backends: &[AuthBackend<UserOf<S>>]) {
+        let mut known = self
+            .inner
+            .backends
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for backend in backends {
+            if backend.strategy().is_revocable() && !known.iter().any(|k| k.same_strategy(backend))
+            {
+                known.push(backend.clone());
+            }
+        }
+    }
+
+    /// Ends every session of a user in every registered revocable strategy
+    /// ("log out everywhere"). JWTs cannot be revoked and stay valid until they
+    /// expire.
+    pub async fn logout_everywhere(&self, user: &UserOf<S>) -> Result<()> {
+        let backends = self
+            .inner
+            .backends
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        for backend in backends {
+            backend.strategy().destroy_all_tokens(user).await?;
+        }
+        Ok(())
     }
 
     /// The user with this id; [`Error::UserNotFound`] when there is none.
@@ -409,6 +484,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             changes.fields = Some(fields);
             updated.fields = true;
         }
+        let was_active = data.is_active;
         let user = if changes.is_empty() {
             user
         } else {
@@ -420,6 +496,14 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                     e => email_taken(e),
                 })?
         };
+        // After the write, so that no session opened with the old password (or
+        // before the deactivation) can slip in between.
+        let policy = self.inner.logout_everywhere;
+        if (updated.password && policy.on_password_change)
+            || (was_active && !user.is_active() && policy.on_deactivation)
+        {
+            self.logout_everywhere(&user).await?;
+        }
         self.hooks()
             .on_after_update(&user, &updated, request)
             .await?;
@@ -434,6 +518,9 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             StoreError::NotFound => Error::UserNotFound,
             e => Error::Store(e),
         })?;
+        if self.inner.logout_everywhere.on_deletion {
+            self.logout_everywhere(&user).await?;
+        }
         self.hooks().on_after_delete(&user, request).await
     }
 }
@@ -581,6 +668,9 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                 StoreError::NotFound | StoreError::Conflict => bad(),
                 e => Error::Store(e),
             })?;
+        if self.inner.logout_everywhere.on_password_change {
+            self.logout_everywhere(&user).await?;
+        }
         self.hooks().on_after_reset_password(&user, request).await?;
         Ok(user)
     }

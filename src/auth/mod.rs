@@ -18,7 +18,7 @@ pub mod strategy;
 pub mod transport;
 
 pub use extract::{CurrentUser, Superuser, VerifiedUser};
-pub use strategy::JwtStrategy;
+pub use strategy::{DatabaseStrategy, JwtStrategy};
 pub use transport::{BearerTransport, CookieTransport, SameSite};
 
 /// How a transport documents itself (for OpenAPI security schemes).
@@ -138,6 +138,11 @@ impl<U: UserModel> AuthBackend<U> {
     /// The strategy.
     pub fn strategy(&self) -> &dyn Strategy<U> {
         &*self.strategy
+    }
+
+    /// Whether two backends share one strategy instance.
+    pub(crate) fn same_strategy(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.strategy, &other.strategy)
     }
 }
 

@@ -75,8 +75,13 @@ impl<S: UserStore, H> std::fmt::Debug for AxumUsers<S, H> {
 }
 
 impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
-    /// Builds the front door; `backends` are tried in order on authenticated routes.
+    /// Builds the front door; `backends` are tried in order on authenticated
+    /// routes, and the revocable ones are registered with the manager so that it
+    /// can end a user's sessions ([`UserManager::logout_everywhere`]).
     pub fn new(manager: UserManager<S, H>, backends: Vec<AuthBackend<S::User>>) -> Self {
+        // Revocable strategies learn of password changes, deactivations and
+        // deletions through the manager.
+        manager.register_backends(&backends);
         let authenticator = Authenticator::new(backends, manager.clone());
         Self {
             manager,

@@ -4,7 +4,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
-use super::{StoreError, UserChanges, UserStore};
+use super::{AccessTokenRecord, AccessTokenStore, StoreError, UserChanges, UserStore};
 use crate::user::{UserData, UserId, UserModel};
 
 /// An in-memory [`UserStore`]: fast, shared by its clones, and gone when the
@@ -27,6 +27,8 @@ struct Tables<U: UserModel> {
     users: HashMap<U::Id, U>,
     /// ASCII-lowercased address → id: the unique index.
     by_email: HashMap<String, U::Id>,
+    /// Access tokens of the database strategy, by digest.
+    tokens: HashMap<String, AccessTokenRecord<U::Id>>,
 }
 
 impl<U: UserModel> Clone for MemoryStore<U> {
@@ -59,6 +61,7 @@ impl<U: UserModel> MemoryStore<U> {
                 tables: RwLock::new(Tables {
                     users: HashMap::new(),
                     by_email: HashMap::new(),
+                    tokens: HashMap::new(),
                 }),
                 seq: AtomicU64::new(0),
             }),
@@ -155,6 +158,35 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
             return Err(StoreError::NotFound);
         };
         tables.by_email.remove(&email_key(user.email()));
+        // A deleted user's sessions go with it, as with a foreign key.
+        tables.tokens.retain(|_, record| record.user_id != *id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<U: UserModel> AccessTokenStore<U::Id> for MemoryStore<U> {
+    async fn create_token(&self, record: AccessTokenRecord<U::Id>) -> Result<(), StoreError> {
+        self.write().tokens.insert(record.digest.clone(), record);
+        Ok(())
+    }
+
+    async fn get_token(
+        &self,
+        digest: &str,
+    ) -> Result<Option<AccessTokenRecord<U::Id>>, StoreError> {
+        Ok(self.read().tokens.get(digest).cloned())
+    }
+
+    async fn delete_token(&self, digest: &str) -> Result<(), StoreError> {
+        self.write().tokens.remove(digest);
+        Ok(())
+    }
+
+    async fn delete_user_tokens(&self, user_id: &U::Id) -> Result<(), StoreError> {
+        self.write()
+            .tokens
+            .retain(|_, record| record.user_id != *user_id);
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! | --- | --- | --- |
 //! | [`MemoryStore`] | always | for tests, examples and prototypes |
 //! | `SqliteStore` | `sqlite` | sqlx, embedded migrations |
+//! | `PostgresStore` | `postgres` | sqlx, embedded migrations, UUID ids |
 //!
 //! A store of the application's own implements [`UserStore`] and proves itself
 //! with the shared test suite in [`suite`], the same one the provided stores pass.
@@ -13,13 +14,19 @@ use async_trait::async_trait;
 use crate::user::{PasswordHash, UserData, UserModel};
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod suite;
+mod tokens;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+pub use tokens::{AccessTokenRecord, AccessTokenStore};
 
 /// Why a store operation failed.
 #[non_exhaustive]

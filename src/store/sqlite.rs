@@ -8,7 +8,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use uuid::Uuid;
 
-use super::{StoreError, UserChanges, UserStore};
+use super::{AccessTokenRecord, AccessTokenStore, StoreError, UserChanges, UserStore};
 use crate::user::{PasswordHash, UserData, UserModel};
 
 /// A [`UserStore`] on SQLite through sqlx, for users with UUID ids.
@@ -58,6 +58,7 @@ impl<U: UserModel<Id = Uuid>> SqliteStore<U> {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         Self::with_options(options).await
     }
@@ -309,6 +310,60 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for SqliteStore<U> {
+    async fn create_token(&self, record: AccessTokenRecord<Uuid>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO access_tokens (digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(record.digest)
+        .bind(record.user_id.hyphenated().to_string())
+        .bind(i64::try_from(record.created_at).unwrap_or(i64::MAX))
+        .bind(i64::try_from(record.expires_at).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_token(&self, digest: &str) -> Result<Option<AccessTokenRecord<Uuid>>, StoreError> {
+        let row: Option<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT digest, user_id, created_at, expires_at FROM access_tokens WHERE digest = ?",
+        )
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.map(|(digest, user_id, created_at, expires_at)| {
+            Ok(AccessTokenRecord {
+                digest,
+                user_id: Uuid::parse_str(&user_id).map_err(|e| StoreError::Other(Box::new(e)))?,
+                created_at: u64::try_from(created_at).unwrap_or(0),
+                expires_at: u64::try_from(expires_at).unwrap_or(0),
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_token(&self, digest: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM access_tokens WHERE digest = ?")
+            .bind(digest)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_user_tokens(&self, user_id: &Uuid) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM access_tokens WHERE user_id = ?")
+            .bind(user_id.hyphenated().to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 }

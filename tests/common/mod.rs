@@ -446,3 +446,7 @@ pub fn tamper_signature(token: &str) -> String {
     chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
     format!("{head}.{}", chars.into_iter().collect::<String>())
 }
+
+// The machine's services (skip or require) and PostgreSQL test schemas.
+pub mod pg;
+pub mod services;
