@@ -10,7 +10,7 @@
 //! | variable | default | meaning |
 //! | --- | --- | --- |
 //! | `BIND` | `127.0.0.1:8000` | where to listen |
-//! | `DATABASE_URL` | `sqlite://axum-users.db` | `sqlite://<path>` (created if missing) or `memory://` |
+//! | `DATABASE_URL` | `sqlite://axum-users.db` | `sqlite://<path>` (created if missing), `postgres://…` (schema created at startup) or `memory://` |
 //! | `SECRET` | a development secret, with a warning | signs every token |
 //! | `ADMIN_EMAIL`, `ADMIN_PASSWORD` | unset | a superuser ensured at startup |
 //! | `SMTP_URL` | unset: mails are printed to stdout, with a warning | `smtp://host[:port]`: plain SMTP (no TLS, no auth) for the reset and verification mails |
@@ -34,7 +34,9 @@ use axum_users::auth::{
     AuthBackend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy,
 };
 use axum_users::http::request::Parts;
-use axum_users::store::{AccessTokenStore, MemoryStore, SqliteStore, UserChanges, UserStore};
+use axum_users::store::{
+    AccessTokenStore, MemoryStore, PostgresStore, SqliteStore, UserChanges, UserStore,
+};
 use axum_users::{
     AxumUsers, Email, Error, Password, User, UserData, UserHooks, UserManager, UserModel,
 };
@@ -84,11 +86,19 @@ async fn main() -> Result<(), BoxError> {
         store.migrate().await?;
         tracing::info!(url = %database_url, "store: SQLite");
         run(store, bind, &secret, hooks).await
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        let store = PostgresStore::<User>::connect(&database_url).await?;
+        // Creates the schema on an empty database; several instances may start
+        // at once (the migrator takes a lock).
+        store.migrate().await?;
+        tracing::info!("store: PostgreSQL");
+        run(store, bind, &secret, hooks).await
     } else {
-        Err(
-            format!("unsupported DATABASE_URL {database_url:?}: use sqlite://<path> or memory://")
-                .into(),
+        Err(format!(
+            "unsupported DATABASE_URL {database_url:?}: use sqlite://<path>, \
+             postgres://… or memory://"
         )
+        .into())
     }
 }
 

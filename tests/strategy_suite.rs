@@ -79,3 +79,19 @@ async fn sqlite_sessions_die_with_their_user() {
         .unwrap();
     assert_eq!(read, None, "the foreign key removed the session");
 }
+
+#[tokio::test]
+async fn database_strategy_on_postgres_passes_the_strategy_suite() {
+    let Some(schemas) = common::pg::PgSchemas::connect().await else {
+        return;
+    };
+    suite::run(|lifetime: Duration| {
+        let schemas = &schemas;
+        async move {
+            let store = schemas.store::<User>().await;
+            let users = two_users(&store).await;
+            (DatabaseStrategy::new(store).lifetime(lifetime), users)
+        }
+    })
+    .await;
+}

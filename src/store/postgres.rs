@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
 
-use super::{StoreError, UserChanges, UserStore};
+use super::{AccessTokenRecord, AccessTokenStore, StoreError, UserChanges, UserStore};
 use crate::user::{PasswordHash, UserData, UserModel};
 
 /// A [`UserStore`] on PostgreSQL through sqlx, for users with UUID ids.
@@ -340,6 +340,60 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for PostgresStore<U> {
+    async fn create_token(&self, record: AccessTokenRecord<Uuid>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO access_tokens (digest, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(record.digest)
+        .bind(record.user_id)
+        .bind(i64::try_from(record.created_at).unwrap_or(i64::MAX))
+        .bind(i64::try_from(record.expires_at).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_token(&self, digest: &str) -> Result<Option<AccessTokenRecord<Uuid>>, StoreError> {
+        let row: Option<(String, Uuid, i64, i64)> = sqlx::query_as(
+            "SELECT digest, user_id, created_at, expires_at FROM access_tokens WHERE digest = $1",
+        )
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(row.map(
+            |(digest, user_id, created_at, expires_at)| AccessTokenRecord {
+                digest,
+                user_id,
+                created_at: u64::try_from(created_at).unwrap_or(0),
+                expires_at: u64::try_from(expires_at).unwrap_or(0),
+            },
+        ))
+    }
+
+    async fn delete_token(&self, digest: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM access_tokens WHERE digest = $1")
+            .bind(digest)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_user_tokens(&self, user_id: &Uuid) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM access_tokens WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 }
