@@ -193,3 +193,45 @@ async fn postgres_connect_to_a_closed_port_is_unavailable_within_the_timeout() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn a_database_that_does_not_answer_gives_503_service_unavailable_in_bounded_time() {
+    use axum::http::StatusCode;
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let store = SqliteStore::<User>::open(&path).await.unwrap();
+    store.migrate().await.unwrap();
+    let app = common::app_with(store, axum_users::NoHooks, common::Options::default());
+    // Another process holds the write lock and never lets go.
+    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (status, body) = app
+        .call(common::json_request(
+            "POST",
+            "/auth/register",
+            None,
+            &serde_json::json!({"email": "late@example.com", "password": common::PASSWORD}),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body, serde_json::json!({"detail": "SERVICE_UNAVAILABLE"}));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // Service resumes by itself once the database answers again.
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let (status, body) = app
+        .call(common::json_request(
+            "POST",
+            "/auth/register",
+            None,
+            &serde_json::json!({"email": "late@example.com", "password": common::PASSWORD}),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}

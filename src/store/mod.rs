@@ -19,6 +19,8 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod suite;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod timed;
 mod tokens;
 
 pub use memory::MemoryStore;

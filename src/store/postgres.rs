@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
 
+use super::timed::Timed;
 use super::{AccessTokenRecord, AccessTokenStore, StoreError, UserChanges, UserStore};
 use crate::user::{PasswordHash, UserData, UserModel};
 
@@ -71,8 +72,8 @@ impl<U: UserModel<Id = Uuid>> PostgresStore<U> {
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
-            .await
-            .map_err(map_err)?;
+            .timed(map_err)
+            .await?;
         Ok(Self::from_pool(pool))
     }
 
@@ -191,8 +192,8 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
         sqlx::query_as::<_, Row>(concat!("SELECT ", columns!(), " FROM users WHERE id = $1"))
             .bind(*id)
             .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
+            .timed(map_err)
+            .await?
             .map(from_row)
             .transpose()
     }
@@ -213,8 +214,8 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
         ))
         .bind(email)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?
+        .timed(map_err)
+        .await?
         .map(from_row)
         .transpose()
     }
@@ -233,8 +234,8 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
         .bind(data.is_verified)
         .bind(fields_json(&data.fields)?)
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .timed(map_err)
+        .await?;
         Ok(U::from_parts(id, data))
     }
 
@@ -321,7 +322,7 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
         if let Some(expected) = &changes.if_email {
             query = query.bind(expected.clone());
         }
-        match query.fetch_optional(&self.pool).await.map_err(map_err)? {
+        match query.fetch_optional(&self.pool).timed(map_err).await? {
             Some(row) => from_row(row),
             // Either no such user, or the condition failed.
             None => match self.get(id).await? {
@@ -335,8 +336,8 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(*id)
             .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .timed(map_err)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -356,8 +357,8 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for PostgresStore<U> {
         .bind(i64::try_from(record.created_at).unwrap_or(i64::MAX))
         .bind(i64::try_from(record.expires_at).unwrap_or(i64::MAX))
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .timed(map_err)
+        .await?;
         Ok(())
     }
 
@@ -367,8 +368,8 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for PostgresStore<U> {
         )
         .bind(digest)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .timed(map_err)
+        .await?;
         Ok(row.map(
             |(digest, user_id, created_at, expires_at)| AccessTokenRecord {
                 digest,
@@ -383,8 +384,8 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for PostgresStore<U> {
         sqlx::query("DELETE FROM access_tokens WHERE digest = $1")
             .bind(digest)
             .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .timed(map_err)
+            .await?;
         Ok(())
     }
 
@@ -392,8 +393,8 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for PostgresStore<U> {
         sqlx::query("DELETE FROM access_tokens WHERE user_id = $1")
             .bind(user_id)
             .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .timed(map_err)
+            .await?;
         Ok(())
     }
 }

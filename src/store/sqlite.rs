@@ -8,6 +8,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use uuid::Uuid;
 
+use super::timed::Timed;
 use super::{AccessTokenRecord, AccessTokenStore, StoreError, UserChanges, UserStore};
 use crate::user::{PasswordHash, UserData, UserModel};
 
@@ -82,8 +83,8 @@ impl<U: UserModel<Id = Uuid>> SqliteStore<U> {
             .max_connections(8)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
-            .await
-            .map_err(map_err)?;
+            .timed(map_err)
+            .await?;
         Ok(Self::from_pool(pool))
     }
 
@@ -170,8 +171,8 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         )
         .bind(id.hyphenated().to_string())
         .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?
+        .timed(map_err)
+        .await?
         .map(from_row)
         .transpose()
     }
@@ -183,8 +184,8 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         )
         .bind(email)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?
+        .timed(map_err)
+        .await?
         .map(from_row)
         .transpose()
     }
@@ -203,8 +204,8 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         .bind(data.is_verified)
         .bind(fields_json::<U>(&data)?)
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .timed(map_err)
+        .await?;
         Ok(U::from_parts(id, data))
     }
 
@@ -291,7 +292,7 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         if let Some(expected) = &changes.if_email {
             query = query.bind(expected.clone());
         }
-        match query.fetch_optional(&self.pool).await.map_err(map_err)? {
+        match query.fetch_optional(&self.pool).timed(map_err).await? {
             Some(row) => from_row(row),
             // Either no such user, or the condition failed.
             None => match self.get(id).await? {
@@ -305,8 +306,8 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         let done = sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id.hyphenated().to_string())
             .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .timed(map_err)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -325,8 +326,8 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for SqliteStore<U> {
         .bind(i64::try_from(record.created_at).unwrap_or(i64::MAX))
         .bind(i64::try_from(record.expires_at).unwrap_or(i64::MAX))
         .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .timed(map_err)
+        .await?;
         Ok(())
     }
 
@@ -336,8 +337,8 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for SqliteStore<U> {
         )
         .bind(digest)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .timed(map_err)
+        .await?;
         row.map(|(digest, user_id, created_at, expires_at)| {
             Ok(AccessTokenRecord {
                 digest,
@@ -353,8 +354,8 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for SqliteStore<U> {
         sqlx::query("DELETE FROM access_tokens WHERE digest = ?")
             .bind(digest)
             .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .timed(map_err)
+            .await?;
         Ok(())
     }
 
@@ -362,8 +363,8 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for SqliteStore<U> {
         sqlx::query("DELETE FROM access_tokens WHERE user_id = ?")
             .bind(user_id.hyphenated().to_string())
             .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .timed(map_err)
+            .await?;
         Ok(())
     }
 }
