@@ -52,6 +52,7 @@
 //! | *(always)* | the routers, JWT strategy, bearer and cookie transports, [`store::MemoryStore`] |
 //! | `sqlite` | `store::SqliteStore` (sqlx, embedded migrations) |
 //! | `postgres` | `store::PostgresStore` (sqlx, embedded migrations, UUID ids) |
+//! | `redis` | `auth::RedisStrategy`: revocable sessions in Redis (redis-rs `ConnectionManager`), and the `redis` crate re-exported |
 //!
 //! ## The routers
 //!
@@ -175,6 +176,11 @@ pub use error::{Error, ErrorCode, PasswordRejection, Result};
 pub use hooks::{NoHooks, PasswordContext, UpdatedFields, UserHooks};
 pub use http;
 pub use manager::{LogoutEverywhere, UserManager, UserManagerBuilder};
+/// The redis-rs crate this one is built with, to build a
+/// [`ConnectionManager`](redis::aio::ConnectionManager) for
+/// [`RedisStrategy::new`](auth::RedisStrategy::new) without a version mismatch.
+#[cfg(feature = "redis")]
+pub use redis;
 pub use routers::AxumUsers;
 pub use user::{
     NoFields, Password, PasswordHash, User, UserCreate, UserData, UserFields, UserId, UserModel,

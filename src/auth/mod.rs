@@ -18,6 +18,8 @@ pub mod strategy;
 pub mod transport;
 
 pub use extract::{CurrentUser, Superuser, VerifiedUser};
+#[cfg(feature = "redis")]
+pub use strategy::RedisStrategy;
 pub use strategy::{DatabaseStrategy, JwtStrategy};
 pub use transport::{BearerTransport, CookieTransport, SameSite};
 

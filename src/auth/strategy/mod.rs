@@ -1,9 +1,14 @@
 //! Strategies: what a token is. JWT (stateless) and database sessions
-//! (revocable) are always available.
+//! (revocable) are always available; Redis sessions (revocable) with the
+//! `redis` feature.
 
 mod database;
 mod jwt;
+#[cfg(feature = "redis")]
+mod redis;
 pub mod suite;
 
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStrategy;
 pub use database::DatabaseStrategy;
 pub use jwt::JwtStrategy;
