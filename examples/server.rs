@@ -16,11 +16,12 @@
 //! | `SMTP_URL` | unset: mails are printed to stdout, with a warning | `smtp://host[:port]`: plain SMTP (no TLS, no auth) for the reset and verification mails |
 //! | `MAIL_FROM` | `axum-users <noreply@axum-users.invalid>` | the mails' sender |
 //! | `FRONTEND_URL` | unset | when set, mails carry a link `$FRONTEND_URL/reset-password?token=…` or `$FRONTEND_URL/verify?token=…` |
+//! | `REDIS_URL` | unset | when set, `/auth/redis`: bearer tokens stored in Redis (revocable) |
 //! | `RUST_LOG` | `info` | log filter |
 //!
 //! Routes: `/auth/jwt` (bearer JWT), `/auth/cookie` (cookie `fastapiusersauth`,
 //! JWT), `/auth/session` (cookie `fastapiuserssession`, revocable sessions stored
-//! in the database), `/auth/register`, `/auth/forgot-password`,
+//! in the database), `/auth/redis` (with `REDIS_URL`), `/auth/register`, `/auth/forgot-password`,
 //! `/auth/reset-password`, `/auth/request-verify-token`, `/auth/verify`, `/users`.
 
 use std::io::Write;
@@ -31,7 +32,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use axum_users::auth::{
-    AuthBackend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy,
+    AuthBackend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy, RedisStrategy,
 };
 use axum_users::http::request::Parts;
 use axum_users::store::{
@@ -128,15 +129,30 @@ async fn run<S: UserStore<User = User> + AccessTokenStore<uuid::Uuid> + Clone>(
         CookieTransport::new().name("fastapiuserssession"),
         sessions,
     );
-    let users = AxumUsers::new(
-        manager,
-        vec![bearer.clone(), cookie.clone(), session.clone()],
-    );
+    let mut backends = vec![bearer.clone(), cookie.clone(), session.clone()];
+    // Redis sessions when REDIS_URL is set. The server starts even while Redis
+    // is down: requests that need it answer 503 until it is back.
+    let redis = match std::env::var("REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            let strategy = RedisStrategy::connect_lazy(url.trim())?;
+            tracing::info!("sessions: Redis at /auth/redis");
+            let backend =
+                AuthBackend::new("redis", BearerTransport::new("auth/redis/login"), strategy);
+            backends.push(backend.clone());
+            Some(backend)
+        }
+        _ => None,
+    };
+    let users = AxumUsers::new(manager, backends);
 
     let app = Router::new()
         .nest("/auth/jwt", users.auth_router(&bearer))
         .nest("/auth/cookie", users.auth_router(&cookie))
         .nest("/auth/session", users.auth_router(&session))
+        .merge(match &redis {
+            Some(redis) => Router::new().nest("/auth/redis", users.auth_router(redis)),
+            None => Router::new(),
+        })
         .nest("/auth", users.register_router())
         .nest("/auth", users.reset_password_router())
         .nest("/auth", users.verify_router())
