@@ -67,7 +67,16 @@ impl Email {
         if local.chars().any(invisible_or_unsafe) {
             return Err(InvalidEmail("invisible or control characters"));
         }
-        let domain = domain.to_lowercase();
+        let mut domain = domain.to_lowercase();
+        // An IDN domain sent in its ASCII (punycode) form is stored in Unicode,
+        // as email-validator does: one address, one form.
+        if domain.split('.').any(|label| label.starts_with("xn--")) {
+            let (unicode, result) = idna::domain_to_unicode(&domain);
+            if result.is_err() {
+                return Err(InvalidEmail("invalid internationalised domain"));
+            }
+            domain = unicode;
+        }
         if domain.contains('_') || domain.chars().any(invisible_or_unsafe) {
             return Err(InvalidEmail("invalid domain"));
         }
@@ -224,6 +233,17 @@ mod tests {
                 .as_str(),
             "Mixed.Case@example.com"
         );
+    }
+
+    #[test]
+    fn punycode_domains_are_stored_in_unicode() {
+        assert_eq!(
+            Email::parse("user@xn--bcher-kva.example.com")
+                .unwrap()
+                .as_str(),
+            "user@bücher.example.com"
+        );
+        assert!(Email::parse("user@xn--.example.com").is_err());
     }
 
     #[test]
