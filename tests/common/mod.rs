@@ -450,3 +450,5 @@ pub fn tamper_signature(token: &str) -> String {
 // The machine's services (skip or require) and PostgreSQL test schemas.
 pub mod pg;
 pub mod services;
+// The example server as a process, and an HTTP client for it.
+pub mod process;
