@@ -3,212 +3,46 @@
 //! (`tests/smtp`), and the reset and verify flows (§6–§9) are followed from the
 //! mail's `token: …` line (§7), as a client does.
 
+mod common;
 mod smtp;
 
-use std::fs::File;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::ops::Deref;
 
+use common::process::{ExampleServer, Req, Resp, free_port};
 use serde_json::{Value, json};
 use smtp::{ReceivedMail, SmtpSink};
-use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-const ADMIN_EMAIL: &str = "admin@example.com";
-const ADMIN_PASSWORD: &str = "admin-password-0";
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const PASSWORD: &str = "first-password-1";
 const NEW_PASSWORD: &str = "second-password-2";
 
 // ---------------------------------------------------------------------------
-// The process (as in tests/example_server.rs)
-
-/// `target/<profile>` of this test binary (`…/target/debug/deps/example_mail-HASH`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps")
-        .to_path_buf()
-}
-
-/// The example binary, built once per test process when it runs under cargo (a
-/// plain `cargo test --test example_mail` does not build examples).
-fn example_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let profile_dir = profile_dir();
-        if let Ok(cargo) = std::env::var("CARGO") {
-            let target_dir = profile_dir.parent().expect("target/ above the profile");
-            let mut build = Command::new(cargo);
-            build
-                .args([
-                    "build",
-                    "--quiet",
-                    "--example",
-                    "server",
-                    "--features",
-                    "sqlite",
-                ])
-                .arg("--manifest-path")
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-                .arg("--target-dir")
-                .arg(target_dir);
-            match profile_dir.file_name().and_then(|n| n.to_str()) {
-                Some("debug") | None => {}
-                Some(profile) => {
-                    build.args(["--profile", profile]);
-                }
-            }
-            let output = build.output().expect("cargo runs");
-            assert!(
-                output.status.success(),
-                "building the example failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let binary = profile_dir
-            .join("examples")
-            .join(format!("server{}", std::env::consts::EXE_SUFFIX));
-        assert!(
-            binary.exists(),
-            "{} is missing: run `cargo build --example server`",
-            binary.display()
-        );
-        binary
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
+// The process (`tests/common/process.rs`)
 
 /// The running server; killed on drop, even when the test panics.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-    _dir: TempDir,
+struct Server(ExampleServer);
+
+impl Deref for Server {
+    type Target = ExampleServer;
+
+    fn deref(&self) -> &ExampleServer {
+        &self.0
+    }
 }
 
 impl Server {
     /// The example server with CONTRACT.md §1's environment, plus `env`
     /// (`SMTP_URL`, `FRONTEND_URL`, `MAIL_FROM` are removed unless given there).
     async fn start(env: &[(&str, &str)]) -> Server {
-        let binary = example_binary();
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let db = dir.path().join("test.db");
-        let log = dir.path().join("server.log");
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
-            .parse()
-            .expect("an address");
-        let secret = axum_users::tokens::random_token(48).expect("random bytes");
-        let log_file = File::create(&log).expect("the log file");
-        let mut command = Command::new(binary);
-        command
-            .env("BIND", addr.to_string())
-            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
-            .env("SECRET", &secret)
-            .env("ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("RUST_LOG", "warn")
-            .env_remove("SMTP_URL")
-            .env_remove("FRONTEND_URL")
-            .env_remove("MAIL_FROM")
-            .env_remove("REDIS_URL");
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("the log file again"))
-            .stderr(log_file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let mut server = Server {
-            child,
-            addr,
-            log,
-            _dir: dir,
-        };
-        server.wait_ready().await;
-        server
-    }
-
-    /// Polls `GET /openapi.json` until any HTTP response comes.
-    async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the server exited early ({status}):\n{}", self.log_text());
-            }
-            if let Ok(Ok(_)) = tokio::time::timeout(
-                Duration::from_secs(5),
-                http(self.addr, "GET", "/openapi.json", &[], b""),
-            )
-            .await
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not answer within {START_TIMEOUT:?}:\n{}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        Server(ExampleServer::start_sqlite("example", env).await)
     }
 
     /// Waits up to 10 s for the log (stdout and stderr) to satisfy `found`.
     async fn wait_log<T>(&self, what: &str, found: impl Fn(&str) -> Option<T>) -> T {
-        let deadline = Instant::now() + smtp::MAIL_TIMEOUT;
-        loop {
-            if let Some(value) = found(&self.log_text()) {
-                return value;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what} not in the log within {:?}:\n{}",
-                smtp::MAIL_TIMEOUT,
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-        match tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            http(self.addr, method, path, headers, body),
-        )
-        .await
-        {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => panic!("{method} {path}: {e}\n{}", self.log_text()),
-            Err(_) => panic!("{method} {path}: no answer in {REQUEST_TIMEOUT:?}"),
-        }
+        self.0.wait_log(what, smtp::MAIL_TIMEOUT, found).await
     }
 
     async fn post(&self, path: &str, body: &Value) -> Resp {
-        self.call(
-            "POST",
-            path,
-            &[("Content-Type", "application/json")],
-            body.to_string().as_bytes(),
-        )
-        .await
+        self.call(&Req::json("POST", path, body)).await
     }
 
     /// Registers `email` with [`PASSWORD`]; the address as stored.
@@ -238,106 +72,7 @@ impl Server {
     }
 
     async fn login_status(&self, email: &str, password: &str) -> Resp {
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair("username", email)
-            .append_pair("password", password)
-            .finish();
-        self.call(
-            "POST",
-            "/auth/jwt/login",
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            form.as_bytes(),
-        )
-        .await
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// A tiny HTTP/1.1 client: one request per connection (`Connection: close`).
-
-struct Resp {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-}
-
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<Resp> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    stream.write_all(body).await?;
-    stream.flush().await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    parse_response(&raw).ok_or_else(|| std::io::Error::other(format!("bad response: {:?}", raw)))
-}
-
-fn parse_response(raw: &[u8]) -> Option<Resp> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..end]).ok()?;
-    let status_line = head.split("\r\n").next()?;
-    let mut parts = status_line.splitn(3, ' ');
-    if !parts.next()?.starts_with("HTTP/1.") {
-        return None;
-    }
-    let status = parts.next()?.parse().ok()?;
-    let chunked = head.split("\r\n").skip(1).any(|line| {
-        line.split_once(':').is_some_and(|(n, v)| {
-            n.trim().eq_ignore_ascii_case("transfer-encoding")
-                && v.trim().eq_ignore_ascii_case("chunked")
-        })
-    });
-    let mut body = raw[end + 4..].to_vec();
-    if chunked {
-        body = dechunk(&body)?;
-    }
-    Some(Resp { status, body })
-}
-
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(data.get(..size)?);
-        data = data.get(size + 2..)?;
+        self.login("jwt", email, password).await
     }
 }
 

@@ -1,226 +1,72 @@
 //! The example server as a process, launched as CONTRACT.md §1 says and walked
-//! through §2–§6 over plain HTTP/1.1 (a tiny client over `TcpStream`).
+//! through §2–§6 over plain HTTP/1.1 (the client of `tests/common/process.rs`).
 
-use std::fs::File;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::process::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Credential, ExampleServer, Req, Resp, SQLITE_DB,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
-use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-const ADMIN_EMAIL: &str = "admin@example.com";
-const ADMIN_PASSWORD: &str = "admin-password-0";
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------
 // The process
 
-/// `target/<profile>` of this test binary (`…/target/debug/deps/example_server-HASH`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps")
-        .to_path_buf()
-}
-
-/// The example binary, built first when this test runs under cargo (a plain
-/// `cargo test --test example_server` does not build examples).
-fn example_binary() -> PathBuf {
-    let profile_dir = profile_dir();
-    if let Ok(cargo) = std::env::var("CARGO") {
-        let mut build = Command::new(cargo);
-        build
-            .args([
-                "build",
-                "--quiet",
-                "--example",
-                "server",
-                "--features",
-                "sqlite",
-            ])
-            .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(profile_dir.parent().unwrap());
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some(profile) => {
-                build.args(["--profile", profile]);
-            }
-        }
-        let output = build.output().expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "building the example failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("server{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build --example server`",
-        binary.display()
-    );
-    binary
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The running server; killed on drop, even when the test panics.
+/// The running server (`tests/common/process.rs`) with its database file and
+/// `SECRET`; killed on drop, even when the test panics.
 struct Server {
-    child: Child,
-    addr: SocketAddr,
+    process: ExampleServer,
     db: PathBuf,
-    log: PathBuf,
     secret: String,
-    _dir: TempDir,
+}
+
+impl Deref for Server {
+    type Target = ExampleServer;
+
+    fn deref(&self) -> &ExampleServer {
+        &self.process
+    }
+}
+
+impl DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut ExampleServer {
+        &mut self.process
+    }
 }
 
 impl Server {
     async fn start() -> Server {
-        let binary = example_binary();
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("test.db");
-        let log = dir.path().join("server.log");
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let secret = axum_users::tokens::random_token(48).unwrap();
+        let process = ExampleServer::start_sqlite("example", &[]).await;
+        let secret = process.setting("SECRET").expect("a SECRET").to_owned();
         assert_eq!(secret.len(), 64);
-        let log_file = File::create(&log).unwrap();
-        let child = Command::new(&binary)
-            .env("BIND", addr.to_string())
-            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
-            .env("SECRET", &secret)
-            .env("ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("RUST_LOG", "warn")
-            .env_remove("SMTP_URL")
-            .env_remove("REDIS_URL")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let mut server = Server {
-            child,
-            addr,
+        let db = process.dir().join(SQLITE_DB);
+        Server {
+            process,
             db,
-            log,
             secret,
-            _dir: dir,
-        };
-        server.wait_ready().await;
-        server
-    }
-
-    /// Polls `GET /openapi.json` until any HTTP response comes.
-    async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("the server exited early ({status}):\n{}", self.log_text());
-            }
-            if let Ok(Ok(_)) = tokio::time::timeout(
-                Duration::from_secs(5),
-                http(self.addr, "GET", "/openapi.json", &[], b""),
-            )
-            .await
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not answer within {START_TIMEOUT:?}:\n{}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then waits (up to 10 s, as a conformance run does) for the exit.
-    fn terminate(&mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success(), "kill -TERM {pid}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server ignored SIGTERM for 10 s:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-        match tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            http(self.addr, method, path, headers, body),
-        )
-        .await
-        {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => panic!("{method} {path}: {e}\n{}", self.log_text()),
-            Err(_) => panic!("{method} {path}: no answer in {REQUEST_TIMEOUT:?}"),
+        let mut request = Req::new(method, path);
+        for (name, value) in headers {
+            request = request.header(name, value);
         }
+        request.body = body.to_vec();
+        self.process.call(&request).await
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> Resp {
-        let auth = token.map(|t| format!("Bearer {t}"));
-        let headers: Vec<(&str, &str)> = auth
-            .as_deref()
-            .map(|a| vec![("Authorization", a)])
-            .unwrap_or_default();
-        self.call("GET", path, &headers, b"").await
+        self.process.call(&bearer(Req::get(path), token)).await
     }
 
     async fn json(&self, method: &str, path: &str, token: Option<&str>, body: &Value) -> Resp {
-        let auth = token.map(|t| format!("Bearer {t}"));
-        let mut headers = vec![("Content-Type", "application/json")];
-        if let Some(auth) = auth.as_deref() {
-            headers.push(("Authorization", auth));
-        }
-        self.call(method, path, &headers, body.to_string().as_bytes())
-            .await
-    }
-
-    async fn login(&self, backend: &str, email: &str, password: &str) -> Resp {
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair("username", email)
-            .append_pair("password", password)
-            .finish();
-        self.call(
-            "POST",
-            &format!("/auth/{backend}/login"),
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            form.as_bytes(),
-        )
-        .await
+        let request = bearer(Req::json(method, path, body), token);
+        self.process.call(&request).await
     }
 
     /// A bearer token through `/auth/jwt/login`.
@@ -252,119 +98,11 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// A tiny HTTP/1.1 client: one request per connection (`Connection: close`).
-
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-
-    fn is_json(&self) -> bool {
-        self.header("content-type")
-            .is_some_and(|ct| ct.starts_with("application/json"))
-    }
-}
-
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<Resp> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    stream.write_all(body).await?;
-    stream.flush().await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    parse_response(&raw).ok_or_else(|| std::io::Error::other(format!("bad response: {:?}", raw)))
-}
-
-fn parse_response(raw: &[u8]) -> Option<Resp> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next()?;
-    let mut parts = status_line.splitn(3, ' ');
-    if !parts.next()?.starts_with("HTTP/1.") {
-        return None;
-    }
-    let status = parts.next()?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[end + 4..].to_vec();
-    let chunked = headers.iter().any(|(n, v)| {
-        n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    });
-    if chunked {
-        body = dechunk(&body)?;
-    }
-    Some(Resp {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(data.get(..size)?);
-        data = data.get(size + 2..)?;
+/// `request` with `Authorization: Bearer {token}` when there is a token.
+fn bearer(request: Req, token: Option<&str>) -> Req {
+    match token {
+        Some(token) => request.with(&Credential::Bearer(token.to_owned())),
+        None => request,
     }
 }
 

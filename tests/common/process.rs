@@ -1,4 +1,5 @@
-//! The example server as a process, for the tests that run it against real
+//! The example server as a process, for the tests that run it as a client
+//! would (`tests/example_server.rs`, `tests/example_mail.rs`) or against real
 //! services (`tests/faults.rs`, `tests/two_instances.rs`): its binary (built
 //! first when the test runs under cargo), a guard that kills it on drop, and a
 //! tiny HTTP/1.1 client over `TcpStream` (one request per connection).
@@ -6,7 +7,7 @@
 use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,15 @@ use tokio::net::TcpStream;
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long [`ExampleServer::call`] waits for an answer before failing the test.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long [`ExampleServer::terminate`] waits for the exit after SIGTERM.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The admin that [`ExampleServer::start_sqlite`] gives the server.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+/// The password of [`ADMIN_EMAIL`].
+pub const ADMIN_PASSWORD: &str = "admin-password-0";
+/// The SQLite file of [`ExampleServer::start_sqlite`], in [`ExampleServer::dir`].
+pub const SQLITE_DB: &str = "test.db";
 
 /// The example server's settings that a test gets only when it gives them.
 const CLEARED_ENV: &[&str] = &[
@@ -103,7 +113,8 @@ pub struct ExampleServer {
     addr: SocketAddr,
     name: String,
     log: PathBuf,
-    _dir: TempDir,
+    settings: Vec<(String, String)>,
+    dir: TempDir,
 }
 
 impl ExampleServer {
@@ -112,8 +123,14 @@ impl ExampleServer {
     /// is `warn` unless given), without waiting for it: see
     /// [`ExampleServer::wait_ready`].
     pub fn spawn(name: &str, env: &[(&str, &str)]) -> ExampleServer {
-        let binary = example_binary();
         let dir = tempfile::tempdir().expect("a temporary directory");
+        ExampleServer::spawn_in(name, dir, env)
+    }
+
+    /// [`ExampleServer::spawn`] in `dir` (its working directory, kept until
+    /// the server is dropped), for settings that name files in it.
+    pub fn spawn_in(name: &str, dir: TempDir, env: &[(&str, &str)]) -> ExampleServer {
+        let binary = example_binary();
         let log = dir.path().join("server.log");
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log_file = File::create(&log).expect("the server's log file");
@@ -137,13 +154,37 @@ impl ExampleServer {
             addr,
             name: name.to_owned(),
             log,
-            _dir: dir,
+            settings: env
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+            dir,
         }
     }
 
     /// [`ExampleServer::spawn`], then [`ExampleServer::wait_ready`].
     pub async fn start(name: &str, env: &[(&str, &str)]) -> ExampleServer {
         let mut server = ExampleServer::spawn(name, env);
+        server.wait_ready().await;
+        server
+    }
+
+    /// The example server as CONTRACT.md §1 launches it on SQLite, started
+    /// like [`ExampleServer::start`]: `DATABASE_URL` a new file [`SQLITE_DB`] in
+    /// [`ExampleServer::dir`], a random `SECRET` (48 bytes, 64 characters), the
+    /// admin [`ADMIN_EMAIL`] / [`ADMIN_PASSWORD`], then `env`.
+    pub async fn start_sqlite(name: &str, env: &[(&str, &str)]) -> ExampleServer {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let database_url = format!("sqlite://{}", dir.path().join(SQLITE_DB).display());
+        let secret = axum_users::tokens::random_token(48).expect("random bytes");
+        let mut settings = vec![
+            ("DATABASE_URL", database_url.as_str()),
+            ("SECRET", secret.as_str()),
+            ("ADMIN_EMAIL", ADMIN_EMAIL),
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ];
+        settings.extend_from_slice(env);
+        let mut server = ExampleServer::spawn_in(name, dir, &settings);
         server.wait_ready().await;
         server
     }
@@ -185,9 +226,70 @@ impl ExampleServer {
         self.addr
     }
 
+    /// The server's working directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The value the server was given for the setting `name` (the last one).
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.settings
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.as_str())
+    }
+
     /// What the server printed so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits up to `timeout` for the log (stdout and stderr) to satisfy
+    /// `found`; fails the test (with the log) when it does not.
+    pub async fn wait_log<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        found: impl Fn(&str) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(value) = found(&self.log_text()) {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} not in the log of server {} within {timeout:?}:\n{}",
+                self.name,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, then waits (up to [`STOP_TIMEOUT`], as a conformance run
+    /// does) for the exit; fails the test when the server ignores it.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the server's status") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server {} ignored SIGTERM for {STOP_TIMEOUT:?}:\n{}",
+                self.name,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `request`'s answer, or why none came within `timeout`.
@@ -402,6 +504,12 @@ impl Resp {
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Whether `Content-Type` is `application/json`.
+    pub fn is_json(&self) -> bool {
+        self.header("content-type")
+            .is_some_and(|ct| ct.starts_with("application/json"))
     }
 
     /// The body as JSON; fails the test when it is not.
