@@ -53,7 +53,7 @@ pub struct UpdatedFields {
     pub is_superuser: bool,
     /// `is_verified` changed.
     pub is_verified: bool,
-    /// The application's own fields were in the update.
+    /// The application's own fields changed.
     pub fields: bool,
 }
 

@@ -59,7 +59,8 @@ pub enum Verified {
     YesRehashed(PasswordHash),
 }
 
-/// The hasher: argon2id at the configured parameters on the blocking pool, behind
+/// The hasher: argon2id at the configured parameters on threads of its own (low
+/// CPU priority, reused working memory), behind
 /// a memory budget. Cheap to clone.
 ///
 /// ```
