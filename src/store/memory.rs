@@ -123,15 +123,7 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
         let Some(old) = tables.users.get(id) else {
             return Err(StoreError::NotFound);
         };
-        if changes
-            .if_hashed_password
-            .as_ref()
-            .is_some_and(|expected| old.data().hashed_password != *expected)
-            || changes
-                .if_email
-                .as_ref()
-                .is_some_and(|expected| old.email() != expected)
-        {
+        if !changes.conditions_hold(old.data()) {
             return Err(StoreError::Conflict);
         }
         let old_key = email_key(old.email());

@@ -113,6 +113,19 @@ impl<F> UserChanges<F> {
             && self.fields.is_none()
     }
 
+    /// Whether the conditions (`if_hashed_password`, `if_email`) hold for these
+    /// stored data; a store writes nothing, and answers
+    /// [`StoreError::Conflict`], when they don't.
+    pub fn conditions_hold(&self, data: &UserData<F>) -> bool {
+        self.if_hashed_password
+            .as_ref()
+            .is_none_or(|expected| data.hashed_password == *expected)
+            && self
+                .if_email
+                .as_deref()
+                .is_none_or(|expected| data.email == expected)
+    }
+
     /// Applies the changes to user data in memory (for stores that hold users
     /// as values).
     pub fn apply_to(self, data: &mut UserData<F>) {

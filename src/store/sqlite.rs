@@ -231,19 +231,9 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         if changes.fields.is_some() {
             sets.push("fields = ?");
         }
-        let holds = |user: &U| {
-            changes
-                .if_hashed_password
-                .as_ref()
-                .is_none_or(|expected| user.data().hashed_password == *expected)
-                && changes
-                    .if_email
-                    .as_deref()
-                    .is_none_or(|expected| user.email() == expected)
-        };
         if sets.is_empty() {
             return match self.get(id).await? {
-                Some(user) if holds(&user) => Ok(user),
+                Some(user) if changes.conditions_hold(user.data()) => Ok(user),
                 Some(_) => Err(StoreError::Conflict),
                 None => Err(StoreError::NotFound),
             };
