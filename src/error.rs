@@ -38,6 +38,22 @@ pub enum ErrorCode {
     UpdateUserEmailAlreadyExists,
     /// An update to a password the policy rejects.
     UpdateUserInvalidPassword,
+    /// An OAuth callback whose `state` is not a valid state token (garbage,
+    /// tampered, signed with another secret or for another purpose).
+    AccessTokenDecodeError,
+    /// An OAuth callback whose `state` has expired.
+    AccessTokenAlreadyExpired,
+    /// An OAuth callback whose CSRF cookie is missing or does not match the state.
+    OAuthInvalidState,
+    /// The provider refused the authorization code (unknown, used or expired).
+    OAuthInvalidCode,
+    /// The provider gave no e-mail address for the account.
+    OAuthNotAvailableEmail,
+    /// An OAuth login whose e-mail address belongs to a user the provider
+    /// account is not linked to (and linking by e-mail is off).
+    OAuthUserAlreadyExists,
+    /// Linking a provider account that another user already owns.
+    OAuthAccountAlreadyLinked,
 }
 
 impl ErrorCode {
@@ -53,6 +69,13 @@ impl ErrorCode {
         ErrorCode::VerifyUserAlreadyVerified,
         ErrorCode::UpdateUserEmailAlreadyExists,
         ErrorCode::UpdateUserInvalidPassword,
+        ErrorCode::AccessTokenDecodeError,
+        ErrorCode::AccessTokenAlreadyExpired,
+        ErrorCode::OAuthInvalidState,
+        ErrorCode::OAuthInvalidCode,
+        ErrorCode::OAuthNotAvailableEmail,
+        ErrorCode::OAuthUserAlreadyExists,
+        ErrorCode::OAuthAccountAlreadyLinked,
     ];
 
     /// The code as it appears on the wire, e.g. `"LOGIN_BAD_CREDENTIALS"`.
@@ -68,6 +91,13 @@ impl ErrorCode {
             ErrorCode::VerifyUserAlreadyVerified => "VERIFY_USER_ALREADY_VERIFIED",
             ErrorCode::UpdateUserEmailAlreadyExists => "UPDATE_USER_EMAIL_ALREADY_EXISTS",
             ErrorCode::UpdateUserInvalidPassword => "UPDATE_USER_INVALID_PASSWORD",
+            ErrorCode::AccessTokenDecodeError => "ACCESS_TOKEN_DECODE_ERROR",
+            ErrorCode::AccessTokenAlreadyExpired => "ACCESS_TOKEN_ALREADY_EXPIRED",
+            ErrorCode::OAuthInvalidState => "OAUTH_INVALID_STATE",
+            ErrorCode::OAuthInvalidCode => "OAUTH_INVALID_CODE",
+            ErrorCode::OAuthNotAvailableEmail => "OAUTH_NOT_AVAILABLE_EMAIL",
+            ErrorCode::OAuthUserAlreadyExists => "OAUTH_USER_ALREADY_EXISTS",
+            ErrorCode::OAuthAccountAlreadyLinked => "OAUTH_ACCOUNT_ALREADY_LINKED",
         }
     }
 }
@@ -161,6 +191,15 @@ pub enum Error {
     /// The request body exceeds the configured limit: 413.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A 400 with this free-form `detail` (FastAPI Users' `"Bad Request"`, or
+    /// the `error` an OAuth provider sent back, such as `"access_denied"`).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// An OAuth provider failed (unreachable, an error status, an invalid
+    /// answer or ID token): 502 `OAUTH_PROVIDER_ERROR`. The reason is logged,
+    /// never sent to the client.
+    #[error("OAuth provider error: {0}")]
+    OAuthProvider(String),
     /// A dependency (database, cache) cannot be reached: 503 `SERVICE_UNAVAILABLE`.
     #[error("service unavailable: {0}")]
     ServiceUnavailable(String),
@@ -205,7 +244,9 @@ impl Error {
             | Error::UserAlreadyExists
             | Error::InvalidPassword { .. }
             | Error::BadCredentials
-            | Error::UserNotVerified => StatusCode::BAD_REQUEST,
+            | Error::UserNotVerified
+            | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::OAuthProvider(_) => StatusCode::BAD_GATEWAY,
             Error::UserNotFound | Error::NotFound => StatusCode::NOT_FOUND,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::Forbidden => StatusCode::FORBIDDEN,
@@ -213,7 +254,9 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Store(StoreError::EmailTaken) => StatusCode::BAD_REQUEST,
+            Error::Store(StoreError::EmailTaken | StoreError::AccountTaken) => {
+                StatusCode::BAD_REQUEST
+            }
             Error::Store(_) | Error::Config(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -242,6 +285,9 @@ impl IntoResponse for Error {
                 "code": code.unwrap_or(ErrorCode::RegisterInvalidPassword).as_str(),
                 "reason": rejection.reason(),
             }),
+            Error::Store(StoreError::AccountTaken) => {
+                json!(ErrorCode::OAuthAccountAlreadyLinked.as_str())
+            }
             Error::BadCredentials => json!(ErrorCode::LoginBadCredentials.as_str()),
             Error::UserNotVerified => json!(ErrorCode::LoginUserNotVerified.as_str()),
             Error::UserNotFound | Error::NotFound => json!("Not Found"),
@@ -253,6 +299,11 @@ impl IntoResponse for Error {
                 "msg": message,
             }]),
             Error::PayloadTooLarge => json!("Payload Too Large"),
+            Error::BadRequest(detail) => json!(detail),
+            Error::OAuthProvider(reason) => {
+                tracing::warn!(%reason, "OAuth provider error");
+                json!("OAUTH_PROVIDER_ERROR")
+            }
             Error::ServiceUnavailable(reason) => {
                 tracing::warn!(%reason, "dependency unavailable");
                 json!("SERVICE_UNAVAILABLE")

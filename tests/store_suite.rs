@@ -26,6 +26,27 @@ async fn memory_store_passes_the_store_suite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_passes_the_oauth_account_suite() {
+    suite::run_oauth(|| async { MemoryStore::<User>::new() }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_passes_the_oauth_account_suite() {
+    let dirs: Mutex<Vec<TempDir>> = Mutex::new(Vec::new());
+    suite::run_oauth(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        dirs.lock().unwrap().push(dir);
+        async move {
+            let store = SqliteStore::<User>::open(&path).await.unwrap();
+            store.migrate().await.unwrap();
+            store
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_store_on_a_fresh_file_passes_the_store_suite() {
     // Every store gets its own database file; the directories live until the
     // end of the test.
@@ -112,6 +133,14 @@ async fn postgres_store_on_a_fresh_schema_passes_the_store_suite() {
         schemas.count() >= 7,
         "the suite asked for a fresh store per check"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_passes_the_oauth_account_suite() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    suite::run_oauth(|| schemas.store::<User>()).await;
 }
 
 #[tokio::test]

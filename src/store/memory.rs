@@ -4,7 +4,10 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
-use super::{AccessTokenRecord, AccessTokenStore, StoreError, UserChanges, UserStore};
+use super::{
+    AccessTokenRecord, AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserChanges,
+    UserStore,
+};
 use crate::user::{UserData, UserId, UserModel};
 
 /// An in-memory [`UserStore`]: fast, shared by its clones, and gone when the
@@ -29,6 +32,8 @@ struct Tables<U: UserModel> {
     by_email: HashMap<String, U::Id>,
     /// Access tokens of the database strategy, by digest.
     tokens: HashMap<String, AccessTokenRecord<U::Id>>,
+    /// OAuth accounts by (`oauth_name`, `account_id`): the unique key.
+    oauth_accounts: HashMap<(String, String), OAuthAccount<U::Id>>,
 }
 
 impl<U: UserModel> Clone for MemoryStore<U> {
@@ -62,6 +67,7 @@ impl<U: UserModel> MemoryStore<U> {
                     users: HashMap::new(),
                     by_email: HashMap::new(),
                     tokens: HashMap::new(),
+                    oauth_accounts: HashMap::new(),
                 }),
                 seq: AtomicU64::new(0),
             }),
@@ -152,6 +158,9 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
         tables.by_email.remove(&email_key(user.email()));
         // A deleted user's sessions go with it, as with a foreign key.
         tables.tokens.retain(|_, record| record.user_id != *id);
+        tables
+            .oauth_accounts
+            .retain(|_, account| account.user_id != *id);
         Ok(())
     }
 }
@@ -180,5 +189,47 @@ impl<U: UserModel> AccessTokenStore<U::Id> for MemoryStore<U> {
             .tokens
             .retain(|_, record| record.user_id != *user_id);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl<U: UserModel> OAuthAccountStore for MemoryStore<U> {
+    async fn get_by_oauth_account(
+        &self,
+        oauth_name: &str,
+        account_id: &str,
+    ) -> Result<Option<U>, StoreError> {
+        let tables = self.read();
+        let key = (oauth_name.to_owned(), account_id.to_owned());
+        Ok(tables
+            .oauth_accounts
+            .get(&key)
+            .and_then(|account| tables.users.get(&account.user_id))
+            .cloned())
+    }
+
+    async fn link_oauth_account(&self, account: OAuthAccount<U::Id>) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        if !tables.users.contains_key(&account.user_id) {
+            return Err(StoreError::NotFound);
+        }
+        let key = (account.oauth_name.clone(), account.account_id.clone());
+        if let Some(existing) = tables.oauth_accounts.get(&key) {
+            if existing.user_id != account.user_id {
+                return Err(StoreError::AccountTaken);
+            }
+        }
+        tables.oauth_accounts.insert(key, account);
+        Ok(())
+    }
+
+    async fn oauth_accounts(&self, user_id: &U::Id) -> Result<Vec<OAuthAccount<U::Id>>, StoreError> {
+        Ok(self
+            .read()
+            .oauth_accounts
+            .values()
+            .filter(|account| account.user_id == *user_id)
+            .cloned()
+            .collect())
     }
 }

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use crate::user::{PasswordHash, UserData, UserModel};
 
 mod memory;
+mod oauth;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
@@ -28,6 +29,7 @@ pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+pub use oauth::{OAuthAccount, OAuthAccountStore, ProviderToken};
 pub use tokens::{AccessTokenRecord, AccessTokenStore};
 
 /// Why a store operation failed.
@@ -45,6 +47,10 @@ pub enum StoreError {
     /// the address changed since it was read).
     #[error("the user changed concurrently")]
     Conflict,
+    /// The OAuth account is linked to another user (the unique constraint on
+    /// (`oauth_name`, `account_id`) fired).
+    #[error("OAuth account linked to another user")]
+    AccountTaken,
     /// The backing service cannot be reached (connection refused, timeout):
     /// answered with 503 `SERVICE_UNAVAILABLE`.
     #[error("store unavailable: {0}")]

@@ -8,7 +8,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
 
 use super::timed::Timed;
-use super::{AccessTokenRecord, AccessTokenStore, StoreError, UserChanges, UserStore};
+use super::{
+    AccessTokenRecord, AccessTokenStore, OAuthAccount, OAuthAccountStore, ProviderToken,
+    StoreError, UserChanges, UserStore,
+};
 use crate::user::{PasswordHash, UserData, UserModel};
 
 /// A [`UserStore`] on PostgreSQL through sqlx, for users with UUID ids.
@@ -386,5 +389,118 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for PostgresStore<U> {
             .timed(map_err)
             .await?;
         Ok(())
+    }
+}
+
+type AccountRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Uuid,
+);
+
+fn account_from_row(row: AccountRow) -> OAuthAccount<Uuid> {
+    let (oauth_name, account_id, account_email, access_token, refresh_token, expires_at, user_id) =
+        row;
+    OAuthAccount {
+        oauth_name,
+        account_id,
+        account_email,
+        access_token: ProviderToken::new(access_token),
+        refresh_token: refresh_token.map(ProviderToken::new),
+        expires_at,
+        user_id,
+    }
+}
+
+/// Text PostgreSQL cannot hold (NUL): no stored account has it.
+fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
+#[async_trait]
+impl<U: UserModel<Id = Uuid>> OAuthAccountStore for PostgresStore<U> {
+    async fn get_by_oauth_account(
+        &self,
+        oauth_name: &str,
+        account_id: &str,
+    ) -> Result<Option<U>, StoreError> {
+        if !storable(oauth_name) || !storable(account_id) {
+            return Ok(None);
+        }
+        sqlx::query_as::<_, Row>(
+            "SELECT u.id, u.email, u.hashed_password, u.is_active, u.is_superuser, \
+             u.is_verified, u.fields::text \
+             FROM oauth_accounts a JOIN users u ON u.id = a.user_id \
+             WHERE a.oauth_name = $1 AND a.account_id = $2",
+        )
+        .bind(oauth_name)
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .timed(map_err)
+        .await?
+        .map(from_row)
+        .transpose()
+    }
+
+    async fn link_oauth_account(&self, account: OAuthAccount<Uuid>) -> Result<(), StoreError> {
+        let texts = [
+            account.oauth_name.as_str(),
+            account.account_id.as_str(),
+            account.account_email.as_str(),
+            account.access_token.expose(),
+            account.refresh_token.as_ref().map_or("", |t| t.expose()),
+        ];
+        if !texts.iter().all(|t| storable(t)) {
+            return Err(StoreError::Other(
+                "OAuth account data with a NUL character".into(),
+            ));
+        }
+        // One statement: insert, or refresh when the same user owns the
+        // account; another owner makes the conditional update skip the row,
+        // so nothing comes back.
+        let linked: Option<(Uuid,)> = sqlx::query_as(
+            "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
+             refresh_token, expires_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (oauth_name, account_id) DO UPDATE SET \
+             account_email = EXCLUDED.account_email, access_token = EXCLUDED.access_token, \
+             refresh_token = EXCLUDED.refresh_token, expires_at = EXCLUDED.expires_at \
+             WHERE oauth_accounts.user_id = EXCLUDED.user_id \
+             RETURNING user_id",
+        )
+        .bind(account.oauth_name)
+        .bind(account.account_id)
+        .bind(account.account_email)
+        .bind(account.access_token.expose().to_owned())
+        .bind(account.refresh_token.map(|t| t.expose().to_owned()))
+        .bind(account.expires_at)
+        .bind(account.user_id)
+        .fetch_optional(&self.pool)
+        .timed(|e| match e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            e => map_err(e),
+        })
+        .await?;
+        match linked {
+            Some(_) => Ok(()),
+            None => Err(StoreError::AccountTaken),
+        }
+    }
+
+    async fn oauth_accounts(&self, user_id: &Uuid) -> Result<Vec<OAuthAccount<Uuid>>, StoreError> {
+        Ok(sqlx::query_as::<_, AccountRow>(
+            "SELECT oauth_name, account_id, account_email, access_token, refresh_token, \
+             expires_at, user_id FROM oauth_accounts WHERE user_id = $1",
+        )
+        .bind(*user_id)
+        .fetch_all(&self.pool)
+        .timed(map_err)
+        .await?
+        .into_iter()
+        .map(account_from_row)
+        .collect())
     }
 }

@@ -9,7 +9,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use uuid::Uuid;
 
 use super::timed::Timed;
-use super::{AccessTokenRecord, AccessTokenStore, StoreError, UserChanges, UserStore};
+use super::{
+    AccessTokenRecord, AccessTokenStore, OAuthAccount, OAuthAccountStore, ProviderToken,
+    StoreError, UserChanges, UserStore,
+};
 use crate::user::{PasswordHash, UserData, UserModel};
 
 /// A [`UserStore`] on SQLite through sqlx, for users with UUID ids.
@@ -356,5 +359,98 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for SqliteStore<U> {
             .timed(map_err)
             .await?;
         Ok(())
+    }
+}
+
+type AccountRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    String,
+);
+
+fn account_from_row(row: AccountRow) -> Result<OAuthAccount<Uuid>, StoreError> {
+    let (oauth_name, account_id, account_email, access_token, refresh_token, expires_at, user_id) =
+        row;
+    Ok(OAuthAccount {
+        oauth_name,
+        account_id,
+        account_email,
+        access_token: ProviderToken::new(access_token),
+        refresh_token: refresh_token.map(ProviderToken::new),
+        expires_at,
+        user_id: Uuid::parse_str(&user_id).map_err(|e| StoreError::Other(Box::new(e)))?,
+    })
+}
+
+#[async_trait]
+impl<U: UserModel<Id = Uuid>> OAuthAccountStore for SqliteStore<U> {
+    async fn get_by_oauth_account(
+        &self,
+        oauth_name: &str,
+        account_id: &str,
+    ) -> Result<Option<U>, StoreError> {
+        sqlx::query_as::<_, Row>(
+            "SELECT u.id, u.email, u.hashed_password, u.is_active, u.is_superuser, \
+             u.is_verified, u.fields \
+             FROM oauth_accounts a JOIN users u ON u.id = a.user_id \
+             WHERE a.oauth_name = ? AND a.account_id = ?",
+        )
+        .bind(oauth_name)
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .timed(map_err)
+        .await?
+        .map(from_row)
+        .transpose()
+    }
+
+    async fn link_oauth_account(&self, account: OAuthAccount<Uuid>) -> Result<(), StoreError> {
+        // One statement: insert, or refresh when the same user owns the
+        // account; another owner makes the conditional update skip the row,
+        // so nothing comes back.
+        let linked: Option<(String,)> = sqlx::query_as(
+            "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
+             refresh_token, expires_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (oauth_name, account_id) DO UPDATE SET \
+             account_email = excluded.account_email, access_token = excluded.access_token, \
+             refresh_token = excluded.refresh_token, expires_at = excluded.expires_at \
+             WHERE oauth_accounts.user_id = excluded.user_id \
+             RETURNING user_id",
+        )
+        .bind(account.oauth_name)
+        .bind(account.account_id)
+        .bind(account.account_email)
+        .bind(account.access_token.expose().to_owned())
+        .bind(account.refresh_token.map(|t| t.expose().to_owned()))
+        .bind(account.expires_at)
+        .bind(account.user_id.hyphenated().to_string())
+        .fetch_optional(&self.pool)
+        .timed(|e| match e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            e => map_err(e),
+        })
+        .await?;
+        match linked {
+            Some(_) => Ok(()),
+            None => Err(StoreError::AccountTaken),
+        }
+    }
+
+    async fn oauth_accounts(&self, user_id: &Uuid) -> Result<Vec<OAuthAccount<Uuid>>, StoreError> {
+        sqlx::query_as::<_, AccountRow>(
+            "SELECT oauth_name, account_id, account_email, access_token, refresh_token, \
+             expires_at, user_id FROM oauth_accounts WHERE user_id = ?",
+        )
+        .bind(user_id.hyphenated().to_string())
+        .fetch_all(&self.pool)
+        .timed(map_err)
+        .await?
+        .into_iter()
+        .map(account_from_row)
+        .collect()
     }
 }

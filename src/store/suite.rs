@@ -314,3 +314,189 @@ where
     }
     assert_eq!((created, taken), (1, 19));
 }
+
+fn oauth_account<Id>(user_id: Id, account_id: &str, token: &str) -> super::OAuthAccount<Id> {
+    super::OAuthAccount {
+        oauth_name: "oidc".into(),
+        account_id: account_id.into(),
+        account_email: "king.arthur@camelot.bt".into(),
+        access_token: super::ProviderToken::new(token),
+        refresh_token: Some(super::ProviderToken::new(format!("refresh-{token}"))),
+        expires_at: Some(1_900_000_000),
+        user_id,
+    }
+}
+
+/// Runs the OAuth account checks against fresh stores made by `make`: linking,
+/// refreshing, one owner per account (also under concurrent links), and
+/// accounts going with their user.
+pub async fn run_oauth<S, Fut, Mk>(make: Mk)
+where
+    S: super::OAuthAccountStore,
+    <S::User as UserModel>::Fields: Default,
+    Mk: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    oauth_link_and_find(make().await).await;
+    oauth_relink_by_owner_refreshes(make().await).await;
+    oauth_account_has_one_owner(make().await).await;
+    oauth_link_to_missing_user_fails(make().await).await;
+    oauth_accounts_go_with_their_user(make().await).await;
+    oauth_concurrent_links_yield_one_owner(Arc::new(make().await)).await;
+}
+
+async fn oauth_link_and_find<S: super::OAuthAccountStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
+    assert!(
+        store
+            .get_by_oauth_account("oidc", "sub-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .link_oauth_account(oauth_account(user.id().clone(), "sub-1", "t1"))
+        .await
+        .unwrap();
+    let owner = store
+        .get_by_oauth_account("oidc", "sub-1")
+        .await
+        .unwrap()
+        .expect("linked account found");
+    assert_eq!(owner.id(), user.id());
+    assert!(
+        store
+            .get_by_oauth_account("github", "sub-1")
+            .await
+            .unwrap()
+            .is_none(),
+        "the provider name is part of the key"
+    );
+    let accounts = store.oauth_accounts(user.id()).await.unwrap();
+    assert_eq!(accounts, vec![oauth_account(user.id().clone(), "sub-1", "t1")]);
+}
+
+async fn oauth_relink_by_owner_refreshes<S: super::OAuthAccountStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
+    store
+        .link_oauth_account(oauth_account(user.id().clone(), "sub-1", "t1"))
+        .await
+        .unwrap();
+    let mut fresh = oauth_account(user.id().clone(), "sub-1", "t2");
+    fresh.refresh_token = None;
+    fresh.expires_at = None;
+    fresh.account_email = "arthur@avalon.bt".into();
+    store.link_oauth_account(fresh.clone()).await.unwrap();
+    assert_eq!(store.oauth_accounts(user.id()).await.unwrap(), vec![fresh]);
+}
+
+async fn oauth_account_has_one_owner<S: super::OAuthAccountStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let first = store.create(data("arthur@camelot.bt")).await.unwrap();
+    let second = store.create(data("lancelot@camelot.bt")).await.unwrap();
+    store
+        .link_oauth_account(oauth_account(first.id().clone(), "sub-1", "t1"))
+        .await
+        .unwrap();
+    let taken = store
+        .link_oauth_account(oauth_account(second.id().clone(), "sub-1", "t2"))
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::AccountTaken)),
+        "another owner's account: {taken:?}"
+    );
+    let owner = store
+        .get_by_oauth_account("oidc", "sub-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner.id(), first.id(), "the first owner keeps it");
+    assert_eq!(
+        store.oauth_accounts(first.id()).await.unwrap()[0].access_token,
+        super::ProviderToken::new("t1"),
+        "nothing written by the refused link"
+    );
+    assert!(store.oauth_accounts(second.id()).await.unwrap().is_empty());
+}
+
+async fn oauth_link_to_missing_user_fails<S: super::OAuthAccountStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
+    let id = user.id().clone();
+    store.delete(&id).await.unwrap();
+    let missing = store
+        .link_oauth_account(oauth_account(id, "sub-1", "t1"))
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound)),
+        "link to a missing user: {missing:?}"
+    );
+    assert!(
+        store
+            .get_by_oauth_account("oidc", "sub-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn oauth_accounts_go_with_their_user<S: super::OAuthAccountStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
+    store
+        .link_oauth_account(oauth_account(user.id().clone(), "sub-1", "t1"))
+        .await
+        .unwrap();
+    store.delete(user.id()).await.unwrap();
+    assert!(
+        store
+            .get_by_oauth_account("oidc", "sub-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = store.create(data("lancelot@camelot.bt")).await.unwrap();
+    store
+        .link_oauth_account(oauth_account(again.id().clone(), "sub-1", "t2"))
+        .await
+        .expect("a deleted user's account is free again");
+}
+
+async fn oauth_concurrent_links_yield_one_owner<S: super::OAuthAccountStore>(store: Arc<S>)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let mut users = Vec::new();
+    for i in 0..8 {
+        users.push(store.create(data(&format!("knight{i}@camelot.bt"))).await.unwrap());
+    }
+    let tasks: Vec<_> = users
+        .iter()
+        .map(|user| {
+            let store = Arc::clone(&store);
+            let account = oauth_account(user.id().clone(), "sub-1", "t");
+            tokio::spawn(async move { store.link_oauth_account(account).await })
+        })
+        .collect();
+    let mut linked = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => linked += 1,
+            Err(StoreError::AccountTaken) => {}
+            Err(e) => panic!("concurrent link failed otherwise: {e:?}"),
+        }
+    }
+    assert_eq!(linked, 1, "one owner per provider account");
+}

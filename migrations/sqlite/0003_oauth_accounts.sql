@@ -1,0 +1,15 @@
+-- Provider accounts linked to users, for OAuth login. One owner per provider
+-- account: the primary key. Provider tokens are kept so that the application
+-- can call the provider's API for the user.
+CREATE TABLE IF NOT EXISTS oauth_accounts (
+    oauth_name TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    account_email TEXT NOT NULL,
+    access_token TEXT NOT NULL,
+    refresh_token TEXT,
+    expires_at INTEGER,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (oauth_name, account_id)
+);
+
+CREATE INDEX IF NOT EXISTS oauth_accounts_user_id ON oauth_accounts (user_id);
