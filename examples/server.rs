@@ -18,11 +18,19 @@
 //! | `FRONTEND_URL` | unset | when set, mails carry a link `$FRONTEND_URL/reset-password?token=…` or `$FRONTEND_URL/verify?token=…` |
 //! | `REDIS_URL` | unset | when set, `/auth/redis`: bearer tokens stored in Redis (revocable) |
 //! | `RUST_LOG` | `info` | log filter |
+//! | `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET` | unset | when all three are set, OAuth login with that OpenID Connect provider at `/auth/oidc` and `/auth/associate/oidc` |
+//! | `OAUTH_REDIRECT_BASE` | `http://$BIND` | the base of the OAuth callback URLs registered at the providers (`<base>/auth/oidc/callback`, `<base>/auth/associate/oidc/callback`, …); never taken from the request |
+//! | `OAUTH_<NAME>_CLIENT_ID`, `OAUTH_<NAME>_CLIENT_SECRET` | unset | NAME = `GITHUB`, `GOOGLE`, `MICROSOFT`, `DISCORD`, `GITLAB`: that preset at `/auth/<name>` and `/auth/associate/<name>` |
+//! | `OAUTH_MICROSOFT_TENANT` | `common` | the Microsoft tenant |
+//! | `OAUTH_GITLAB_URL` | `https://gitlab.com` | the GitLab instance |
 //!
 //! Routes: `/auth/jwt` (bearer JWT), `/auth/cookie` (cookie `fastapiusersauth`,
 //! JWT), `/auth/session` (cookie `fastapiuserssession`, revocable sessions stored
 //! in the database), `/auth/redis` (with `REDIS_URL`), `/auth/register`, `/auth/forgot-password`,
-//! `/auth/reset-password`, `/auth/request-verify-token`, `/auth/verify`, `/users`.
+//! `/auth/reset-password`, `/auth/request-verify-token`, `/auth/verify`, `/users`,
+//! and the OAuth routes of each configured provider (`CONTRACT-oauth.md`).
+//! `/openapi.json` is the OpenAPI 3.1 document of exactly these routes and
+//! `/docs` an interactive UI on it, served with all its assets by this server.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -30,16 +38,19 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::{Json, Router};
+use axum::Json;
 use axum_users::auth::{
     AuthBackend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy, RedisStrategy,
 };
 use axum_users::http::request::Parts;
+use axum_users::oauth::{OAuthConfig, OAuthProvider, OidcProvider, presets};
+use axum_users::openapi;
 use axum_users::store::{
-    AccessTokenStore, MemoryStore, PostgresStore, SqliteStore, UserChanges, UserStore,
+    AccessTokenStore, MemoryStore, OAuthAccountStore, PostgresStore, SqliteStore, UserChanges,
+    UserStore,
 };
 use axum_users::{
-    AxumUsers, Email, Error, Password, User, UserData, UserHooks, UserManager, UserModel,
+    AxumUsers, Email, Error, Password, Routes, User, UserData, UserHooks, UserManager, UserModel,
 };
 use lettre::message::{Mailbox, SinglePart};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -107,7 +118,7 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-async fn run<S: UserStore<User = User> + AccessTokenStore<uuid::Uuid> + Clone>(
+async fn run<S: OAuthAccountStore<User = User> + AccessTokenStore<uuid::Uuid> + Clone>(
     store: S,
     bind: SocketAddr,
     secret: &str,
@@ -145,18 +156,31 @@ async fn run<S: UserStore<User = User> + AccessTokenStore<uuid::Uuid> + Clone>(
     };
     let users = AxumUsers::new(manager, backends);
 
-    let app = Router::new()
-        .nest("/auth/jwt", users.auth_router(&bearer))
-        .nest("/auth/cookie", users.auth_router(&cookie))
-        .nest("/auth/session", users.auth_router(&session))
-        .merge(match &redis {
-            Some(redis) => Router::new().nest("/auth/redis", users.auth_router(redis)),
-            None => Router::new(),
-        })
-        .nest("/auth", users.register_router())
-        .nest("/auth", users.reset_password_router())
-        .nest("/auth", users.verify_router())
-        .nest("/users", users.users_router())
+    // Every router is mounted through `Routes`, which records what it mounts
+    // where: the OpenAPI document is generated from the same configuration.
+    let mut routes = users
+        .routes()
+        .auth("/auth/jwt", &bearer)
+        .auth("/auth/cookie", &cookie)
+        .auth("/auth/session", &session);
+    if let Some(redis) = &redis {
+        routes = routes.auth("/auth/redis", redis);
+    }
+    let routes = routes
+        .register("/auth")
+        .reset_password("/auth")
+        .verify("/auth")
+        .users("/users");
+    let routes = oauth_routes(routes, &bearer, secret, bind).await?;
+    let document = routes.openapi(
+        &openapi::Info::new("axum-users example server", env!("CARGO_PKG_VERSION"))
+            .description("FastAPI Users' routes, served by axum-users."),
+    );
+
+    let app = routes
+        .into_router()
+        .merge(openapi::json_router("/openapi.json", &document))
+        .merge(openapi::docs_router("/openapi.json"))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"detail": "Not Found"}))) })
         .method_not_allowed_fallback(|| async {
             (
@@ -175,6 +199,137 @@ async fn run<S: UserStore<User = User> + AccessTokenStore<uuid::Uuid> + Clone>(
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn env_set(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
+/// The OAuth routes of every provider the environment configures: the OpenID
+/// Connect provider `oidc` and the presets. Logins get a bearer JWT.
+async fn oauth_routes<S, H>(
+    mut routes: Routes<S, H>,
+    bearer: &AuthBackend<User>,
+    secret: &str,
+    bind: SocketAddr,
+) -> Result<Routes<S, H>, BoxError>
+where
+    S: OAuthAccountStore<User = User>,
+    H: UserHooks<User>,
+{
+    // The callback URLs come from configuration, never from the request's Host.
+    let base = env_set("OAUTH_REDIRECT_BASE").unwrap_or_else(|| format!("http://{bind}"));
+    let base = base.trim_end_matches('/').to_owned();
+
+    if let (Some(issuer), Some(id), Some(client_secret)) = (
+        env_set("OIDC_ISSUER_URL"),
+        env_set("OIDC_CLIENT_ID"),
+        env_set("OIDC_CLIENT_SECRET"),
+    ) {
+        // Discovery at startup tells a misconfiguration at once; a provider
+        // that is not up yet is discovered at the first login instead.
+        let oidc = match OidcProvider::discover("oidc", &issuer, &id, &client_secret).await {
+            Ok(oidc) => oidc,
+            Err(e) => {
+                tracing::warn!(error = %e, "OpenID Connect discovery failed; retried at the first login");
+                OidcProvider::new("oidc", &issuer, &id, &client_secret)?
+            }
+        };
+        tracing::info!(%issuer, "OAuth: OpenID Connect at /auth/oidc");
+        routes = provider_routes(routes, bearer, secret, &base, oidc)?;
+    }
+    let preset = |name: &str| {
+        let upper = name.to_ascii_uppercase();
+        match (
+            env_set(&format!("OAUTH_{upper}_CLIENT_ID")),
+            env_set(&format!("OAUTH_{upper}_CLIENT_SECRET")),
+        ) {
+            (Some(id), Some(secret)) => Some((id, secret)),
+            _ => None,
+        }
+    };
+    if let Some((id, client_secret)) = preset("github") {
+        routes = provider_routes(
+            routes,
+            bearer,
+            secret,
+            &base,
+            presets::github(id, client_secret)?,
+        )?;
+    }
+    if let Some((id, client_secret)) = preset("google") {
+        routes = provider_routes(
+            routes,
+            bearer,
+            secret,
+            &base,
+            presets::google(id, client_secret)?,
+        )?;
+    }
+    if let Some((id, client_secret)) = preset("microsoft") {
+        let tenant = env_set("OAUTH_MICROSOFT_TENANT")
+            .unwrap_or_else(|| presets::MICROSOFT_COMMON_TENANT.to_owned());
+        routes = provider_routes(
+            routes,
+            bearer,
+            secret,
+            &base,
+            presets::microsoft(id, client_secret, &tenant)?,
+        )?;
+    }
+    if let Some((id, client_secret)) = preset("discord") {
+        routes = provider_routes(
+            routes,
+            bearer,
+            secret,
+            &base,
+            presets::discord(id, client_secret)?,
+        )?;
+    }
+    if let Some((id, client_secret)) = preset("gitlab") {
+        let url = env_set("OAUTH_GITLAB_URL").unwrap_or_else(|| presets::GITLAB_URL.to_owned());
+        routes = provider_routes(
+            routes,
+            bearer,
+            secret,
+            &base,
+            presets::gitlab(id, client_secret, &url)?,
+        )?;
+    }
+    Ok(routes)
+}
+
+/// `/auth/<name>/{authorize,callback}` (login) and
+/// `/auth/associate/<name>/{authorize,callback}` for one provider.
+fn provider_routes<S, H, P>(
+    routes: Routes<S, H>,
+    bearer: &AuthBackend<User>,
+    secret: &str,
+    base: &str,
+    provider: P,
+) -> Result<Routes<S, H>, BoxError>
+where
+    S: OAuthAccountStore<User = User>,
+    H: UserHooks<User>,
+    P: OAuthProvider + Clone,
+{
+    let name = provider.name().to_owned();
+    let login = OAuthConfig::new(
+        provider.clone(),
+        secret,
+        format!("{base}/auth/{name}/callback"),
+    )?;
+    let associate = OAuthConfig::new(
+        provider,
+        secret,
+        format!("{base}/auth/associate/{name}/callback"),
+    )?;
+    tracing::info!(provider = %name, callback = %login.redirect_uri(), "OAuth provider enabled");
+    Ok(routes
+        .oauth(&format!("/auth/{name}"), &login, bearer)
+        .oauth_associate(&format!("/auth/associate/{name}"), &associate))
 }
 
 /// Makes sure `ADMIN_EMAIL` is an active, verified superuser with `ADMIN_PASSWORD`.

@@ -53,6 +53,8 @@
 //! | `sqlite` | `store::SqliteStore` (sqlx, embedded migrations) |
 //! | `postgres` | `store::PostgresStore` (sqlx, embedded migrations, UUID ids) |
 //! | `redis` | `auth::RedisStrategy`: revocable sessions in Redis (redis-rs `ConnectionManager`), and the `redis` crate re-exported |
+//! | `oauth` | the `oauth` module: OAuth2 and OpenID Connect login (`AxumUsers::oauth_router`, `oauth_associate_router`), presets for GitHub, Google, Microsoft, Discord and GitLab (reqwest with rustls) |
+//! | `openapi` | `Routes::openapi`: the OpenAPI 3.1 document of the mounted routers; `openapi::docs_router`: Swagger UI, vendored |
 //!
 //! ## The routers
 //!
@@ -66,6 +68,13 @@
 //! | [`AxumUsers::reset_password_router`] | `POST /auth/forgot-password`, `POST /auth/reset-password` |
 //! | [`AxumUsers::verify_router`] | `POST /auth/request-verify-token`, `POST /auth/verify` |
 //! | [`AxumUsers::users_router`] | `GET`/`PATCH /users/me`, `GET`/`PATCH`/`DELETE /users/{id}` (superusers) |
+//! | `AxumUsers::oauth_router` (feature `oauth`; one per provider and backend) | `GET /auth/github/authorize`, `GET /auth/github/callback` |
+//! | `AxumUsers::oauth_associate_router` (feature `oauth`; one per provider) | `GET /auth/associate/github/authorize`, `GET /auth/associate/github/callback` (logged-in users) |
+//!
+//! [`AxumUsers::routes`] mounts them under their prefixes and records what went
+//! where ([`Routes`]); with the `openapi` feature, the same record gives the
+//! OpenAPI 3.1 document of the app's routes (`Routes::openapi`), and
+//! `openapi::docs_router` serves Swagger UI on it, vendored.
 //!
 //! Errors follow FastAPI Users: `400 {"detail": "LOGIN_BAD_CREDENTIALS"}` and the
 //! other [`ErrorCode`]s, `401` without valid credentials, `403` without the
@@ -163,6 +172,11 @@ pub mod error;
 pub mod extract;
 pub mod hooks;
 pub mod manager;
+#[cfg(feature = "oauth")]
+pub mod oauth;
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub mod openapi;
 pub mod password;
 pub mod routers;
 pub mod store;
@@ -181,7 +195,7 @@ pub use manager::{LogoutEverywhere, UserManager, UserManagerBuilder};
 /// [`RedisStrategy::new`](auth::RedisStrategy::new) without a version mismatch.
 #[cfg(feature = "redis")]
 pub use redis;
-pub use routers::AxumUsers;
+pub use routers::{AxumUsers, Routes};
 pub use user::{
     NoFields, Password, PasswordHash, User, UserCreate, UserData, UserFields, UserId, UserModel,
     UserUpdate,

@@ -10,6 +10,10 @@ use std::time::Duration;
 use http::request::Parts;
 use serde::{Deserialize, Serialize};
 
+mod oauth;
+
+pub use oauth::{OAuthCallbackOptions, OAuthLogin};
+
 use crate::auth::AuthBackend;
 use crate::error::{Error, Result};
 use crate::hooks::{NoHooks, PasswordContext, UpdatedFields, UserHooks};

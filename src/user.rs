@@ -26,24 +26,42 @@ pub trait UserId:
     /// A fresh id for a new user, for stores that assign ids themselves (the
     /// memory store). `seq` counts up from 1 in that store; random ids ignore it.
     fn generate(seq: u64) -> Self;
+
+    /// The JSON Schema of the id as responses and paths show it, for OpenAPI
+    /// documents: `{"type": "string"}` unless the id type says more (UUIDs
+    /// are strings of format `uuid`, the integer ids integers).
+    fn json_schema() -> serde_json::Value {
+        serde_json::json!({"type": "string"})
+    }
 }
 
 impl UserId for Uuid {
     fn generate(_seq: u64) -> Self {
         Uuid::new_v4()
     }
+    fn json_schema() -> serde_json::Value {
+        serde_json::json!({"type": "string", "format": "uuid"})
+    }
 }
 
 macro_rules! int_user_id {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $schema:tt),*) => {$(
         impl UserId for $t {
             fn generate(seq: u64) -> Self {
                 <$t>::try_from(seq).unwrap_or(<$t>::MAX)
             }
+            fn json_schema() -> serde_json::Value {
+                serde_json::json!($schema)
+            }
         }
     )*};
 }
-int_user_id!(i32, i64, u32, u64);
+int_user_id!(
+    i32 => {"type": "integer", "format": "int32"},
+    i64 => {"type": "integer", "format": "int64"},
+    u32 => {"type": "integer", "format": "int64", "minimum": 0, "maximum": 4294967295_u32},
+    u64 => {"type": "integer", "minimum": 0, "maximum": 18446744073709551615_u64}
+);
 
 /// The application's own fields on a user (`display_name`, …), beside the core ones.
 ///
@@ -51,6 +69,14 @@ int_user_id!(i32, i64, u32, u64);
 /// router: the register body is flattened into [`UserFields::Create`], the PATCH body
 /// into [`UserFields::Update`], and responses include the fields as [`Serialize`]
 /// writes them (so only put there what the API may show).
+///
+/// For OpenAPI documents (feature `openapi`), [`UserFields::read_schema`],
+/// [`UserFields::create_schema`] and [`UserFields::update_schema`] describe the
+/// fields as JSON Schemas (2020-12, as OpenAPI 3.1 uses): object schemas whose
+/// `properties` and `required` are merged into the user object, the register
+/// body and the PATCH body. The defaults say "an object" and nothing more; an
+/// application writes its own with [`serde_json::json!`] or from a schema
+/// generator (schemars, utoipa) serialised to JSON.
 ///
 /// ```
 /// use axum_users::UserFields;
@@ -89,6 +115,23 @@ pub trait UserFields: Clone + Debug + Serialize + DeserializeOwned + Send + Sync
     fn create(input: Self::Create) -> Self;
     /// Applies a PATCH.
     fn update(&mut self, update: Self::Update);
+
+    /// The JSON Schema of these fields as responses show them (see the trait's
+    /// documentation); by default any object. `additionalProperties: false`
+    /// here closes the user object to the listed keys.
+    fn read_schema() -> serde_json::Value {
+        serde_json::json!({"type": "object"})
+    }
+    /// The JSON Schema of [`UserFields::Create`] in the register body; by
+    /// default any object.
+    fn create_schema() -> serde_json::Value {
+        serde_json::json!({"type": "object"})
+    }
+    /// The JSON Schema of [`UserFields::Update`] in the PATCH body; by default
+    /// any object.
+    fn update_schema() -> serde_json::Value {
+        serde_json::json!({"type": "object"})
+    }
 }
 
 /// No fields of the application's own: the user object is exactly the core one.
@@ -102,6 +145,17 @@ impl UserFields for NoFields {
         input
     }
     fn update(&mut self, _update: Self::Update) {}
+    fn read_schema() -> serde_json::Value {
+        // The user object is exactly the core one.
+        serde_json::json!({"type": "object", "properties": {}, "additionalProperties": false})
+    }
+    fn create_schema() -> serde_json::Value {
+        // Unknown keys in a body are ignored, not refused.
+        serde_json::json!({"type": "object", "properties": {}})
+    }
+    fn update_schema() -> serde_json::Value {
+        serde_json::json!({"type": "object", "properties": {}})
+    }
 }
 
 /// A password hash in PHC or bcrypt format. Its `Debug` output is redacted and it

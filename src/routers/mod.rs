@@ -15,12 +15,17 @@ use crate::hooks::{NoHooks, UserHooks};
 use crate::manager::UserManager;
 use crate::store::UserStore;
 
+pub(crate) mod app;
 mod auth;
+#[cfg(feature = "oauth")]
+mod oauth;
 mod register;
 mod reset;
 pub mod spec;
 mod users;
 mod verify;
+
+pub use app::Routes;
 
 /// The default request body limit of every router: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -163,6 +168,47 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
     }
 }
 
+#[cfg(feature = "oauth")]
+impl<S, H> AxumUsers<S, H>
+where
+    S: crate::store::OAuthAccountStore,
+    H: UserHooks<S::User>,
+    <S::User as crate::user::UserModel>::Fields: Default,
+{
+    /// `GET /authorize` and `GET /callback`: log in with the provider of
+    /// `config`, getting a token of `backend` (feature `oauth`). Users the
+    /// provider signs in for the first time are created with default
+    /// application fields.
+    pub fn oauth_router<St: Clone + Send + Sync + 'static>(
+        &self,
+        config: &crate::oauth::OAuthConfig,
+        backend: &AuthBackend<S::User>,
+    ) -> Router<St> {
+        oauth::login_router(
+            self.manager.clone(),
+            config.clone(),
+            backend.clone(),
+            self.authenticator.clone(),
+            self.requires_verification,
+        )
+    }
+
+    /// `GET /authorize` and `GET /callback` for the current user (any backend's
+    /// token): link an account at the provider of `config` to the user, who
+    /// can then log in with it (feature `oauth`).
+    pub fn oauth_associate_router<St: Clone + Send + Sync + 'static>(
+        &self,
+        config: &crate::oauth::OAuthConfig,
+    ) -> Router<St> {
+        oauth::associate_router(
+            self.manager.clone(),
+            config.clone(),
+            self.authenticator.clone(),
+            self.requires_verification,
+        )
+    }
+}
+
 /// Adds the route a spec describes, with its method and path, to `router`; a
 /// route that reads a body gets the body limit (one that reads none pays
 /// nothing for it).
@@ -183,9 +229,9 @@ where
         unreachable!("route spec with an unroutable method {}", spec.method)
     });
     let method_router = on(filter, handler);
-    let method_router = match spec.body {
-        spec::Body::None => method_router,
-        _ => method_router.layer(DefaultBodyLimit::max(body_limit)),
+    let method_router = match spec.body.has_body() {
+        false => method_router,
+        true => method_router.layer(DefaultBodyLimit::max(body_limit)),
     };
     router.route(spec.path, method_router)
 }
@@ -202,7 +248,9 @@ mod tests {
             .chain(REGISTER_ROUTES)
             .chain(RESET_ROUTES)
             .chain(VERIFY_ROUTES)
-            .chain(USERS_ROUTES);
+            .chain(USERS_ROUTES)
+            .chain(OAUTH_ROUTES)
+            .chain(OAUTH_ASSOCIATE_ROUTES);
         for route in all {
             assert!(
                 MethodFilter::try_from(route.method.clone()).is_ok(),

@@ -35,6 +35,21 @@ pub enum Body {
     ResetPassword,
     /// A JSON object `{"token"}`.
     Token,
+    /// No body; the OAuth authorize query (`scopes`, repeatable, optional).
+    AuthorizeQuery,
+    /// No body; the OAuth callback query from the provider (`code`, `state`,
+    /// `iss`, or `error` and `error_description`) and the CSRF cookie.
+    CallbackQuery,
+}
+
+impl Body {
+    /// Whether the route reads a request body (and so gets the body limit).
+    pub fn has_body(self) -> bool {
+        !matches!(
+            self,
+            Body::None | Body::AuthorizeQuery | Body::CallbackQuery
+        )
+    }
 }
 
 /// What a successful response carries.
@@ -50,6 +65,8 @@ pub enum Success {
     NoContent,
     /// JSON `null` (202 and the reset's 200, as FastAPI Users answers).
     Null,
+    /// `{"authorization_url": "…"}` and the OAuth CSRF cookie.
+    AuthorizationUrl,
 }
 
 /// One route of a router.
@@ -238,6 +255,85 @@ pub const VERIFY_ROUTES: &[RouteSpec; 2] = &[
         errors: &[
             ErrorCode::VerifyUserBadToken,
             ErrorCode::VerifyUserAlreadyVerified,
+        ],
+        not_found: false,
+    },
+];
+
+/// The 400 `detail` codes of an OAuth callback's state and code checks.
+const OAUTH_CALLBACK_ERRORS: [ErrorCode; 4] = [
+    ErrorCode::AccessTokenDecodeError,
+    ErrorCode::AccessTokenAlreadyExpired,
+    ErrorCode::OAuthInvalidState,
+    ErrorCode::OAuthInvalidCode,
+];
+
+/// The OAuth router's routes (one pair per provider and backend). Their
+/// callbacks can also answer 502 `OAUTH_PROVIDER_ERROR` when the provider fails.
+pub const OAUTH_ROUTES: &[RouteSpec; 2] = &[
+    RouteSpec {
+        method: Method::GET,
+        path: "/authorize",
+        summary: "Start an OAuth login: the provider's authorization URL",
+        access: Access::Public,
+        body: Body::AuthorizeQuery,
+        status: 200,
+        success: Success::AuthorizationUrl,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/callback",
+        summary: "Finish an OAuth login: the provider redirects here",
+        access: Access::Public,
+        body: Body::CallbackQuery,
+        status: 200,
+        success: Success::Login,
+        errors: &[
+            OAUTH_CALLBACK_ERRORS[0],
+            OAUTH_CALLBACK_ERRORS[1],
+            OAUTH_CALLBACK_ERRORS[2],
+            OAUTH_CALLBACK_ERRORS[3],
+            ErrorCode::OAuthNotAvailableEmail,
+            ErrorCode::OAuthUserAlreadyExists,
+            ErrorCode::LoginBadCredentials,
+            ErrorCode::LoginUserNotVerified,
+        ],
+        not_found: false,
+    },
+];
+
+/// The OAuth associate router's routes (one pair per provider): link a
+/// provider account to the current user. The callback can also answer 502
+/// `OAUTH_PROVIDER_ERROR` when the provider fails.
+pub const OAUTH_ASSOCIATE_ROUTES: &[RouteSpec; 2] = &[
+    RouteSpec {
+        method: Method::GET,
+        path: "/authorize",
+        summary: "Start linking a provider account to the current user",
+        access: Access::User,
+        body: Body::AuthorizeQuery,
+        status: 200,
+        success: Success::AuthorizationUrl,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/callback",
+        summary: "Finish linking a provider account: the provider redirects here",
+        access: Access::User,
+        body: Body::CallbackQuery,
+        status: 200,
+        success: Success::User,
+        errors: &[
+            OAUTH_CALLBACK_ERRORS[0],
+            OAUTH_CALLBACK_ERRORS[1],
+            OAUTH_CALLBACK_ERRORS[2],
+            OAUTH_CALLBACK_ERRORS[3],
+            ErrorCode::OAuthNotAvailableEmail,
+            ErrorCode::OAuthAccountAlreadyLinked,
         ],
         not_found: false,
     },

@@ -214,16 +214,19 @@ impl<U: UserModel> OAuthAccountStore for MemoryStore<U> {
             return Err(StoreError::NotFound);
         }
         let key = (account.oauth_name.clone(), account.account_id.clone());
-        if let Some(existing) = tables.oauth_accounts.get(&key) {
-            if existing.user_id != account.user_id {
-                return Err(StoreError::AccountTaken);
-            }
+        if let Some(existing) = tables.oauth_accounts.get(&key)
+            && existing.user_id != account.user_id
+        {
+            return Err(StoreError::AccountTaken);
         }
         tables.oauth_accounts.insert(key, account);
         Ok(())
     }
 
-    async fn oauth_accounts(&self, user_id: &U::Id) -> Result<Vec<OAuthAccount<U::Id>>, StoreError> {
+    async fn oauth_accounts(
+        &self,
+        user_id: &U::Id,
+    ) -> Result<Vec<OAuthAccount<U::Id>>, StoreError> {
         Ok(self
             .read()
             .oauth_accounts

@@ -25,11 +25,11 @@ mod timed;
 mod tokens;
 
 pub use memory::MemoryStore;
+pub use oauth::{OAuthAccount, OAuthAccountStore, ProviderToken};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use oauth::{OAuthAccount, OAuthAccountStore, ProviderToken};
 pub use tokens::{AccessTokenRecord, AccessTokenStore};
 
 /// Why a store operation failed.

@@ -376,7 +376,10 @@ where
         "the provider name is part of the key"
     );
     let accounts = store.oauth_accounts(user.id()).await.unwrap();
-    assert_eq!(accounts, vec![oauth_account(user.id().clone(), "sub-1", "t1")]);
+    assert_eq!(
+        accounts,
+        vec![oauth_account(user.id().clone(), "sub-1", "t1")]
+    );
 }
 
 async fn oauth_relink_by_owner_refreshes<S: super::OAuthAccountStore>(store: S)
@@ -480,7 +483,12 @@ where
 {
     let mut users = Vec::new();
     for i in 0..8 {
-        users.push(store.create(data(&format!("knight{i}@camelot.bt"))).await.unwrap());
+        users.push(
+            store
+                .create(data(&format!("knight{i}@camelot.bt")))
+                .await
+                .unwrap(),
+        );
     }
     let tasks: Vec<_> = users
         .iter()

@@ -1,0 +1,227 @@
+//! The OAuth use cases: log in with a provider account, and link one to the
+//! current user. The rules of FastAPI Users' `oauth_callback`, with its flaws
+//! fixed: an e-mail the provider reports as unverified never links an account
+//! nor marks a user verified, and a provider account has one owner.
+
+use http::request::Parts;
+
+use super::{FieldsOf, UserManager, UserOf};
+use crate::email::Email;
+use crate::error::{Error, ErrorCode, Result};
+use crate::hooks::UserHooks;
+use crate::store::{OAuthAccount, OAuthAccountStore, ProviderToken, StoreError};
+use crate::tokens::random_token;
+use crate::user::{Password, UserData, UserModel};
+
+/// How often, and how far apart, a login that lost the race to create the
+/// user of its address looks for the account link of the winner (a concurrent
+/// first login of the same account): up to one second.
+const RACE_POLLS: u32 = 50;
+const RACE_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// What a provider said about the account that just signed in, with the
+/// tokens it issued: the input of [`UserManager::oauth_callback`] and
+/// [`UserManager::oauth_associate_callback`].
+#[derive(Debug, Clone)]
+pub struct OAuthLogin {
+    /// The provider's name in this application (`"github"`, `"oidc"`, …).
+    pub oauth_name: String,
+    /// The account's id at the provider (OpenID Connect's `sub`).
+    pub account_id: String,
+    /// The account's e-mail address, if the provider gave one.
+    pub email: Option<String>,
+    /// Whether the provider vouches that the address belongs to the account
+    /// holder (OpenID Connect's `email_verified`; GitHub's verified primary
+    /// address).
+    pub email_verified: bool,
+    /// The provider's access token.
+    pub access_token: ProviderToken,
+    /// The provider's refresh token, if any.
+    pub refresh_token: Option<ProviderToken>,
+    /// When the access token expires (Unix seconds), if the provider said.
+    pub expires_at: Option<i64>,
+}
+
+impl OAuthLogin {
+    /// The provider's address, validated like a registration's; a missing or
+    /// invalid one is `OAUTH_NOT_AVAILABLE_EMAIL`.
+    fn email(&self) -> Result<String> {
+        self.email
+            .as_deref()
+            .and_then(|email| Email::parse(email).ok())
+            .map(Email::into_string)
+            .ok_or(Error::Code(ErrorCode::OAuthNotAvailableEmail))
+    }
+
+    fn account<Id>(&self, email: String, user_id: Id) -> OAuthAccount<Id> {
+        OAuthAccount {
+            oauth_name: self.oauth_name.clone(),
+            account_id: self.account_id.clone(),
+            account_email: email,
+            access_token: self.access_token.clone(),
+            refresh_token: self.refresh_token.clone(),
+            expires_at: self.expires_at,
+            user_id,
+        }
+    }
+}
+
+/// How an OAuth login treats accounts it has not seen before (FastAPI Users'
+/// `get_oauth_router` options). Both are off by default, the safe choice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OAuthCallbackOptions {
+    /// Link an unknown provider account to the existing user with the same
+    /// address, when the provider reports the address as verified. Off: such a
+    /// login answers `OAUTH_USER_ALREADY_EXISTS`. Turn it on only for providers
+    /// that verify addresses; an unverified one is never linked.
+    pub associate_by_email: bool,
+    /// Mark users created by OAuth login as verified, when the provider reports
+    /// the address as verified.
+    pub is_verified_by_default: bool,
+}
+
+impl<S, H> UserManager<S, H>
+where
+    S: OAuthAccountStore,
+    H: UserHooks<S::User>,
+    FieldsOf<S>: Default,
+{
+    /// The user an OAuth login is for:
+    ///
+    /// - a known provider account: its owner, with the stored tokens refreshed;
+    /// - an unknown account whose address belongs to a user: that user, linked,
+    ///   when `associate_by_email` is on and the provider verified the address;
+    ///   otherwise `OAUTH_USER_ALREADY_EXISTS`;
+    /// - otherwise a new active user with that address, a random password and
+    ///   default application fields (verified when `is_verified_by_default` is
+    ///   on and the provider verified the address), linked to the account;
+    ///   `on_after_register` fires.
+    ///
+    /// The returned user may be inactive or unverified: the caller applies the
+    /// login rules. No address: `OAUTH_NOT_AVAILABLE_EMAIL`.
+    pub async fn oauth_callback(
+        &self,
+        login: OAuthLogin,
+        options: OAuthCallbackOptions,
+        request: Option<&Parts>,
+    ) -> Result<UserOf<S>> {
+        let email = login.email()?;
+        if let Some(user) = self.linked_user(&login, &email).await? {
+            return Ok(user);
+        }
+        if let Some(user) = self.store().get_by_email(&email).await? {
+            return self.link_by_email(user, &login, email, options).await;
+        }
+        let hashed_password = self
+            .hasher()
+            .hash(&Password::new(random_token(32)?))
+            .await?;
+        let data = UserData {
+            email: email.clone(),
+            hashed_password,
+            is_active: true,
+            is_superuser: false,
+            is_verified: options.is_verified_by_default && login.email_verified,
+            fields: FieldsOf::<S>::default(),
+        };
+        let user = match self.store().create(data).await {
+            Ok(user) => user,
+            // A concurrent login or registration took the address first: its
+            // user is now the one with this address.
+            Err(StoreError::EmailTaken) => {
+                // A concurrent first login of the same account creates the
+                // user, then links the account: wait briefly for the link.
+                for _ in 0..RACE_POLLS {
+                    if let Some(user) = self.linked_user(&login, &email).await? {
+                        return Ok(user);
+                    }
+                    tokio::time::sleep(RACE_POLL_INTERVAL).await;
+                }
+                return match self.store().get_by_email(&email).await? {
+                    Some(user) => self.link_by_email(user, &login, email, options).await,
+                    None => Err(Error::Code(ErrorCode::OAuthUserAlreadyExists)),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let account = login.account(email, user.id().clone());
+        if let Err(e) = self.store().link_oauth_account(account).await {
+            // The account was linked to someone else meanwhile; the new user
+            // would be an orphan without a way in, so it goes.
+            if let Err(delete) = self.store().delete(user.id()).await {
+                tracing::warn!(error = %delete, "could not remove a user whose OAuth link failed");
+            }
+            return Err(match e {
+                StoreError::AccountTaken => Error::Code(ErrorCode::OAuthUserAlreadyExists),
+                e => e.into(),
+            });
+        }
+        self.hooks().on_after_register(&user, request).await?;
+        Ok(user)
+    }
+
+    /// Links a provider account to `user` (the associate router's callback) and
+    /// returns the user as stored. The same account linked again by its owner
+    /// refreshes the stored tokens; one owned by another user (linked, or
+    /// created by an OAuth login) answers `OAUTH_ACCOUNT_ALREADY_LINKED`. The
+    /// user's own address is kept. No address: `OAUTH_NOT_AVAILABLE_EMAIL`.
+    pub async fn oauth_associate_callback(
+        &self,
+        user: &UserOf<S>,
+        login: OAuthLogin,
+    ) -> Result<UserOf<S>> {
+        let email = login.email()?;
+        let account = login.account(email, user.id().clone());
+        match self.store().link_oauth_account(account).await {
+            Ok(()) => {}
+            Err(StoreError::AccountTaken) => {
+                return Err(Error::Code(ErrorCode::OAuthAccountAlreadyLinked));
+            }
+            Err(StoreError::NotFound) => return Err(Error::Unauthorized),
+            Err(e) => return Err(e.into()),
+        }
+        self.store()
+            .get(user.id())
+            .await?
+            .ok_or(Error::Unauthorized)
+    }
+
+    /// The owner of a known provider account, after refreshing the stored
+    /// tokens and address.
+    async fn linked_user(&self, login: &OAuthLogin, email: &str) -> Result<Option<UserOf<S>>> {
+        let Some(user) = self
+            .store()
+            .get_by_oauth_account(&login.oauth_name, &login.account_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let account = login.account(email.to_owned(), user.id().clone());
+        match self.store().link_oauth_account(account).await {
+            Ok(()) => Ok(Some(user)),
+            // The owner was deleted meanwhile: the account is unknown again.
+            Err(StoreError::NotFound) => Ok(None),
+            Err(StoreError::AccountTaken) => Err(Error::Code(ErrorCode::OAuthAccountAlreadyLinked)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn link_by_email(
+        &self,
+        user: UserOf<S>,
+        login: &OAuthLogin,
+        email: String,
+        options: OAuthCallbackOptions,
+    ) -> Result<UserOf<S>> {
+        if !(options.associate_by_email && login.email_verified) {
+            return Err(Error::Code(ErrorCode::OAuthUserAlreadyExists));
+        }
+        let account = login.account(email, user.id().clone());
+        match self.store().link_oauth_account(account).await {
+            Ok(()) => Ok(user),
+            Err(StoreError::AccountTaken) => Err(Error::Code(ErrorCode::OAuthUserAlreadyExists)),
+            Err(StoreError::NotFound) => Err(Error::Code(ErrorCode::OAuthUserAlreadyExists)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The OAuth `state`: a JWT (HS256 under the state secret, audience
+//! `fastapi-users:oauth-state`) carrying the CSRF token that the browser also
+//! holds in a cookie, and for association the user id. FastAPI Users' format,
+//! so that clients and tests can read and mint it.
+//!
+//! The PKCE verifier and the OpenID Connect nonce are derived from the CSRF
+//! token with a key that never leaves the server: the browser sees the CSRF
+//! token (in the state and its cookie) but cannot compute the verifier from
+//! it, and nothing needs to be stored between authorize and callback.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::tokens::{JwtCodec, Secret, now_secs, random_token};
+
+/// The audience of OAuth state tokens, as FastAPI Users sets it.
+pub const STATE_AUDIENCE: &str = "fastapi-users:oauth-state";
+
+/// The claims of a state token that the routers read; other claims are
+/// allowed and ignored.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct StateClaims {
+    pub(crate) csrftoken: String,
+    #[serde(default)]
+    pub(crate) sub: Option<String>,
+}
+
+#[derive(Serialize)]
+struct NewState<'a> {
+    csrftoken: &'a str,
+    aud: &'a str,
+    exp: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
+}
+
+/// Issues and checks state tokens, and derives the per-login secrets.
+#[derive(Clone)]
+pub(crate) struct StateCodec {
+    codec: JwtCodec,
+    decoding: DecodingKey,
+    validation: Validation,
+    lifetime: u64,
+    derive_key: [u8; 32],
+}
+
+impl std::fmt::Debug for StateCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateCodec")
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fresh login's state token and the CSRF token for its cookie.
+pub(crate) struct IssuedState {
+    pub(crate) state: String,
+    pub(crate) csrf: String,
+}
+
+impl StateCodec {
+    pub(crate) fn new(secret: &Secret, lifetime: u64) -> Result<Self> {
+        let codec = JwtCodec::hs256(secret.expose())?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        // PyJWT (FastAPI Users) allows no leeway; neither do we.
+        validation.leeway = 0;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "aud"]);
+        validation.set_audience(&[STATE_AUDIENCE]);
+        Ok(Self {
+            codec,
+            decoding: DecodingKey::from_secret(secret.expose()),
+            validation,
+            lifetime,
+            derive_key: hmac_sha256(secret.expose(), b"axum-users:oauth-derive-key"),
+        })
+    }
+
+    /// The same codec issuing states valid for `lifetime` seconds.
+    pub(crate) fn with_lifetime(mut self, lifetime: u64) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// A new state with a fresh CSRF token; `sub` for association.
+    pub(crate) fn issue(&self, sub: Option<&str>) -> Result<IssuedState> {
+        let csrf = random_token(32)?;
+        let state = self.codec.encode(&NewState {
+            csrftoken: &csrf,
+            aud: STATE_AUDIENCE,
+            exp: now_secs() + self.lifetime,
+            sub,
+        })?;
+        Ok(IssuedState { state, csrf })
+    }
+
+    /// The claims of a valid state: `ACCESS_TOKEN_ALREADY_EXPIRED` for an
+    /// expired one with a valid signature, `ACCESS_TOKEN_DECODE_ERROR` for
+    /// anything else (garbage, bad signature, another audience).
+    pub(crate) fn read(&self, state: &str) -> Result<StateClaims> {
+        match jsonwebtoken::decode::<StateClaims>(state, &self.decoding, &self.validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => {
+                Err(Error::Code(ErrorCode::AccessTokenAlreadyExpired))
+            }
+            Err(_) => Err(Error::Code(ErrorCode::AccessTokenDecodeError)),
+        }
+    }
+
+    /// The PKCE verifier of the login with this CSRF token: 43 characters of
+    /// base64url (RFC 7636 §4.1), from a server-side key.
+    pub(crate) fn pkce_verifier(&self, csrf: &str) -> String {
+        self.derive(b"pkce-verifier", csrf)
+    }
+
+    /// The OpenID Connect nonce of the login with this CSRF token.
+    pub(crate) fn nonce(&self, csrf: &str) -> String {
+        self.derive(b"nonce", csrf)
+    }
+
+    fn derive(&self, label: &[u8], csrf: &str) -> String {
+        let mut input = Vec::with_capacity(label.len() + 1 + csrf.len());
+        input.extend_from_slice(label);
+        input.push(0);
+        input.extend_from_slice(csrf.as_bytes());
+        URL_SAFE_NO_PAD.encode(hmac_sha256(&self.derive_key, &input))
+    }
+}
+
+/// The S256 challenge of a PKCE verifier.
+pub(crate) fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codec(secret: &str) -> StateCodec {
+        StateCodec::new(&Secret::new(secret), 3600).unwrap()
+    }
+
+    #[test]
+    fn state_round_trips_and_is_bound_to_its_secret() {
+        let issued = codec("s").issue(Some("user-1")).unwrap();
+        let claims = codec("s").read(&issued.state).unwrap();
+        assert_eq!(claims.csrftoken, issued.csrf);
+        assert_eq!(claims.sub.as_deref(), Some("user-1"));
+        assert!(matches!(
+            codec("other").read(&issued.state),
+            Err(Error::Code(ErrorCode::AccessTokenDecodeError))
+        ));
+        assert!(matches!(
+            codec("s").read("garbage"),
+            Err(Error::Code(ErrorCode::AccessTokenDecodeError))
+        ));
+    }
+
+    #[test]
+    fn expired_state_is_told_apart() {
+        let expired = StateCodec::new(&Secret::new("s"), 0).unwrap();
+        let issued = expired.issue(None).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert!(matches!(
+            codec("s").read(&issued.state),
+            Err(Error::Code(ErrorCode::AccessTokenAlreadyExpired))
+        ));
+    }
+
+    #[test]
+    fn pkce_verifier_is_keyed_and_well_formed() {
+        let a = codec("s");
+        let verifier = a.pkce_verifier("csrf");
+        assert_eq!(verifier.len(), 43);
+        assert_eq!(verifier, a.pkce_verifier("csrf"));
+        assert_ne!(verifier, a.pkce_verifier("other"));
+        assert_ne!(verifier, codec("t").pkce_verifier("csrf"));
+        assert_ne!(verifier, a.nonce("csrf"));
+        assert_eq!(pkce_challenge(&verifier).len(), 43);
+        // RFC 7636 appendix B.
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+}

@@ -1,0 +1,360 @@
+//! [`Routes`]: mounts the routers under the application's prefixes and records
+//! what it mounted where, so that the OpenAPI document (feature `openapi`) is
+//! generated from the very configuration that built the router.
+
+use axum::Router;
+
+use super::AxumUsers;
+use super::spec::{
+    AUTH_ROUTES, REGISTER_ROUTES, RESET_ROUTES, RouteSpec, USERS_ROUTES, VERIFY_ROUTES,
+};
+use crate::auth::{AuthBackend, TransportKind};
+use crate::hooks::UserHooks;
+use crate::store::UserStore;
+use crate::user::UserModel;
+
+/// The routers of an [`AxumUsers`], mounted under the application's prefixes,
+/// with a record of each mount; built by [`AxumUsers::routes`].
+///
+/// Each method nests one router (exactly what the matching `*_router` method of
+/// [`AxumUsers`] builds) and records its routes, prefix, backend, body limit and
+/// verification rule. [`Routes::into_router`] gives the router to serve; with
+/// the `openapi` feature, `Routes::openapi` gives the OpenAPI 3.1 document of
+/// the same routes, so the two cannot disagree.
+///
+/// ```
+/// use axum::Router;
+/// use axum_users::auth::{AuthBackend, BearerTransport, CookieTransport, JwtStrategy};
+/// use axum_users::{AxumUsers, User, UserManager, store::MemoryStore};
+///
+/// let jwt = JwtStrategy::hs256("a long random secret").unwrap();
+/// let bearer = AuthBackend::new("jwt", BearerTransport::new("auth/jwt/login"), jwt.clone());
+/// let cookie = AuthBackend::new("cookie", CookieTransport::new(), jwt);
+/// let users = AxumUsers::new(
+///     UserManager::new(MemoryStore::<User>::new()),
+///     vec![bearer.clone(), cookie.clone()],
+/// );
+/// let api = users
+///     .routes()
+///     .auth("/auth/jwt", &bearer)
+///     .auth("/auth/cookie", &cookie)
+///     .register("/auth")
+///     .reset_password("/auth")
+///     .verify("/auth")
+///     .users("/users");
+/// // With the `openapi` feature:
+/// // let document = api.openapi(&axum_users::openapi::Info::new("My app", "1.0.0"));
+/// let app: Router = api.into_router().layer(users.layer());
+/// ```
+pub struct Routes<S: UserStore, H, St = ()> {
+    users: AxumUsers<S, H>,
+    router: Router<St>,
+    mounts: Vec<Mount>,
+}
+
+impl<S: UserStore, H, St> std::fmt::Debug for Routes<S, H, St> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes")
+            .field("mounts", &self.mounts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
+    /// A [`Routes`] builder over these routers: mount each router under a
+    /// prefix, then take the router ([`Routes::into_router`]) and, with the
+    /// `openapi` feature, its OpenAPI document. The routers take the body limit
+    /// and verification rule set on `self` so far.
+    pub fn routes<St: Clone + Send + Sync + 'static>(&self) -> Routes<S, H, St> {
+        Routes {
+            users: self.clone(),
+            router: Router::new(),
+            mounts: Vec::new(),
+        }
+    }
+}
+
+impl<S, H, St> Routes<S, H, St>
+where
+    S: UserStore,
+    H: UserHooks<S::User>,
+    St: Clone + Send + Sync + 'static,
+{
+    /// Mounts [`AxumUsers::auth_router`] for `backend` at `prefix`
+    /// (`POST {prefix}/login`, `POST {prefix}/logout`).
+    pub fn auth(self, prefix: &str, backend: &AuthBackend<S::User>) -> Self {
+        let router = self.users.auth_router(backend);
+        let mount = self
+            .record(prefix, AUTH_ROUTES, "auth")
+            .backend(backend)
+            .own_backend_only();
+        self.mount(router, mount)
+    }
+
+    /// Mounts [`AxumUsers::register_router`] at `prefix` (`POST {prefix}/register`).
+    pub fn register(self, prefix: &str) -> Self {
+        let router = self.users.register_router();
+        let mount = self.record(prefix, REGISTER_ROUTES, "auth");
+        self.mount(router, mount)
+    }
+
+    /// Mounts [`AxumUsers::reset_password_router`] at `prefix`
+    /// (`POST {prefix}/forgot-password`, `POST {prefix}/reset-password`).
+    pub fn reset_password(self, prefix: &str) -> Self {
+        let router = self.users.reset_password_router();
+        let mount = self.record(prefix, RESET_ROUTES, "auth");
+        self.mount(router, mount)
+    }
+
+    /// Mounts [`AxumUsers::verify_router`] at `prefix`
+    /// (`POST {prefix}/request-verify-token`, `POST {prefix}/verify`).
+    pub fn verify(self, prefix: &str) -> Self {
+        let router = self.users.verify_router();
+        let mount = self.record(prefix, VERIFY_ROUTES, "auth");
+        self.mount(router, mount)
+    }
+
+    /// Mounts [`AxumUsers::users_router`] at `prefix`
+    /// (`GET|PATCH {prefix}/me`, `GET|PATCH|DELETE {prefix}/{id}`).
+    pub fn users(self, prefix: &str) -> Self {
+        let router = self.users.users_router();
+        let mount = self.record(prefix, USERS_ROUTES, "users");
+        self.mount(router, mount)
+    }
+
+    /// The router with everything mounted so far. Add
+    /// [`AxumUsers::layer`] for the extractors of the application's own
+    /// handlers, as without `Routes`.
+    pub fn into_router(self) -> Router<St> {
+        self.router
+    }
+
+    /// The OpenAPI 3.1 document of everything mounted so far: paths, request
+    /// and response schemas (the application's user fields included, see
+    /// [`UserFields`](crate::UserFields)), every status the routes answer,
+    /// their 400 `detail` codes, and one security scheme per backend.
+    ///
+    /// Serve it with [`openapi::json_router`](crate::openapi::json_router) and
+    /// browse it with [`openapi::docs_router`](crate::openapi::docs_router).
+    #[cfg(feature = "openapi")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+    pub fn openapi(&self, info: &crate::openapi::Info) -> serde_json::Value {
+        let backends: Vec<BackendDoc> = self
+            .users
+            .authenticator()
+            .backends()
+            .iter()
+            .map(BackendDoc::of)
+            .collect();
+        crate::openapi::document::<S::User>(info, &self.mounts, &backends)
+    }
+
+    /// The front door these routes are built from (for router kinds added
+    /// beside this file, such as OAuth's).
+    #[allow(dead_code)]
+    pub(crate) fn axum_users(&self) -> &AxumUsers<S, H> {
+        &self.users
+    }
+
+    /// A record of `routes` at `prefix`, with the front door's body limit and
+    /// verification rule, authenticated by every backend and with no login
+    /// backend; refine it with [`Mount`]'s setters, then [`Routes::mount`] it.
+    pub(crate) fn record(
+        &self,
+        prefix: &str,
+        routes: &'static [RouteSpec],
+        tag: &'static str,
+    ) -> Mount {
+        Mount {
+            prefix: normalize_prefix(prefix),
+            routes,
+            tag,
+            backend: None,
+            auth: MountAuth::AllBackends,
+            requires_verification: self.users.requires_verification,
+            body_limit: self.users.body_limit,
+            oauth: None,
+        }
+    }
+
+    /// Nests `router` at the record's prefix and keeps the record. Every kind of
+    /// router goes through here, so the document and the router stay one.
+    pub(crate) fn mount(mut self, router: Router<St>, mount: Mount) -> Self {
+        self.router = if mount.prefix.is_empty() {
+            self.router.merge(router)
+        } else {
+            self.router.nest(&mount.prefix, router)
+        };
+        self.mounts.push(mount);
+        self
+    }
+}
+
+#[cfg(feature = "oauth")]
+impl<S, H, St> Routes<S, H, St>
+where
+    S: crate::store::OAuthAccountStore,
+    H: UserHooks<S::User>,
+    St: Clone + Send + Sync + 'static,
+    <S::User as UserModel>::Fields: Default,
+{
+    /// Mounts [`AxumUsers::oauth_router`] for `config`'s provider and
+    /// `backend` at `prefix` (`GET {prefix}/authorize`, `GET {prefix}/callback`).
+    pub fn oauth(
+        self,
+        prefix: &str,
+        config: &crate::oauth::OAuthConfig,
+        backend: &AuthBackend<S::User>,
+    ) -> Self {
+        let router = self.users.oauth_router(config, backend);
+        let mount = self
+            .record(prefix, super::spec::OAUTH_ROUTES, "oauth")
+            .backend(backend)
+            .oauth(
+                config.provider.name(),
+                Some(config.csrf_cookie.cookie_name()),
+                config.success_redirect.is_some(),
+            );
+        self.mount(router, mount)
+    }
+
+    /// Mounts [`AxumUsers::oauth_associate_router`] for `config`'s provider at
+    /// `prefix` (`GET {prefix}/authorize`, `GET {prefix}/callback`).
+    pub fn oauth_associate(self, prefix: &str, config: &crate::oauth::OAuthConfig) -> Self {
+        let router = self.users.oauth_associate_router(config);
+        let mount = self
+            .record(prefix, super::spec::OAUTH_ASSOCIATE_ROUTES, "oauth")
+            .oauth(
+                config.provider.name(),
+                Some(config.csrf_cookie.cookie_name()),
+                config.success_redirect.is_some(),
+            );
+        self.mount(router, mount)
+    }
+}
+
+/// `"/auth/"` → `"/auth"`, `"auth"` → `"/auth"`, `"/"` and `""` → `""` (merged
+/// at the root, which axum's `nest` refuses).
+fn normalize_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim_end_matches('/');
+    match trimmed {
+        "" => String::new(),
+        p if p.starts_with('/') => p.to_owned(),
+        p => format!("/{p}"),
+    }
+}
+
+/// A backend as documentation sees it: its name and transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BackendDoc {
+    /// [`AuthBackend::name`].
+    pub(crate) name: String,
+    /// What the transport is.
+    pub(crate) kind: TransportKind,
+}
+
+impl BackendDoc {
+    pub(crate) fn of<U: UserModel>(backend: &AuthBackend<U>) -> Self {
+        Self {
+            name: backend.name().to_owned(),
+            kind: backend.transport().kind(),
+        }
+    }
+}
+
+/// Which backends authenticate a mount's protected routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MountAuth {
+    /// Every backend of the authenticator, in order (the users router, …).
+    AllBackends,
+    /// Only the mount's own [`Mount::backend`] (the auth router's logout).
+    OwnBackend,
+}
+
+/// What an OAuth mount adds to its routes' documentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OAuthDoc {
+    /// The provider's name (`"google"`, …), for summaries.
+    pub(crate) provider: String,
+    /// The CSRF cookie the authorize route sets and the callback reads, when
+    /// known.
+    pub(crate) csrf_cookie: Option<String>,
+    /// Whether a successful callback answers a 302 to a configured URL
+    /// (carrying the login cookie) instead of the transport's response.
+    pub(crate) success_redirect: bool,
+}
+
+/// One mounted router: its routes (the same specs it was built from) and what
+/// their documentation depends on.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "openapi"), allow(dead_code))] // Read by the document.
+pub(crate) struct Mount {
+    /// The prefix, normalised (`""` or `"/…"` without a trailing slash).
+    pub(crate) prefix: String,
+    /// The routes, relative to the prefix.
+    pub(crate) routes: &'static [RouteSpec],
+    /// The operations' tag.
+    pub(crate) tag: &'static str,
+    /// The backend whose transport answers `Success::Login` and
+    /// `Success::Logout` routes.
+    pub(crate) backend: Option<BackendDoc>,
+    /// Which backends authenticate the protected routes.
+    pub(crate) auth: MountAuth,
+    /// Whether the routes require a verified user (403, `LOGIN_USER_NOT_VERIFIED`).
+    pub(crate) requires_verification: bool,
+    /// The body limit of routes that read a body (413).
+    pub(crate) body_limit: usize,
+    /// OAuth details, for the OAuth routers.
+    pub(crate) oauth: Option<OAuthDoc>,
+}
+
+#[allow(dead_code)] // Setters for router kinds added beside this file (OAuth).
+impl Mount {
+    /// Sets the backend whose transport answers login and logout.
+    pub(crate) fn backend<U: UserModel>(mut self, backend: &AuthBackend<U>) -> Self {
+        self.backend = Some(BackendDoc::of(backend));
+        self
+    }
+
+    /// Protected routes accept only the mount's own backend.
+    pub(crate) fn own_backend_only(mut self) -> Self {
+        self.auth = MountAuth::OwnBackend;
+        self
+    }
+
+    /// Overrides the verification rule taken from the front door.
+    pub(crate) fn requires_verification(mut self, required: bool) -> Self {
+        self.requires_verification = required;
+        self
+    }
+
+    /// Marks an OAuth mount: its provider, its CSRF cookie when known, and
+    /// whether a successful callback redirects (302) instead of answering.
+    pub(crate) fn oauth(
+        mut self,
+        provider: &str,
+        csrf_cookie: Option<&str>,
+        success_redirect: bool,
+    ) -> Self {
+        self.oauth = Some(OAuthDoc {
+            provider: provider.to_owned(),
+            csrf_cookie: csrf_cookie.map(str::to_owned),
+            success_redirect,
+        });
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_prefix;
+
+    #[test]
+    fn prefixes_are_normalised() {
+        assert_eq!(normalize_prefix("/auth"), "/auth");
+        assert_eq!(normalize_prefix("/auth/"), "/auth");
+        assert_eq!(normalize_prefix("auth/jwt"), "/auth/jwt");
+        assert_eq!(normalize_prefix("/"), "");
+        assert_eq!(normalize_prefix(""), "");
+    }
+}
