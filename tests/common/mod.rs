@@ -452,3 +452,5 @@ pub mod pg;
 pub mod services;
 // The example server as a process, and an HTTP client for it.
 pub mod process;
+// The loopback OpenID Connect provider (tests/oidc) and a browser for it.
+pub mod oidc;

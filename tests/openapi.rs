@@ -1,0 +1,826 @@
+//! The OpenAPI document of `Routes` against the router it describes, and the
+//! self-contained Swagger UI page (feature `openapi`).
+//!
+//! With `AXUM_USERS_OPENAPI_VALIDATOR` set to a Python that has
+//! `openapi-spec-validator` (`scripts/validate-openapi.sh` makes one), the
+//! documents are also checked by that validator; without it, that test says
+//! it skipped.
+#![cfg(feature = "openapi")]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum_users::auth::{AuthBackend, BearerTransport, CookieTransport, JwtStrategy};
+use axum_users::openapi::{self, Info};
+use axum_users::routers::spec::{
+    AUTH_ROUTES, REGISTER_ROUTES, RESET_ROUTES, RouteSpec, USERS_ROUTES, VERIFY_ROUTES,
+};
+use axum_users::store::MemoryStore;
+use axum_users::{AxumUsers, ErrorCode, NoHooks, Routes, User, UserFields, UserManager};
+use common::{PASSWORD, SECRET, body_json, fast_hasher, json_request, login_request, raw_request};
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+// ---------------------------------------------------------------------------
+// The app: integer ids, an application field, a bearer and two cookie backends.
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Profile {
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ProfileUpdate {
+    display_name: Option<String>,
+}
+
+impl UserFields for Profile {
+    type Create = Profile;
+    type Update = ProfileUpdate;
+    fn create(input: Profile) -> Self {
+        input
+    }
+    fn update(&mut self, update: ProfileUpdate) {
+        if let Some(name) = update.display_name {
+            self.display_name = Some(name);
+        }
+    }
+    fn read_schema() -> Value {
+        json!({
+            "type": "object",
+            "required": ["display_name"],
+            "properties": {"display_name": {"type": ["string", "null"]}},
+            "additionalProperties": false,
+        })
+    }
+    fn create_schema() -> Value {
+        json!({"type": "object", "properties": {"display_name": {"type": ["string", "null"]}}})
+    }
+    fn update_schema() -> Value {
+        json!({"type": "object", "properties": {"display_name": {"type": "string"}}})
+    }
+}
+
+type AppUser = User<Profile, i64>;
+type AppStore = MemoryStore<AppUser>;
+
+struct App {
+    router: Router,
+    doc: Value,
+}
+
+/// Where each router is mounted, with the specs it is built from.
+const MOUNTS: [(&str, &[RouteSpec]); 7] = [
+    ("/auth/jwt", AUTH_ROUTES),
+    ("/auth/cookie", AUTH_ROUTES),
+    ("/auth/session", AUTH_ROUTES),
+    ("/auth", REGISTER_ROUTES),
+    ("/auth", RESET_ROUTES),
+    ("/auth", VERIFY_ROUTES),
+    ("/users", USERS_ROUTES),
+];
+
+fn app_with(requires_verification: bool, body_limit: Option<usize>) -> App {
+    let jwt = JwtStrategy::hs256(SECRET).unwrap();
+    let bearer = AuthBackend::new("jwt", BearerTransport::new("auth/jwt/login"), jwt.clone());
+    let cookie = AuthBackend::new("cookie", CookieTransport::new(), jwt.clone());
+    let session = AuthBackend::new(
+        "session",
+        CookieTransport::new().name("fastapiuserssession"),
+        jwt,
+    );
+    let manager = UserManager::builder(AppStore::new())
+        .hasher(fast_hasher())
+        .token_secret(SECRET)
+        .build();
+    let mut users = AxumUsers::new(
+        manager,
+        vec![bearer.clone(), cookie.clone(), session.clone()],
+    )
+    .requires_verification(requires_verification);
+    if let Some(limit) = body_limit {
+        users = users.body_limit(limit);
+    }
+    let api: Routes<AppStore, NoHooks> = users
+        .routes()
+        .auth("/auth/jwt", &bearer)
+        .auth("/auth/cookie", &cookie)
+        .auth("/auth/session", &session)
+        .register("/auth")
+        .reset_password("/auth")
+        .verify("/auth")
+        .users("/users");
+    let doc = api.openapi(&Info::new("test", "1.0.0"));
+    let router = api.into_router().layer(users.layer());
+    App { router, doc }
+}
+
+fn app() -> App {
+    app_with(false, None)
+}
+
+/// The spec a documented operation comes from.
+fn spec_of(method: &str, path: &str) -> &'static RouteSpec {
+    MOUNTS
+        .iter()
+        .flat_map(|(prefix, routes)| routes.iter().map(move |r| (*prefix, r)))
+        .find(|(prefix, r)| {
+            r.method.as_str().eq_ignore_ascii_case(method) && format!("{prefix}{}", r.path) == path
+        })
+        .map(|(_, r)| r)
+        .unwrap_or_else(|| panic!("no spec for {method} {path}"))
+}
+
+/// Every (method, path, operation) of a document.
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            out.push((method.to_uppercase(), path.clone(), op.clone()));
+        }
+    }
+    out
+}
+
+/// Follows `$ref`s into the components.
+fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    match value.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let pointer = reference.trim_start_matches('#');
+            resolve(
+                doc,
+                doc.pointer(pointer)
+                    .unwrap_or_else(|| panic!("{reference}")),
+            )
+        }
+        None => value,
+    }
+}
+
+async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    (status, body_json(response).await)
+}
+
+/// A concrete URI for a documented path.
+fn uri(path: &str) -> String {
+    path.replace("{id}", "1")
+}
+
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_document_is_openapi_3_1_with_every_mounted_route() {
+    let App { doc, .. } = app();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1."),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["info"], json!({"title": "test", "version": "1.0.0"}));
+    let documented: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect();
+    // The contract's routes, with a third backend.
+    let expected: BTreeSet<(String, String)> = [
+        ("POST", "/auth/jwt/login"),
+        ("POST", "/auth/jwt/logout"),
+        ("POST", "/auth/cookie/login"),
+        ("POST", "/auth/cookie/logout"),
+        ("POST", "/auth/session/login"),
+        ("POST", "/auth/session/logout"),
+        ("POST", "/auth/register"),
+        ("POST", "/auth/forgot-password"),
+        ("POST", "/auth/reset-password"),
+        ("POST", "/auth/request-verify-token"),
+        ("POST", "/auth/verify"),
+        ("GET", "/users/me"),
+        ("PATCH", "/users/me"),
+        ("GET", "/users/{id}"),
+        ("PATCH", "/users/{id}"),
+        ("DELETE", "/users/{id}"),
+    ]
+    .into_iter()
+    .map(|(m, p)| (m.to_owned(), p.to_owned()))
+    .collect();
+    assert_eq!(documented, expected);
+    // Operation ids are unique.
+    let ids: BTreeSet<String> = operations(&doc)
+        .iter()
+        .map(|(_, _, op)| op["operationId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), expected.len());
+}
+
+#[tokio::test]
+async fn the_router_answers_exactly_the_documented_operations() {
+    let App { router, doc } = app();
+    let documented: BTreeMap<String, BTreeSet<String>> =
+        operations(&doc)
+            .into_iter()
+            .fold(BTreeMap::new(), |mut map, (method, path, _)| {
+                map.entry(path).or_default().insert(method);
+                map
+            });
+    for (path, methods) in &documented {
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri(path))
+                .body(Body::empty())
+                .unwrap();
+            let (status, body) = send(&router, request).await;
+            if methods.contains(method) {
+                assert!(
+                    status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}: documented, but {status} {body}"
+                );
+                let op = &doc["paths"][path][method.to_lowercase()];
+                assert!(
+                    op["responses"].get(status.as_str()).is_some(),
+                    "{method} {path} answered {status}, which it does not document"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}: not documented"
+                );
+            }
+        }
+    }
+    for path in ["/", "/auth", "/auth/login", "/users", "/auth/jwt", "/docs"] {
+        let (status, _) = send(&router, common::get(path, None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[test]
+fn security_schemes_name_each_backend() {
+    let App { doc, .. } = app();
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes.as_object().unwrap().len(), 3, "{schemes}");
+    assert_eq!(schemes["jwt"]["type"], "oauth2");
+    let token_url = schemes["jwt"]["flows"]["password"]["tokenUrl"]
+        .as_str()
+        .unwrap();
+    assert!(token_url.ends_with("auth/jwt/login"), "{token_url}");
+    assert_eq!(
+        schemes["cookie"],
+        json!({"type": "apiKey", "in": "cookie", "name": "fastapiusersauth",
+               "description": schemes["cookie"]["description"]})
+    );
+    assert_eq!(schemes["session"]["type"], "apiKey");
+    assert_eq!(schemes["session"]["in"], "cookie");
+    assert_eq!(schemes["session"]["name"], "fastapiuserssession");
+}
+
+#[test]
+fn protected_operations_list_their_backends_and_never_anonymous() {
+    let App { doc, .. } = app();
+    let all = json!([{"jwt": []}, {"cookie": []}, {"session": []}]);
+    for (method, path, op) in operations(&doc) {
+        let spec = spec_of(&method, &path);
+        let protected = spec.access != axum_users::routers::spec::Access::Public;
+        assert_eq!(
+            op["responses"].get("401").is_some(),
+            protected,
+            "{method} {path}: 401 iff protected"
+        );
+        if !protected {
+            assert!(op.get("security").is_none(), "{method} {path}");
+            continue;
+        }
+        let security = op["security"].as_array().expect("security");
+        assert!(!security.is_empty(), "{method} {path}");
+        for requirement in security {
+            let requirement = requirement.as_object().unwrap();
+            assert_eq!(requirement.len(), 1, "{method} {path}: {requirement:?}");
+        }
+        if path.ends_with("/logout") {
+            // A logout takes only its own backend's token (as FastAPI Users').
+            let key = path.split('/').nth(2).unwrap();
+            assert_eq!(op["security"], json!([{ key: [] }]), "{method} {path}");
+        } else {
+            assert_eq!(op["security"], all, "{method} {path}");
+        }
+    }
+}
+
+#[test]
+fn bodies_document_422_and_413_logouts_204_and_logins_their_transport() {
+    let App { doc, .. } = app_with(false, Some(4096));
+    for (method, path, op) in operations(&doc) {
+        let spec = spec_of(&method, &path);
+        let responses = &op["responses"];
+        assert_eq!(
+            op.get("requestBody").is_some(),
+            spec.body.has_body(),
+            "{method} {path}"
+        );
+        if spec.body.has_body() {
+            let r422 = resolve(&doc, &responses["422"]);
+            assert_eq!(
+                resolve(&doc, &r422["content"]["application/json"]["schema"])["properties"]["detail"]
+                    ["items"]["$ref"],
+                "#/components/schemas/ValidationError",
+                "{method} {path}"
+            );
+            let r413 = &responses["413"];
+            assert!(
+                r413["description"].as_str().unwrap().contains("4096"),
+                "{method} {path}: {r413}"
+            );
+        } else {
+            assert!(responses.get("413").is_none() && responses.get("422").is_none());
+        }
+        assert!(responses.get("503").is_some(), "{method} {path}");
+        assert_eq!(
+            responses.get("404").is_some(),
+            spec.not_found,
+            "{method} {path}"
+        );
+    }
+    for path in [
+        "/auth/jwt/logout",
+        "/auth/cookie/logout",
+        "/auth/session/logout",
+    ] {
+        let responses = &doc["paths"][path]["post"]["responses"];
+        assert!(responses.get("204").is_some(), "{path}");
+        assert!(responses.get("200").is_none(), "{path}");
+    }
+    let jwt_login = &doc["paths"]["/auth/jwt/login"]["post"];
+    assert_eq!(
+        jwt_login["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/BearerResponse"
+    );
+    let form = &jwt_login["requestBody"]["content"];
+    assert!(form.get("application/x-www-form-urlencoded").is_some());
+    assert!(form.get("multipart/form-data").is_some());
+    let login_form = &doc["components"]["schemas"]["LoginForm"];
+    assert_eq!(login_form["required"], json!(["username", "password"]));
+    for field in ["grant_type", "scope", "client_id", "client_secret"] {
+        assert!(login_form["properties"].get(field).is_some(), "{field}");
+    }
+    for path in ["/auth/cookie/login", "/auth/session/login"] {
+        let responses = &doc["paths"][path]["post"]["responses"];
+        assert!(
+            responses["204"]["headers"].get("Set-Cookie").is_some(),
+            "{path}"
+        );
+        assert!(responses.get("200").is_none(), "{path}");
+    }
+}
+
+/// The 400 codes of each operation's documentation, from its schema's enums.
+fn documented_codes(doc: &Value, op: &Value) -> BTreeSet<String> {
+    let Some(response) = op["responses"].get("400") else {
+        return BTreeSet::new();
+    };
+    let detail =
+        &resolve(doc, response)["content"]["application/json"]["schema"]["properties"]["detail"];
+    let alternatives = match detail.get("anyOf") {
+        Some(list) => list.as_array().unwrap().clone(),
+        None => vec![detail.clone()],
+    };
+    let mut codes = BTreeSet::new();
+    for alternative in alternatives {
+        let list = alternative
+            .get("enum")
+            .or_else(|| alternative["properties"]["code"].get("enum"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        codes.extend(list.iter().map(|c| c.as_str().unwrap().to_owned()));
+    }
+    // Every code has an example too.
+    let examples = &resolve(doc, response)["content"]["application/json"]["examples"];
+    for code in &codes {
+        assert!(examples.get(code).is_some(), "no example for {code}");
+    }
+    codes
+}
+
+#[test]
+fn each_operation_documents_its_400_codes() {
+    for requires_verification in [false, true] {
+        let App { doc, .. } = app_with(requires_verification, None);
+        for (method, path, op) in operations(&doc) {
+            let spec = spec_of(&method, &path);
+            let expected: BTreeSet<String> = spec
+                .errors
+                .iter()
+                .filter(|c| requires_verification || **c != ErrorCode::LoginUserNotVerified)
+                .map(|c| c.as_str().to_owned())
+                .collect();
+            assert_eq!(
+                documented_codes(&doc, &op),
+                expected,
+                "{method} {path} (requires_verification {requires_verification})"
+            );
+            let forbidden = op["responses"].get("403").is_some();
+            let expect_forbidden = match spec.access {
+                axum_users::routers::spec::Access::Public => false,
+                axum_users::routers::spec::Access::User => requires_verification,
+                axum_users::routers::spec::Access::Superuser => true,
+            };
+            assert_eq!(forbidden, expect_forbidden, "{method} {path}");
+        }
+    }
+}
+
+#[test]
+fn user_schemas_follow_the_user_type() {
+    let App { doc, .. } = app();
+    let schemas = &doc["components"]["schemas"];
+    let user = &schemas["User"];
+    assert_eq!(user["properties"]["id"]["type"], "integer");
+    assert_eq!(user["properties"]["email"]["format"], "email");
+    assert_eq!(
+        user["properties"]["display_name"]["type"],
+        json!(["string", "null"])
+    );
+    let required: BTreeSet<&str> = user["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        required,
+        BTreeSet::from([
+            "id",
+            "email",
+            "is_active",
+            "is_superuser",
+            "is_verified",
+            "display_name"
+        ])
+    );
+    assert_eq!(user["additionalProperties"], false);
+    let create = &schemas["UserCreate"];
+    assert_eq!(create["required"], json!(["email", "password"]));
+    for field in [
+        "email",
+        "password",
+        "is_active",
+        "is_superuser",
+        "is_verified",
+        "display_name",
+    ] {
+        assert!(
+            create["properties"].get(field).is_some(),
+            "UserCreate.{field}"
+        );
+    }
+    let update = &schemas["UserUpdate"];
+    assert!(update.get("required").is_none(), "{update}");
+    for field in [
+        "email",
+        "password",
+        "is_active",
+        "is_superuser",
+        "is_verified",
+        "display_name",
+    ] {
+        assert!(
+            update["properties"].get(field).is_some(),
+            "UserUpdate.{field}"
+        );
+    }
+    // The id in the path follows the id type too.
+    let parameters = &doc["paths"]["/users/{id}"]["get"]["parameters"];
+    assert_eq!(parameters[0]["name"], "id");
+    assert_eq!(parameters[0]["schema"]["type"], "integer");
+
+    // The ready-made user: UUID ids, exactly the core keys.
+    let jwt = AuthBackend::new(
+        "jwt",
+        BearerTransport::new("auth/jwt/login"),
+        JwtStrategy::hs256(SECRET).unwrap(),
+    );
+    let users = AxumUsers::new(
+        UserManager::new(MemoryStore::<User>::new()),
+        vec![jwt.clone()],
+    );
+    let doc = users
+        .routes::<()>()
+        .auth("/auth/jwt", &jwt)
+        .users("/users")
+        .openapi(&Info::new("default", "0"));
+    let user = &doc["components"]["schemas"]["User"];
+    assert_eq!(
+        user["properties"]["id"],
+        json!({"type": "string", "format": "uuid"})
+    );
+    assert_eq!(user["properties"].as_object().unwrap().len(), 5);
+    assert_eq!(user["additionalProperties"], false);
+    // Only what the mounted routes use: no register body, no OAuth schema.
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for unused in ["UserCreate", "EmailRequest", "AuthorizationURL"] {
+        assert!(!schemas.contains_key(unused), "{unused}");
+    }
+}
+
+/// The keys of `value` fit `schema` (an object schema of the document):
+/// every required key present, no key outside `properties` when closed.
+fn assert_fits(doc: &Value, schema: &Value, value: &Value, context: &str) {
+    let schema = resolve(doc, schema);
+    let object = value
+        .as_object()
+        .unwrap_or_else(|| panic!("{context}: {value}"));
+    for key in schema["required"].as_array().into_iter().flatten() {
+        assert!(
+            object.contains_key(key.as_str().unwrap()),
+            "{context}: {key} missing in {value}"
+        );
+    }
+    if schema["additionalProperties"] == false {
+        for key in object.keys() {
+            assert!(
+                schema["properties"].get(key).is_some(),
+                "{context}: {key} undocumented"
+            );
+        }
+    }
+    if let Some(Value::Array(allowed)) = schema["properties"]["detail"].get("enum") {
+        assert!(allowed.contains(&value["detail"]), "{context}: {value}");
+    }
+}
+
+#[tokio::test]
+async fn the_server_answers_as_documented() {
+    let App { router, doc } = app_with(false, Some(256));
+    let schema_of = |method: &str, path: &str, status: &str| {
+        let op = &doc["paths"][path][method];
+        resolve(&doc, &op["responses"][status])["content"]["application/json"]["schema"].clone()
+    };
+
+    // Register and log in: the success bodies fit their schemas.
+    let (status, user) = send(
+        &router,
+        json_request(
+            "POST",
+            "/auth/register",
+            None,
+            &json!({"email": "doc@example.com", "password": PASSWORD, "display_name": "Doc"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    assert_fits(
+        &doc,
+        &schema_of("post", "/auth/register", "201"),
+        &user,
+        "register",
+    );
+    let (status, login) = send(
+        &router,
+        login_request("/auth/jwt/login", "doc@example.com", PASSWORD),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_fits(
+        &doc,
+        &schema_of("post", "/auth/jwt/login", "200"),
+        &login,
+        "login",
+    );
+    let token = login["access_token"].as_str().unwrap().to_owned();
+
+    // 422 for a body that is not JSON, 413 past the limit, on every body route.
+    for (method, path, op) in operations(&doc) {
+        if op.get("requestBody").is_none() {
+            continue;
+        }
+        if path.contains("{id}") {
+            continue; // PATCH /users/{id} needs a superuser.
+        }
+        let auth = op.get("security").map(|_| token.as_str());
+        for (body, expected) in [
+            ("not json".to_owned(), StatusCode::UNPROCESSABLE_ENTITY),
+            (
+                format!("{{\"email\": \"{}\"}}", "x".repeat(300)),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+        ] {
+            let request = raw_request(&method, &path, auth, Some("text/plain"), body);
+            let (status, answer) = send(&router, request).await;
+            assert_eq!(status, expected, "{method} {path}: {answer}");
+            let schema = schema_of(&method.to_lowercase(), &path, status.as_str());
+            assert_fits(&doc, &schema, &answer, &format!("{method} {path} {status}"));
+            if status == StatusCode::UNPROCESSABLE_ENTITY {
+                for error in answer["detail"].as_array().unwrap() {
+                    assert_fits(
+                        &doc,
+                        &json!({"$ref": "#/components/schemas/ValidationError"}),
+                        error,
+                        "422 item",
+                    );
+                }
+            }
+        }
+    }
+
+    // 400 codes and the auth errors fit too.
+    let (status, answer) = send(
+        &router,
+        login_request("/auth/jwt/login", "doc@example.com", "wrong password"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_fits(
+        &doc,
+        &schema_of("post", "/auth/jwt/login", "400"),
+        &answer,
+        "400",
+    );
+    let (status, answer) = send(&router, common::get("/users/me", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_fits(&doc, &schema_of("get", "/users/me", "401"), &answer, "401");
+    let (status, answer) = send(&router, common::get("/users/1", Some(&token))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_fits(
+        &doc,
+        &schema_of("get", "/users/{id}", "403"),
+        &answer,
+        "403",
+    );
+    let (status, me) = send(&router, common::get("/users/me", Some(&token))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_fits(&doc, &schema_of("get", "/users/me", "200"), &me, "me");
+    assert_eq!(me["display_name"], "Doc");
+}
+
+async fn body_text(response: axum::response::Response) -> String {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn the_docs_page_is_served_whole_by_the_server() {
+    let App { doc, .. } = app();
+    let router: Router = Router::new()
+        .merge(openapi::json_router("/openapi.json", &doc))
+        .merge(openapi::docs_router("/openapi.json"));
+
+    let response = router
+        .clone()
+        .oneshot(common::get("/openapi.json", None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    assert_eq!(body_json(response).await, doc);
+
+    let response = router
+        .clone()
+        .oneshot(common::get("/docs", None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    let page = body_text(response).await;
+    assert!(
+        !page.contains("http:") && !page.contains("https:") && !page.contains("//"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<style") && !page.contains("<script>"),
+        "inline code: {page}"
+    );
+    assert!(
+        page.contains("data-openapi-url=\"/openapi.json\""),
+        "{page}"
+    );
+
+    // Every asset the page names is served, relative to the page.
+    let mut assets = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for (start, _) in page.match_indices(attribute) {
+            let rest = &page[start + attribute.len()..];
+            assets.push(rest[..rest.find('"').unwrap()].to_owned());
+        }
+    }
+    assert_eq!(assets.len(), 4, "{assets:?}");
+    let mut types = BTreeSet::new();
+    for asset in assets {
+        assert!(asset.starts_with("docs/assets/"), "{asset}");
+        let response = router
+            .clone()
+            .oneshot(common::get(&format!("/{asset}"), None))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        let content_type = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            response.headers()[header::CACHE_CONTROL]
+                .to_str()
+                .unwrap()
+                .contains("immutable"),
+            "{asset}"
+        );
+        assert_eq!(
+            response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff"
+        );
+        let body = body_text(response).await;
+        if content_type.starts_with("text/") {
+            for never in [
+                "validator.swagger.io",
+                "petstore",
+                "sourceMappingURL",
+                "@import",
+            ] {
+                assert!(!body.contains(never), "{asset} contains {never}");
+            }
+        }
+        if asset.ends_with("init.js") {
+            assert!(body.contains("validatorUrl: null"), "{body}");
+        }
+        types.insert(content_type);
+    }
+    assert_eq!(
+        types,
+        BTreeSet::from([
+            "image/png".to_owned(),
+            "text/css; charset=utf-8".to_owned(),
+            "text/javascript; charset=utf-8".to_owned(),
+        ])
+    );
+
+    // Under a prefix, the relative asset URLs still resolve.
+    let nested: Router = Router::new().nest("/api", openapi::docs_router("/api/openapi.json"));
+    let response = nested
+        .clone()
+        .oneshot(common::get("/api/docs", None))
+        .await
+        .unwrap();
+    let page = body_text(response).await;
+    let start = page.find("src=\"").unwrap() + 5;
+    let asset = &page[start..start + page[start..].find('"').unwrap()];
+    let response = nested
+        .oneshot(common::get(&format!("/api/{asset}"), None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // The URL given is escaped into the page.
+    let odd: Router = openapi::docs_router("/o\"><script>x</script>");
+    let page = body_text(odd.oneshot(common::get("/docs", None)).await.unwrap()).await;
+    assert!(!page.contains("<script>x"), "{page}");
+}
+
+#[test]
+fn the_validator_accepts_the_documents() {
+    let Ok(python) = std::env::var("AXUM_USERS_OPENAPI_VALIDATOR") else {
+        println!(
+            "skipped: AXUM_USERS_OPENAPI_VALIDATOR is not set (a python with \
+             openapi-spec-validator; scripts/validate-openapi.sh sets it up)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, app) in [("full", app()), ("verified", app_with(true, Some(1000)))] {
+        let path = dir.path().join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&app.doc).unwrap()).unwrap();
+        let output = std::process::Command::new(&python)
+            .args([
+                "-m",
+                "openapi_spec_validator",
+                "--schema",
+                "3.1",
+                "--validation-errors",
+                "all",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("running {python}: {e}"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        println!("openapi-spec-validator ({name}): {}", text.trim());
+        assert!(output.status.success(), "{name}: {text}");
+    }
+}
