@@ -62,7 +62,10 @@ pub struct UpdatedFields {
 /// Every method has a default: the `on_*` events do nothing and
 /// `validate_password` applies the manager's [`PasswordPolicy`]. An error returned
 /// by an `on_before_*` hook stops the action; one returned by an `on_after_*` hook
-/// comes after the action is done and only changes the response.
+/// comes after the action is done and only changes the response — except for
+/// `on_after_forgot_password` and `on_after_request_verify`, which run in a task
+/// of their own (so that the answer's timing says nothing about the address):
+/// their errors are logged.
 #[async_trait]
 pub trait UserHooks<U: UserModel>: Send + Sync + 'static {
     /// Checks a password at registration, update and reset. Override it to add

@@ -49,7 +49,7 @@
 //!
 //! | feature | what it adds |
 //! | --- | --- |
-//! | *(always)* | the routers, JWT strategy, bearer and cookie transports, [`store::MemoryStore`] |
+//! | *(always)* | the routers, the JWT and database-session strategies, bearer and cookie transports, [`store::MemoryStore`] |
 //! | `sqlite` | `store::SqliteStore` (sqlx, embedded migrations) |
 //! | `postgres` | `store::PostgresStore` (sqlx, embedded migrations, UUID ids) |
 //! | `redis` | `auth::RedisStrategy`: revocable sessions in Redis (redis-rs `ConnectionManager`), and the `redis` crate re-exported |

@@ -114,11 +114,13 @@ impl OAuthConfig {
     }
 
     /// The CSRF cookie's attributes (default: `fastapiusersoauthcsrf`,
-    /// `HttpOnly; Path=/; SameSite=lax; Secure`, `Max-Age` the state lifetime).
+    /// `HttpOnly; Path=/; SameSite=lax; Secure`); its `Max-Age` is always the
+    /// state lifetime.
     /// Keep `SameSite` at `Lax` or `None`: the provider's redirect back is a
     /// cross-site navigation, which a `Strict` cookie does not follow.
     pub fn csrf_cookie(mut self, cookie: CookieTransport) -> Self {
-        self.csrf_cookie = cookie;
+        // The cookie lives as long as the state, whatever the order of calls.
+        self.csrf_cookie = cookie.max_age(Some(self.lifetime));
         self
     }
 

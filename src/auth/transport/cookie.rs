@@ -32,8 +32,10 @@ impl SameSite {
 /// The cookie transport: login sets the token in a cookie (204), logout clears it
 /// (204), and requests carry it back.
 ///
-/// Defaults are FastAPI Users' and the safe ones: name `fastapiusersauth`,
-/// `Max-Age=3600`, `Path=/`, no `Domain`, `Secure`, `HttpOnly`, `SameSite=Lax`.
+/// Defaults are the safe ones, with FastAPI Users' name: `fastapiusersauth`,
+/// `Max-Age=3600` (FastAPI Users' default is a session cookie, without
+/// `Max-Age`; `max_age(None)` gives that), `Path=/`, no `Domain`, `Secure`,
+/// `HttpOnly`, `SameSite=Lax`.
 /// Keep `Secure` in production (it needs HTTPS); with `SameSite=None` protect your
 /// state-changing routes against CSRF.
 ///
