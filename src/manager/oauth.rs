@@ -13,12 +13,6 @@ use crate::store::{OAuthAccount, OAuthAccountStore, ProviderToken, StoreError};
 use crate::tokens::random_token;
 use crate::user::{Password, UserData, UserModel};
 
-/// How often, and how far apart, a login that lost the race to create the
-/// user of its address looks for the account link of the winner (a concurrent
-/// first login of the same account): up to one second.
-const RACE_POLLS: u32 = 50;
-const RACE_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
-
 /// What a provider said about the account that just signed in, with the
 /// tokens it issued: the input of [`UserManager::oauth_callback`] and
 /// [`UserManager::oauth_associate_callback`].
@@ -110,6 +104,11 @@ where
             return Ok(user);
         }
         if let Some(user) = self.store().get_by_email(&email).await? {
+            // A concurrent first login of this account may have created the
+            // user (with its link, in one step) since the look-up above.
+            if let Some(linked) = self.linked_user(&login, &email).await? {
+                return Ok(linked);
+            }
             return self.link_by_email(user, &login, email, options).await;
         }
         let hashed_password = self
@@ -124,18 +123,16 @@ where
             is_verified: options.is_verified_by_default && login.email_verified,
             fields: FieldsOf::<S>::default(),
         };
-        let user = match self.store().create(data).await {
+        // The user and its link appear together: a concurrent first login of
+        // the same account finds the link, never an unlinked user.
+        let account = login.account(email.clone(), ());
+        let user = match self.store().create_with_oauth_account(data, account).await {
             Ok(user) => user,
-            // A concurrent login or registration took the address first: its
-            // user is now the one with this address.
-            Err(StoreError::EmailTaken) => {
-                // A concurrent first login of the same account creates the
-                // user, then links the account: wait briefly for the link.
-                for _ in 0..RACE_POLLS {
-                    if let Some(user) = self.linked_user(&login, &email).await? {
-                        return Ok(user);
-                    }
-                    tokio::time::sleep(RACE_POLL_INTERVAL).await;
+            // A concurrent login of this account, or a registration of this
+            // address, won the race: its user is the one to consider now.
+            Err(StoreError::EmailTaken | StoreError::AccountTaken) => {
+                if let Some(user) = self.linked_user(&login, &email).await? {
+                    return Ok(user);
                 }
                 return match self.store().get_by_email(&email).await? {
                     Some(user) => self.link_by_email(user, &login, email, options).await,
@@ -144,18 +141,6 @@ where
             }
             Err(e) => return Err(e.into()),
         };
-        let account = login.account(email, user.id().clone());
-        if let Err(e) = self.store().link_oauth_account(account).await {
-            // The account was linked to someone else meanwhile; the new user
-            // would be an orphan without a way in, so it goes.
-            if let Err(delete) = self.store().delete(user.id()).await {
-                tracing::warn!(error = %delete, "could not remove a user whose OAuth link failed");
-            }
-            return Err(match e {
-                StoreError::AccountTaken => Error::Code(ErrorCode::OAuthUserAlreadyExists),
-                e => e.into(),
-            });
-        }
         self.hooks().on_after_register(&user, request).await?;
         Ok(user)
     }

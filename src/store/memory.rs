@@ -85,6 +85,30 @@ impl<U: UserModel> MemoryStore<U> {
     }
 }
 
+impl<U: UserModel> MemoryStore<U> {
+    /// Inserts a new user under the caller's write lock.
+    fn insert_user(
+        tables: &mut Tables<U>,
+        seq: &AtomicU64,
+        data: UserData<U::Fields>,
+    ) -> Result<U, StoreError> {
+        let key = email_key(&data.email);
+        if tables.by_email.contains_key(&key) {
+            return Err(StoreError::EmailTaken);
+        }
+        // Random ids collide with negligible probability; sequential ones only
+        // when the id type is exhausted, which must not spin forever.
+        let id = (0..16)
+            .map(|_| U::Id::generate(seq.fetch_add(1, Ordering::Relaxed) + 1))
+            .find(|id| !tables.users.contains_key(id))
+            .ok_or_else(|| StoreError::Other("no free user id left".into()))?;
+        let user = U::from_parts(id.clone(), data);
+        tables.by_email.insert(key, id.clone());
+        tables.users.insert(id, user.clone());
+        Ok(user)
+    }
+}
+
 fn email_key(email: &str) -> String {
     email.to_ascii_lowercase()
 }
@@ -107,21 +131,7 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
     }
 
     async fn create(&self, data: UserData<U::Fields>) -> Result<U, StoreError> {
-        let key = email_key(&data.email);
-        let mut tables = self.write();
-        if tables.by_email.contains_key(&key) {
-            return Err(StoreError::EmailTaken);
-        }
-        // Random ids collide with negligible probability; sequential ones only
-        // when the id type is exhausted, which must not spin forever.
-        let id = (0..16)
-            .map(|_| U::Id::generate(self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1))
-            .find(|id| !tables.users.contains_key(id))
-            .ok_or_else(|| StoreError::Other("no free user id left".into()))?;
-        let user = U::from_parts(id.clone(), data);
-        tables.by_email.insert(key, id.clone());
-        tables.users.insert(id, user.clone());
-        Ok(user)
+        Self::insert_user(&mut self.write(), &self.inner.seq, data)
     }
 
     async fn update(&self, id: &U::Id, changes: UserChanges<U::Fields>) -> Result<U, StoreError> {
@@ -221,6 +231,23 @@ impl<U: UserModel> OAuthAccountStore for MemoryStore<U> {
         }
         tables.oauth_accounts.insert(key, account);
         Ok(())
+    }
+
+    async fn create_with_oauth_account(
+        &self,
+        data: UserData<U::Fields>,
+        account: OAuthAccount<()>,
+    ) -> Result<U, StoreError> {
+        let key = (account.oauth_name.clone(), account.account_id.clone());
+        let mut tables = self.write();
+        if tables.oauth_accounts.contains_key(&key) {
+            return Err(StoreError::AccountTaken);
+        }
+        let user = Self::insert_user(&mut tables, &self.inner.seq, data)?;
+        tables
+            .oauth_accounts
+            .insert(key, account.with_user(user.id().clone()));
+        Ok(user)
     }
 
     async fn oauth_accounts(

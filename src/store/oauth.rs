@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 
 use super::{StoreError, UserStore};
-use crate::user::UserModel;
+use crate::user::{UserData, UserModel};
 
 /// A token issued by an OAuth provider (access or refresh token). It is kept so
 /// that the application can call the provider's API for the user; its `Debug`
@@ -54,6 +54,21 @@ pub struct OAuthAccount<Id> {
     pub user_id: Id,
 }
 
+impl<Id> OAuthAccount<Id> {
+    /// The same account, owned by `user_id`.
+    pub fn with_user<Other>(self, user_id: Other) -> OAuthAccount<Other> {
+        OAuthAccount {
+            oauth_name: self.oauth_name,
+            account_id: self.account_id,
+            account_email: self.account_email,
+            access_token: self.access_token,
+            refresh_token: self.refresh_token,
+            expires_at: self.expires_at,
+            user_id,
+        }
+    }
+}
+
 /// A [`UserStore`] that also keeps OAuth accounts: what OAuth login and
 /// account association need. Implemented by the provided stores; the shared
 /// suite ([`suite::run_oauth`](super::suite::run_oauth)) checks an
@@ -79,6 +94,33 @@ pub trait OAuthAccountStore: UserStore {
         &self,
         account: OAuthAccount<<Self::User as UserModel>::Id>,
     ) -> Result<(), StoreError>;
+
+    /// Creates a user and links `account` to it in one step: no one ever sees
+    /// the user without its link (a concurrent first login of the same account
+    /// finds the link, not a user it may not link to). Fails with
+    /// [`StoreError::EmailTaken`] or [`StoreError::AccountTaken`], writing
+    /// nothing. `account.user_id` is ignored.
+    ///
+    /// The default creates, then links, and deletes the user when the link
+    /// fails: correct, but a concurrent login may glimpse the user unlinked.
+    /// The provided stores do it in one transaction.
+    async fn create_with_oauth_account(
+        &self,
+        data: UserData<<Self::User as UserModel>::Fields>,
+        account: OAuthAccount<()>,
+    ) -> Result<Self::User, StoreError> {
+        let user = self.create(data).await?;
+        if let Err(e) = self
+            .link_oauth_account(account.with_user(user.id().clone()))
+            .await
+        {
+            if let Err(delete) = self.delete(user.id()).await {
+                tracing::warn!(error = %delete, "could not remove a user whose OAuth link failed");
+            }
+            return Err(e);
+        }
+        Ok(user)
+    }
 
     /// The accounts linked to a user, in no particular order.
     async fn oauth_accounts(

@@ -490,6 +490,62 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for PostgresStore<U> {
         }
     }
 
+    async fn create_with_oauth_account(
+        &self,
+        data: UserData<U::Fields>,
+        account: OAuthAccount<()>,
+    ) -> Result<U, StoreError> {
+        let texts = [
+            account.oauth_name.as_str(),
+            account.account_id.as_str(),
+            account.account_email.as_str(),
+            account.access_token.expose(),
+            account.refresh_token.as_ref().map_or("", |t| t.expose()),
+        ];
+        if !texts.iter().all(|t| storable(t)) {
+            return Err(StoreError::Other(
+                "OAuth account data with a NUL character".into(),
+            ));
+        }
+        let id = Uuid::new_v4();
+        let fields = fields_json(&data.fields)?;
+        let mut tx = self.pool.begin().timed(map_err).await?;
+        sqlx::query(
+            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7::json)",
+        )
+        .bind(id)
+        .bind(&data.email)
+        .bind(data.hashed_password.as_str())
+        .bind(data.is_active)
+        .bind(data.is_superuser)
+        .bind(data.is_verified)
+        .bind(fields)
+        .execute(&mut *tx)
+        .timed(map_err)
+        .await?;
+        sqlx::query(
+            "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
+             refresh_token, expires_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(account.oauth_name)
+        .bind(account.account_id)
+        .bind(account.account_email)
+        .bind(account.access_token.expose().to_owned())
+        .bind(account.refresh_token.map(|t| t.expose().to_owned()))
+        .bind(account.expires_at)
+        .bind(id)
+        .execute(&mut *tx)
+        .timed(|e| match e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AccountTaken,
+            e => map_err(e),
+        })
+        .await?;
+        // Dropped without a commit (an error above), the transaction rolls back.
+        tx.commit().timed(map_err).await?;
+        Ok(U::from_parts(id, data))
+    }
+
     async fn oauth_accounts(&self, user_id: &Uuid) -> Result<Vec<OAuthAccount<Uuid>>, StoreError> {
         Ok(sqlx::query_as::<_, AccountRow>(
             "SELECT oauth_name, account_id, account_email, access_token, refresh_token, \

@@ -440,6 +440,50 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for SqliteStore<U> {
         }
     }
 
+    async fn create_with_oauth_account(
+        &self,
+        data: UserData<U::Fields>,
+        account: OAuthAccount<()>,
+    ) -> Result<U, StoreError> {
+        let id = Uuid::new_v4();
+        let fields = fields_json::<U>(&data)?;
+        let mut tx = self.pool.begin().timed(map_err).await?;
+        sqlx::query(
+            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.hyphenated().to_string())
+        .bind(&data.email)
+        .bind(data.hashed_password.as_str())
+        .bind(data.is_active)
+        .bind(data.is_superuser)
+        .bind(data.is_verified)
+        .bind(fields)
+        .execute(&mut *tx)
+        .timed(map_err)
+        .await?;
+        sqlx::query(
+            "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
+             refresh_token, expires_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(account.oauth_name)
+        .bind(account.account_id)
+        .bind(account.account_email)
+        .bind(account.access_token.expose().to_owned())
+        .bind(account.refresh_token.map(|t| t.expose().to_owned()))
+        .bind(account.expires_at)
+        .bind(id.hyphenated().to_string())
+        .execute(&mut *tx)
+        .timed(|e| match e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AccountTaken,
+            e => map_err(e),
+        })
+        .await?;
+        // Dropped without a commit (an error above), the transaction rolls back.
+        tx.commit().timed(map_err).await?;
+        Ok(U::from_parts(id, data))
+    }
+
     async fn oauth_accounts(&self, user_id: &Uuid) -> Result<Vec<OAuthAccount<Uuid>>, StoreError> {
         sqlx::query_as::<_, AccountRow>(
             "SELECT oauth_name, account_id, account_email, access_token, refresh_token, \

@@ -343,6 +343,7 @@ where
     oauth_link_to_missing_user_fails(make().await).await;
     oauth_accounts_go_with_their_user(make().await).await;
     oauth_concurrent_links_yield_one_owner(Arc::new(make().await)).await;
+    oauth_create_with_account_is_all_or_nothing(make().await).await;
 }
 
 async fn oauth_link_and_find<S: super::OAuthAccountStore>(store: S)
@@ -507,4 +508,57 @@ where
         }
     }
     assert_eq!(linked, 1, "one owner per provider account");
+}
+
+async fn oauth_create_with_account_is_all_or_nothing<S: super::OAuthAccountStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let user = store
+        .create_with_oauth_account(data("arthur@camelot.bt"), oauth_account((), "sub-1", "t1"))
+        .await
+        .unwrap();
+    let owner = store
+        .get_by_oauth_account("oidc", "sub-1")
+        .await
+        .unwrap()
+        .expect("created with its link");
+    assert_eq!(owner.id(), user.id());
+    assert_eq!(owner.email(), "arthur@camelot.bt");
+
+    // The address is taken: no link is written.
+    let taken = store
+        .create_with_oauth_account(data("ARTHUR@camelot.bt"), oauth_account((), "sub-2", "t2"))
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::EmailTaken)),
+        "address taken: {taken:?}"
+    );
+    assert!(
+        store
+            .get_by_oauth_account("oidc", "sub-2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The account is taken: no user is left behind.
+    let taken = store
+        .create_with_oauth_account(
+            data("lancelot@camelot.bt"),
+            oauth_account((), "sub-1", "t3"),
+        )
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::AccountTaken)),
+        "account taken: {taken:?}"
+    );
+    assert!(
+        store
+            .get_by_email("lancelot@camelot.bt")
+            .await
+            .unwrap()
+            .is_none(),
+        "the user of a failed create-and-link is not kept"
+    );
 }
