@@ -36,9 +36,9 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 use axum_users::auth::{
     AuthBackend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy, RedisStrategy,
 };
