@@ -1,5 +1,11 @@
-//! Signed tokens: the JWT codec shared by access tokens (and, later, by the
-//! purpose-bound reset, verify and OAuth-state tokens), and random opaque tokens.
+//! Signed tokens: the JWT codec ([`JwtCodec`]) shared by access tokens, OAuth
+//! states and the purpose-bound reset and verification tokens
+//! ([`PurposeTokens`]), their secrets ([`Secret`]), and random opaque tokens
+//! ([`random_token`]).
+//!
+//! Most applications only meet [`JwtCodec`], to give
+//! [`JwtStrategy::new`](crate::auth::JwtStrategy::new) an RS256 or ES256 key
+//! pair instead of a shared HS256 secret.
 //!
 //! Every token purpose has its own audience (`fastapi-users:auth` for access
 //! tokens), so a token minted for one purpose is rejected for every other.

@@ -19,6 +19,7 @@ pub mod transport;
 
 pub use extract::{CurrentUser, Superuser, VerifiedUser};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use strategy::RedisStrategy;
 pub use strategy::{DatabaseStrategy, JwtStrategy};
 pub use transport::{BearerTransport, CookieTransport, SameSite};

@@ -191,6 +191,7 @@ where
 }
 
 #[cfg(feature = "oauth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
 impl<S, H, St> Routes<S, H, St>
 where
     S: crate::store::OAuthAccountStore,

@@ -3,7 +3,9 @@
 //! Routers are thin: each handler parses the request, calls one
 //! [`UserManager`] use case or the
 //! [`Authenticator`], and shapes the response. Their
-//! routes are described as data in [`spec`].
+//! routes are described as data in [`spec`]; the
+//! [crate documentation](crate#the-routers) lists each router's routes,
+//! requests, responses and errors, and how to mount them.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -169,6 +171,7 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
 }
 
 #[cfg(feature = "oauth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
 impl<S, H> AxumUsers<S, H>
 where
     S: crate::store::OAuthAccountStore,

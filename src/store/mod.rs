@@ -27,8 +27,10 @@ mod tokens;
 pub use memory::MemoryStore;
 pub use oauth::{OAuthAccount, OAuthAccountStore, ProviderToken};
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
 pub use tokens::{AccessTokenRecord, AccessTokenStore};
 

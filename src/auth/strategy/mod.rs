@@ -9,6 +9,7 @@ mod redis;
 pub mod suite;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::RedisStrategy;
 pub use database::DatabaseStrategy;
 pub use jwt::JwtStrategy;
