@@ -311,7 +311,8 @@ impl PurposeTokens {
     }
 }
 
-fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+/// HMAC-SHA256 of `data` under `key`.
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     use hmac::{Hmac, Mac};
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
     let mut mac = match Hmac::<sha2::Sha256>::new_from_slice(key) {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::tokens::{JwtCodec, Secret, now_secs, random_token};
+use crate::tokens::{JwtCodec, Secret, hmac_sha256, now_secs, random_token};
 
 /// The audience of OAuth state tokens, as FastAPI Users sets it.
 pub const STATE_AUDIENCE: &str = "fastapi-users:oauth-state";
@@ -136,17 +136,6 @@ impl StateCodec {
 /// The S256 challenge of a PKCE verifier.
 pub(crate) fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    use hmac::{Hmac, Mac};
-    // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    };
-    mac.update(data);
-    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::handler::Handler;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, extract::RawQuery};
@@ -17,7 +18,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::route;
-use super::spec::{OAUTH_ASSOCIATE_ROUTES, OAUTH_ROUTES};
+use super::spec::{OAUTH_ASSOCIATE_ROUTES, OAUTH_ROUTES, RouteSpec};
 use crate::auth::{AuthBackend, Authenticator, Requirements, Transport};
 use crate::error::{Error, ErrorCode, Result};
 use crate::hooks::UserHooks;
@@ -68,10 +69,7 @@ where
         authenticator,
         requires_verification,
     };
-    let [authorize_route, callback_route] = OAUTH_ROUTES;
-    let router = route(Router::new(), authorize_route, authorize::<S, H>, 0);
-    let router = route(router, callback_route, callback::<S, H>, 0);
-    router.with_state(state)
+    build(state, OAUTH_ROUTES, callback::<S, H>)
 }
 
 pub(super) fn associate_router<S, H, St>(
@@ -93,9 +91,25 @@ where
         authenticator,
         requires_verification,
     };
-    let [authorize_route, callback_route] = OAUTH_ASSOCIATE_ROUTES;
+    build(state, OAUTH_ASSOCIATE_ROUTES, associate_callback::<S, H>)
+}
+
+/// The two routes of an OAuth router: the shared authorize handler and the
+/// router's own callback.
+fn build<S, H, St, Cb, T>(
+    state: OAuthState<S, H>,
+    [authorize_route, callback_route]: &[RouteSpec; 2],
+    callback: Cb,
+) -> Router<St>
+where
+    S: OAuthAccountStore,
+    H: UserHooks<S::User>,
+    St: Clone + Send + Sync + 'static,
+    Cb: Handler<T, OAuthState<S, H>>,
+    T: 'static,
+{
     let router = route(Router::new(), authorize_route, authorize::<S, H>, 0);
-    let router = route(router, callback_route, associate_callback::<S, H>, 0);
+    let router = route(router, callback_route, callback, 0);
     router.with_state(state)
 }
 

@@ -225,20 +225,10 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
 
     async fn create(&self, data: UserData<U::Fields>) -> Result<U, StoreError> {
         let id = Uuid::new_v4();
-        sqlx::query(
-            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7::json)",
-        )
-        .bind(id)
-        .bind(&data.email)
-        .bind(data.hashed_password.as_str())
-        .bind(data.is_active)
-        .bind(data.is_superuser)
-        .bind(data.is_verified)
-        .bind(fields_json(&data.fields)?)
-        .execute(&self.pool)
-        .timed(map_err)
-        .await?;
+        insert_user(id, &data, fields_json(&data.fields)?)
+            .execute(&self.pool)
+            .timed(map_err)
+            .await?;
         Ok(U::from_parts(id, data))
     }
 
@@ -416,9 +406,74 @@ fn account_from_row(row: AccountRow) -> OAuthAccount<Uuid> {
     }
 }
 
+type PgArgs = <sqlx::Postgres as sqlx::Database>::Arguments;
+
+/// The INSERT of a new user (by `create` and `create_with_oauth_account`).
+fn insert_user<F>(
+    id: Uuid,
+    data: &UserData<F>,
+    fields: String,
+) -> sqlx::query::Query<'static, sqlx::Postgres, PgArgs> {
+    sqlx::query(
+        "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7::json)",
+    )
+    .bind(id)
+    .bind(data.email.clone())
+    .bind(data.hashed_password.as_str().to_owned())
+    .bind(data.is_active)
+    .bind(data.is_superuser)
+    .bind(data.is_verified)
+    .bind(fields)
+}
+
 /// Text PostgreSQL cannot hold (NUL): no stored account has it.
 fn storable(text: &str) -> bool {
     !text.contains('\0')
+}
+
+/// Links an OAuth account in one statement: insert, or refresh when the same
+/// user owns it; another owner makes the conditional update skip the row, so
+/// nothing comes back. Text with NUL, which PostgreSQL cannot store, fails.
+fn upsert_account(
+    account: OAuthAccount<Uuid>,
+) -> Result<sqlx::query::QueryAs<'static, sqlx::Postgres, (Uuid,), PgArgs>, StoreError> {
+    let texts = [
+        account.oauth_name.as_str(),
+        account.account_id.as_str(),
+        account.account_email.as_str(),
+        account.access_token.expose(),
+        account.refresh_token.as_ref().map_or("", |t| t.expose()),
+    ];
+    if !texts.iter().all(|t| storable(t)) {
+        return Err(StoreError::Other(
+            "OAuth account data with a NUL character".into(),
+        ));
+    }
+    Ok(sqlx::query_as(
+        "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
+         refresh_token, expires_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (oauth_name, account_id) DO UPDATE SET \
+         account_email = EXCLUDED.account_email, access_token = EXCLUDED.access_token, \
+         refresh_token = EXCLUDED.refresh_token, expires_at = EXCLUDED.expires_at \
+         WHERE oauth_accounts.user_id = EXCLUDED.user_id \
+         RETURNING user_id",
+    )
+    .bind(account.oauth_name)
+    .bind(account.account_id)
+    .bind(account.account_email)
+    .bind(account.access_token.expose().to_owned())
+    .bind(account.refresh_token.map(|t| t.expose().to_owned()))
+    .bind(account.expires_at)
+    .bind(account.user_id))
+}
+
+/// A missing user is a foreign-key violation.
+fn link_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        e => map_err(e),
+    }
 }
 
 #[async_trait]
@@ -447,44 +502,11 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for PostgresStore<U> {
     }
 
     async fn link_oauth_account(&self, account: OAuthAccount<Uuid>) -> Result<(), StoreError> {
-        let texts = [
-            account.oauth_name.as_str(),
-            account.account_id.as_str(),
-            account.account_email.as_str(),
-            account.access_token.expose(),
-            account.refresh_token.as_ref().map_or("", |t| t.expose()),
-        ];
-        if !texts.iter().all(|t| storable(t)) {
-            return Err(StoreError::Other(
-                "OAuth account data with a NUL character".into(),
-            ));
-        }
-        // One statement: insert, or refresh when the same user owns the
-        // account; another owner makes the conditional update skip the row,
-        // so nothing comes back.
-        let linked: Option<(Uuid,)> = sqlx::query_as(
-            "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
-             refresh_token, expires_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (oauth_name, account_id) DO UPDATE SET \
-             account_email = EXCLUDED.account_email, access_token = EXCLUDED.access_token, \
-             refresh_token = EXCLUDED.refresh_token, expires_at = EXCLUDED.expires_at \
-             WHERE oauth_accounts.user_id = EXCLUDED.user_id \
-             RETURNING user_id",
-        )
-        .bind(account.oauth_name)
-        .bind(account.account_id)
-        .bind(account.account_email)
-        .bind(account.access_token.expose().to_owned())
-        .bind(account.refresh_token.map(|t| t.expose().to_owned()))
-        .bind(account.expires_at)
-        .bind(account.user_id)
-        .fetch_optional(&self.pool)
-        .timed(|e| match e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-            e => map_err(e),
-        })
-        .await?;
-        match linked {
+        match upsert_account(account)?
+            .fetch_optional(&self.pool)
+            .timed(link_err)
+            .await?
+        {
             Some(_) => Ok(()),
             None => Err(StoreError::AccountTaken),
         }
@@ -495,52 +517,23 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for PostgresStore<U> {
         data: UserData<U::Fields>,
         account: OAuthAccount<()>,
     ) -> Result<U, StoreError> {
-        let texts = [
-            account.oauth_name.as_str(),
-            account.account_id.as_str(),
-            account.account_email.as_str(),
-            account.access_token.expose(),
-            account.refresh_token.as_ref().map_or("", |t| t.expose()),
-        ];
-        if !texts.iter().all(|t| storable(t)) {
-            return Err(StoreError::Other(
-                "OAuth account data with a NUL character".into(),
-            ));
-        }
         let id = Uuid::new_v4();
+        let upsert = upsert_account(account.with_user(id))?;
         let fields = fields_json(&data.fields)?;
         let mut tx = self.pool.begin().timed(map_err).await?;
-        sqlx::query(
-            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7::json)",
-        )
-        .bind(id)
-        .bind(&data.email)
-        .bind(data.hashed_password.as_str())
-        .bind(data.is_active)
-        .bind(data.is_superuser)
-        .bind(data.is_verified)
-        .bind(fields)
-        .execute(&mut *tx)
-        .timed(map_err)
-        .await?;
-        sqlx::query(
-            "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
-             refresh_token, expires_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(account.oauth_name)
-        .bind(account.account_id)
-        .bind(account.account_email)
-        .bind(account.access_token.expose().to_owned())
-        .bind(account.refresh_token.map(|t| t.expose().to_owned()))
-        .bind(account.expires_at)
-        .bind(id)
-        .execute(&mut *tx)
-        .timed(|e| match e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AccountTaken,
-            e => map_err(e),
-        })
-        .await?;
+        insert_user(id, &data, fields)
+            .execute(&mut *tx)
+            .timed(map_err)
+            .await?;
+        // A fresh user owns no account: nothing back means another user does.
+        if upsert
+            .fetch_optional(&mut *tx)
+            .timed(link_err)
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::AccountTaken);
+        }
         // Dropped without a commit (an error above), the transaction rolls back.
         tx.commit().timed(map_err).await?;
         Ok(U::from_parts(id, data))

@@ -195,20 +195,10 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
 
     async fn create(&self, data: UserData<U::Fields>) -> Result<U, StoreError> {
         let id = Uuid::new_v4();
-        sqlx::query(
-            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id.hyphenated().to_string())
-        .bind(&data.email)
-        .bind(data.hashed_password.as_str())
-        .bind(data.is_active)
-        .bind(data.is_superuser)
-        .bind(data.is_verified)
-        .bind(fields_json::<U>(&data)?)
-        .execute(&self.pool)
-        .timed(map_err)
-        .await?;
+        insert_user(id, &data, fields_json::<U>(&data)?)
+            .execute(&self.pool)
+            .timed(map_err)
+            .await?;
         Ok(U::from_parts(id, data))
     }
 
@@ -362,6 +352,59 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for SqliteStore<U> {
     }
 }
 
+type SqliteArgs = <sqlx::Sqlite as sqlx::Database>::Arguments;
+
+/// The INSERT of a new user (by `create` and `create_with_oauth_account`).
+fn insert_user<F>(
+    id: Uuid,
+    data: &UserData<F>,
+    fields: String,
+) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteArgs> {
+    sqlx::query(
+        "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.hyphenated().to_string())
+    .bind(data.email.clone())
+    .bind(data.hashed_password.as_str().to_owned())
+    .bind(data.is_active)
+    .bind(data.is_superuser)
+    .bind(data.is_verified)
+    .bind(fields)
+}
+
+/// Links an OAuth account in one statement: insert, or refresh when the same
+/// user owns it; another owner makes the conditional update skip the row, so
+/// nothing comes back.
+fn upsert_account(
+    account: OAuthAccount<Uuid>,
+) -> sqlx::query::QueryAs<'static, sqlx::Sqlite, (String,), SqliteArgs> {
+    sqlx::query_as(
+        "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
+         refresh_token, expires_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (oauth_name, account_id) DO UPDATE SET \
+         account_email = excluded.account_email, access_token = excluded.access_token, \
+         refresh_token = excluded.refresh_token, expires_at = excluded.expires_at \
+         WHERE oauth_accounts.user_id = excluded.user_id \
+         RETURNING user_id",
+    )
+    .bind(account.oauth_name)
+    .bind(account.account_id)
+    .bind(account.account_email)
+    .bind(account.access_token.expose().to_owned())
+    .bind(account.refresh_token.map(|t| t.expose().to_owned()))
+    .bind(account.expires_at)
+    .bind(account.user_id.hyphenated().to_string())
+}
+
+/// A missing user is a foreign-key violation.
+fn link_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        e => map_err(e),
+    }
+}
+
 type AccountRow = (
     String,
     String,
@@ -409,32 +452,11 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for SqliteStore<U> {
     }
 
     async fn link_oauth_account(&self, account: OAuthAccount<Uuid>) -> Result<(), StoreError> {
-        // One statement: insert, or refresh when the same user owns the
-        // account; another owner makes the conditional update skip the row,
-        // so nothing comes back.
-        let linked: Option<(String,)> = sqlx::query_as(
-            "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
-             refresh_token, expires_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (oauth_name, account_id) DO UPDATE SET \
-             account_email = excluded.account_email, access_token = excluded.access_token, \
-             refresh_token = excluded.refresh_token, expires_at = excluded.expires_at \
-             WHERE oauth_accounts.user_id = excluded.user_id \
-             RETURNING user_id",
-        )
-        .bind(account.oauth_name)
-        .bind(account.account_id)
-        .bind(account.account_email)
-        .bind(account.access_token.expose().to_owned())
-        .bind(account.refresh_token.map(|t| t.expose().to_owned()))
-        .bind(account.expires_at)
-        .bind(account.user_id.hyphenated().to_string())
-        .fetch_optional(&self.pool)
-        .timed(|e| match e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-            e => map_err(e),
-        })
-        .await?;
-        match linked {
+        match upsert_account(account)
+            .fetch_optional(&self.pool)
+            .timed(link_err)
+            .await?
+        {
             Some(_) => Ok(()),
             None => Err(StoreError::AccountTaken),
         }
@@ -448,37 +470,18 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for SqliteStore<U> {
         let id = Uuid::new_v4();
         let fields = fields_json::<U>(&data)?;
         let mut tx = self.pool.begin().timed(map_err).await?;
-        sqlx::query(
-            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id.hyphenated().to_string())
-        .bind(&data.email)
-        .bind(data.hashed_password.as_str())
-        .bind(data.is_active)
-        .bind(data.is_superuser)
-        .bind(data.is_verified)
-        .bind(fields)
-        .execute(&mut *tx)
-        .timed(map_err)
-        .await?;
-        sqlx::query(
-            "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
-             refresh_token, expires_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(account.oauth_name)
-        .bind(account.account_id)
-        .bind(account.account_email)
-        .bind(account.access_token.expose().to_owned())
-        .bind(account.refresh_token.map(|t| t.expose().to_owned()))
-        .bind(account.expires_at)
-        .bind(id.hyphenated().to_string())
-        .execute(&mut *tx)
-        .timed(|e| match e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AccountTaken,
-            e => map_err(e),
-        })
-        .await?;
+        insert_user(id, &data, fields)
+            .execute(&mut *tx)
+            .timed(map_err)
+            .await?;
+        // A fresh user owns no account: nothing back means another user does.
+        let linked = upsert_account(account.with_user(id))
+            .fetch_optional(&mut *tx)
+            .timed(link_err)
+            .await?;
+        if linked.is_none() {
+            return Err(StoreError::AccountTaken);
+        }
         // Dropped without a commit (an error above), the transaction rolls back.
         tx.commit().timed(map_err).await?;
         Ok(U::from_parts(id, data))
