@@ -1,5 +1,6 @@
 //! The full example application: FastAPI Users' routes on SQLite (or in memory),
-//! as `CONTRACT.md` describes it.
+//! answering as FastAPI Users does (the routes, status codes and `detail` codes
+//! of docs/getting-started.md).
 //!
 //! ```text
 //! cargo run --release --example server
@@ -28,7 +29,7 @@
 //! JWT), `/auth/session` (cookie `fastapiuserssession`, revocable sessions stored
 //! in the database), `/auth/redis` (with `REDIS_URL`), `/auth/register`, `/auth/forgot-password`,
 //! `/auth/reset-password`, `/auth/request-verify-token`, `/auth/verify`, `/users`,
-//! and the OAuth routes of each configured provider (`CONTRACT-oauth.md`).
+//! and the OAuth routes of each configured provider (docs/oauth.md).
 //! `/openapi.json` is the OpenAPI 3.1 document of exactly these routes and
 //! `/docs` an interactive UI on it, served with all its assets by this server.
 

@@ -1,5 +1,5 @@
 //! The example server's mail, end to end: the server runs as a process, launched
-//! as CONTRACT.md §1 says with `SMTP_URL` pointing at an in-process SMTP sink
+//! as the HTTP contract §1 says with `SMTP_URL` pointing at an in-process SMTP sink
 //! (`tests/smtp`), and the reset and verify flows (§6–§9) are followed from the
 //! mail's `token: …` line (§7), as a client does.
 
@@ -30,7 +30,7 @@ impl Deref for Server {
 }
 
 impl Server {
-    /// The example server with CONTRACT.md §1's environment, plus `env`
+    /// The example server with the HTTP contract §1's environment, plus `env`
     /// (`SMTP_URL`, `FRONTEND_URL`, `MAIL_FROM` are removed unless given there).
     async fn start(env: &[(&str, &str)]) -> Server {
         Server(ExampleServer::start_sqlite("example", env).await)
@@ -65,7 +65,7 @@ impl Server {
             .to_owned()
     }
 
-    /// `POST path {"email": email}` and checks the 202 (CONTRACT.md §6).
+    /// `POST path {"email": email}` and checks the 202 (the HTTP contract §6).
     async fn ask_for_mail(&self, path: &str, email: &str) {
         let response = self.post(path, &json!({ "email": email })).await;
         assert_eq!(response.status, 202, "{path} {email}: {}", response.text());
@@ -79,7 +79,7 @@ impl Server {
 // ---------------------------------------------------------------------------
 // Checks
 
-/// A mail as CONTRACT.md §7 wants it: one recipient, the stored address, a
+/// A mail as the HTTP contract §7 wants it: one recipient, the stored address, a
 /// `text/plain` body with a `token: …` line. Returns the token.
 fn assert_token_mail(mail: &ReceivedMail, stored: &str) -> String {
     assert_eq!(mail.recipients, [stored], "envelope recipients");

@@ -1,4 +1,4 @@
-//! The example server as a process, launched as CONTRACT.md §1 says and walked
+//! The example server as a process, launched as the HTTP contract §1 says and walked
 //! through §2–§6 over plain HTTP/1.1 (the client of `tests/common/process.rs`).
 
 mod common;

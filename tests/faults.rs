@@ -1,4 +1,4 @@
-//! The dependencies failing under the example server (issue 5, CONTRACT.md
+//! The dependencies failing under the example server (issue 5, the HTTP contract
 //! §11): each test owns a `redis-server` and a PostgreSQL cluster (`initdb` +
 //! `pg_ctl`, as the `postgres` user when run as root) on spare ports, runs the
 //! example server against them, makes one of them hang (SIGSTOP of every one of

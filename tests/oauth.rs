@@ -1,4 +1,4 @@
-//! OAuth / OpenID Connect login end to end (`CONTRACT-oauth.md`): the login
+//! OAuth / OpenID Connect login end to end (the OAuth contract (docs/oauth.md)): the login
 //! router at `/auth/oidc` and the associate router at `/auth/associate/oidc`,
 //! built in-process over a memory store (the core flow also over SQLite) and
 //! driven with `oneshot`, against the real OpenID Connect provider on loopback

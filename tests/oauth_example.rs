@@ -1,4 +1,4 @@
-//! The example server's OAuth wiring (`CONTRACT-oauth.md` §1–§2): the server
+//! The example server's OAuth wiring (the OAuth contract (docs/oauth.md) §1–§2): the server
 //! as a process with `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`,
 //! `OIDC_CLIENT_SECRET` and `OAUTH_REDIRECT_BASE` pointing at the loopback
 //! OpenID Connect provider (`tests/common/oidc.rs`), driven over real HTTP
@@ -177,7 +177,7 @@ async fn reply(
     }
 }
 
-/// Exactly the user object's keys (`CONTRACT.md` §3).
+/// Exactly the user object's keys (the HTTP contract §3).
 #[track_caller]
 fn assert_user_object(user: &Value) {
     let mut keys: Vec<&String> = user.as_object().expect("an object").keys().collect();

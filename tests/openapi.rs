@@ -307,9 +307,27 @@ fn protected_operations_list_their_backends_and_never_anonymous() {
             assert_eq!(requirement.len(), 1, "{method} {path}: {requirement:?}");
         }
         if path.ends_with("/logout") {
-            // A logout takes only its own backend's token (as FastAPI Users').
+            // Every scheme is listed, its own backend's first: only that one
+            // logs out (as FastAPI Users'), which the description says.
             let key = path.split('/').nth(2).unwrap();
-            assert_eq!(op["security"], json!([{ key: [] }]), "{method} {path}");
+            assert_eq!(op["security"][0], json!({ key: [] }), "{method} {path}");
+            let mut listed: Vec<String> = security
+                .iter()
+                .map(|r| r.as_object().unwrap().keys().next().unwrap().clone())
+                .collect();
+            let mut expected: Vec<String> = all
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_object().unwrap().keys().next().unwrap().clone())
+                .collect();
+            listed.sort();
+            expected.sort();
+            assert_eq!(listed, expected, "{method} {path}");
+            assert!(
+                op["description"].as_str().unwrap_or_default().contains(key),
+                "{method} {path}: the description names the backend that logs out"
+            );
         } else {
             assert_eq!(op["security"], all, "{method} {path}");
         }

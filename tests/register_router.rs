@@ -1,4 +1,4 @@
-//! `POST /auth/register` as CONTRACT.md §2–§4, §6 and §10 describe it.
+//! `POST /auth/register` as the HTTP contract §2–§4, §6 and §10 describe it.
 
 mod common;
 

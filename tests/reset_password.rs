@@ -1,4 +1,4 @@
-//! `POST /auth/forgot-password` and `POST /auth/reset-password` as CONTRACT.md §2,
+//! `POST /auth/forgot-password` and `POST /auth/reset-password` as the HTTP contract §2,
 //! §6, §8 and §10 and issue 4 describe them: 202 whatever the address, a token
 //! only for an existing active user, tokens that die when the password changes,
 //! are bound to their purpose, and are checked before the new password.

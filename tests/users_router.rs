@@ -1,4 +1,4 @@
-//! `/users/me` and the superuser routes `/users/{id}` as CONTRACT.md §2, §3,
+//! `/users/me` and the superuser routes `/users/{id}` as the HTTP contract §2, §3,
 //! §5, §6 and §10 describe them.
 
 mod common;

@@ -1,4 +1,4 @@
-//! `POST /auth/request-verify-token` and `POST /auth/verify` as CONTRACT.md §2,
+//! `POST /auth/request-verify-token` and `POST /auth/verify` as the HTTP contract §2,
 //! §6, §9 and §10 and issue 4 describe them: 202 whatever the address, a token
 //! only for an existing, active, unverified user, bound to the user and the
 //! address it was issued for.

@@ -248,10 +248,21 @@ impl<'a> Schemes<'a> {
 
     /// The security requirement of a protected route: each accepted backend
     /// as an alternative (never an empty, anonymous one).
+    ///
+    /// A logout lists its own backend first, then the others: every protected
+    /// operation lists every scheme, and its description says that only its
+    /// own backend's token logs out (another's answers 401).
     fn requirement(&self, mount: &Mount) -> Vec<Value> {
         let accepted: Vec<&BackendDoc> = match mount.auth {
             MountAuth::AllBackends => self.authenticator.iter().collect(),
-            MountAuth::OwnBackend => mount.backend.iter().collect(),
+            MountAuth::OwnBackend => {
+                let own = mount.backend.iter();
+                let others = self
+                    .authenticator
+                    .iter()
+                    .filter(|b| mount.backend.as_ref().is_none_or(|own| own.name != b.name));
+                own.chain(others).collect()
+            }
         };
         accepted
             .into_iter()
@@ -317,6 +328,12 @@ fn operation<U: UserModel>(
             },
             schemes.names(mount)
         )),
+    }
+    if route.access != Access::Public && matches!(mount.auth, MountAuth::OwnBackend) {
+        description.push(format!(
+            "Only a token of {} is taken here; another backend's token answers 401.",
+            schemes.names(mount)
+        ));
     }
     if route.body == Body::UserUpdate && route.access == Access::User {
         description.push(

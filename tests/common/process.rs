@@ -66,13 +66,33 @@ pub fn example_binary() -> &'static Path {
                     "--quiet",
                     "--example",
                     "server",
-                    "--features",
-                    "sqlite,postgres,redis",
+                    // The outer `cargo test --all-features` built the crate
+                    // so: the same features reuse it.
+                    "--all-features",
                 ])
                 .arg("--manifest-path")
                 .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
                 .arg("--target-dir")
                 .arg(target_dir);
+            // The variables cargo sets for the test process (CARGO_MANIFEST_DIR,
+            // CARGO_PKG_*, …) would look like a changed environment to build
+            // scripts (ring's), which would then rebuild on every run.
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy();
+                if [
+                    "CARGO_MANIFEST_",
+                    "CARGO_PKG_",
+                    "CARGO_CRATE_",
+                    "CARGO_BIN_",
+                    "CARGO_PRIMARY_",
+                    "CARGO_TARGET_TMPDIR",
+                ]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+                {
+                    build.env_remove(name.as_ref());
+                }
+            }
             match profile_dir.file_name().and_then(|n| n.to_str()) {
                 Some("debug") | None => {}
                 Some(profile) => {
