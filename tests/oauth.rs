@@ -1747,7 +1747,7 @@ fn cookie_app(idp: &Idp, success_redirect: Option<&str>) -> App<MemoryStore<User
     let users = AxumUsers::new(manager, vec![cookie.clone()]);
     let mut login = OAuthConfig::new(oidc(idp), SECRET, LOGIN_REDIRECT).unwrap();
     if let Some(url) = success_redirect {
-        login = login.success_redirect(url);
+        login = login.success_redirect(url).unwrap();
     }
     let router = Router::new()
         .nest("/users", users.users_router())
@@ -1899,4 +1899,110 @@ async fn a_client_secret_with_special_characters_authenticates() {
     let app = app_with(MemoryStore::new(), provider, Setup::default());
     let token = app.login(&idp, "walter").await;
     assert_eq!(app.me(&token).await["email"], "walter@example.com");
+}
+
+// ---------------------------------------------------------------------------
+// A mix-up: a state, challenge and nonce issued for another provider (one the
+// attacker controls) replayed on our provider's callback.
+
+#[derive(Clone)]
+struct Evil;
+
+#[axum_users::async_trait]
+impl OAuthProvider for Evil {
+    fn name(&self) -> &str {
+        "evil"
+    }
+    async fn authorization_url(
+        &self,
+        request: AuthorizationRequest<'_>,
+    ) -> axum_users::Result<String> {
+        let mut url = reqwest::Url::parse("https://evil.example/authorize").unwrap();
+        url.query_pairs_mut()
+            .append_pair("state", request.state)
+            .append_pair("code_challenge", request.code_challenge)
+            .append_pair("nonce", request.nonce);
+        Ok(url.into())
+    }
+    async fn sign_in(&self, _exchange: CodeExchange<'_>) -> axum_users::Result<OAuthLogin> {
+        unreachable!()
+    }
+}
+
+#[tokio::test]
+async fn a_state_issued_for_another_provider_is_refused_before_the_exchange() {
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(&idp, Setup::default());
+    // The same secret for every provider, as examples/server.rs does.
+    let users = &app.users;
+    let evil_assoc = OAuthConfig::new(
+        Evil,
+        SECRET,
+        "http://127.0.0.1:8000/auth/associate/evil/callback",
+    )
+    .unwrap();
+    let router = app
+        .router
+        .clone()
+        .nest(
+            "/auth/associate/evil",
+            users.oauth_associate_router(&evil_assoc),
+        )
+        .layer(users.layer());
+    let app = App {
+        router,
+        users: app.users.clone(),
+        transcript: Arc::default(),
+    };
+
+    let (victim, victim_token) = app.user("victim@example.com", true, false).await;
+    let (_attacker, attacker_token) = app.user("attacker@example.com", false, false).await;
+    idp.set_account("mallory", Some("mallory@example.com"), true)
+        .await;
+
+    // 1. The victim starts linking an account at "evil": evil learns state,
+    //    code_challenge and nonce from the authorization URL.
+    let victim_auth = app
+        .authorize("/auth/associate/evil", Some(&victim_token))
+        .await;
+    let state = query_param(&victim_auth.url, "state").unwrap();
+    let challenge = query_param(&victim_auth.url, "code_challenge").unwrap();
+    let nonce = query_param(&victim_auth.url, "nonce").unwrap();
+
+    // 2. Evil gets a code for its own account at the honest provider, for the
+    //    honest associate callback, with the victim's challenge and nonce.
+    let own = app.authorize(ASSOCIATE, Some(&attacker_token)).await;
+    let mut url = reqwest::Url::parse(&own.url).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| match k.as_str() {
+            "state" => (k, state.clone()),
+            "code_challenge" => (k, challenge.clone()),
+            "nonce" => (k, nonce.clone()),
+            _ => (k, v),
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    let cb = idp.authorize(url.as_str(), "mallory").await;
+    assert!(cb.code.is_some(), "{cb:?}");
+
+    // 3. Evil sends the victim's browser to the honest associate callback:
+    //    the state names the "evil" router, so it is refused before any token
+    //    request, and nothing is linked.
+    idp.reset_stats().await;
+    let resp = app
+        .callback(
+            &cb.path_and_query(),
+            Some(&victim_auth.csrf),
+            Some(&victim_token),
+        )
+        .await;
+    assert_eq!(resp.status, StatusCode::BAD_REQUEST, "{}", resp.text);
+    assert!(resp.text.contains("OAUTH_INVALID_STATE"), "{}", resp.text);
+    assert_eq!(idp.stats().await.token_requests, 0, "no code exchange");
+    assert!(
+        app.accounts(victim.id).await.is_empty(),
+        "nothing linked to the victim"
+    );
 }

@@ -64,9 +64,17 @@ impl OAuthConfig {
             ));
         }
         let lifetime = DEFAULT_STATE_LIFETIME;
+        // The state and the secrets derived from it belong to this provider
+        // and callback URL: a state issued for another router is refused.
+        let state = StateCodec::new(
+            &Secret::new(state_secret),
+            lifetime.as_secs(),
+            provider.name(),
+            &redirect_uri,
+        )?;
         Ok(Self {
             provider: Arc::new(provider),
-            state: StateCodec::new(&Secret::new(state_secret), lifetime.as_secs())?,
+            state,
             redirect_uri,
             options: OAuthCallbackOptions::default(),
             success_redirect: None,
@@ -99,9 +107,18 @@ impl OAuthConfig {
     /// Answer a successful callback with a 302 to this URL instead of the
     /// login response's body (its cookies are kept): for the cookie transport,
     /// where the browser itself follows the provider's redirect.
-    pub fn success_redirect(mut self, url: impl Into<String>) -> Self {
-        self.success_redirect = Some(url.into());
-        self
+    ///
+    /// Fails when `url` is not a valid header value (checked here, not after
+    /// a login).
+    pub fn success_redirect(mut self, url: impl Into<String>) -> Result<Self> {
+        let url = url.into();
+        if url.is_empty() || http::HeaderValue::from_str(&url).is_err() {
+            return Err(Error::Config(format!(
+                "invalid OAuth success redirect URL {url:?}"
+            )));
+        }
+        self.success_redirect = Some(url);
+        Ok(self)
     }
 
     /// How long a login may take between authorize and callback: the state's

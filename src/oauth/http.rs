@@ -61,14 +61,25 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("expires_at", &self.expires_at)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
 impl Credentials {
     fn secret(&self) -> String {
         String::from_utf8_lossy(self.client_secret.expose()).into_owned()
     }
 }
 
-/// The token endpoint's answer.
-#[derive(Debug, Clone)]
+/// The token endpoint's answer; its `Debug` hides the tokens.
+#[derive(Clone)]
 pub(crate) struct Tokens {
     pub(crate) access_token: ProviderToken,
     pub(crate) refresh_token: Option<ProviderToken>,
@@ -180,7 +191,8 @@ pub(crate) async fn exchange_code(
     Ok(Tokens {
         access_token: ProviderToken::new(answer.access_token),
         refresh_token: answer.refresh_token.map(ProviderToken::new),
-        expires_at: expires_in.map(|secs| now_secs() as i64 + secs),
+        // An absurd `expires_in` is dropped rather than overflowing.
+        expires_at: expires_in.and_then(|secs| (now_secs() as i64).checked_add(secs)),
         id_token: answer.id_token,
     })
 }
@@ -221,14 +233,20 @@ async fn read_json(provider: &str, what: &str, response: reqwest::Response) -> R
     {
         return Err(provider_error(provider, format!("{what} answer too large")));
     }
-    let bytes = response.bytes().await.map_err(|e| {
+    // Read chunk by chunk and stop past the limit: a provider streaming an
+    // endless (chunked) answer costs at most MAX_ANSWER of memory.
+    let mut response = response;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
         provider_error(
             provider,
             format!("{what} answer unreadable: {}", e.without_url()),
         )
-    })?;
-    if bytes.len() > MAX_ANSWER {
-        return Err(provider_error(provider, format!("{what} answer too large")));
+    })? {
+        if bytes.len() + chunk.len() > MAX_ANSWER {
+            return Err(provider_error(provider, format!("{what} answer too large")));
+        }
+        bytes.extend_from_slice(&chunk);
     }
     serde_json::from_slice(&bytes).map_err(|_| {
         provider_error(
@@ -241,7 +259,8 @@ async fn read_json(provider: &str, what: &str, response: reqwest::Response) -> R
 /// A string or number claim as a string (GitHub and GitLab ids are numbers).
 pub(crate) fn id_string(value: Option<&Value>) -> Option<String> {
     match value? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        // An empty id would make every such account one; a NUL cannot be stored.
+        Value::String(s) if !s.is_empty() && !s.contains('\0') => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }

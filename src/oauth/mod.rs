@@ -101,8 +101,9 @@ impl<'a> AuthorizationRequest<'a> {
 }
 
 /// What the callback route gives a provider to sign the user in: the code and
-/// what proves this login started here.
-#[derive(Debug, Clone, Copy)]
+/// what proves this login started here. Its `Debug` hides the code and the
+/// verifier.
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct CodeExchange<'a> {
     /// The authorization code from the callback's query.
@@ -115,6 +116,17 @@ pub struct CodeExchange<'a> {
     pub nonce: &'a str,
     /// The callback's `iss` parameter (RFC 9207), if the provider sent one.
     pub issuer: Option<&'a str>,
+}
+
+impl std::fmt::Debug for CodeExchange<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeExchange")
+            .field("code", &"[redacted]")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("code_verifier", &"[redacted]")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> CodeExchange<'a> {

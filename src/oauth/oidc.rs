@@ -537,6 +537,11 @@ impl OAuthProvider for OidcProvider {
             exchange.nonce,
         )
         .map_err(|e| self.error(e))?;
+        // An empty subject would make every such account one; a NUL cannot be
+        // stored.
+        if claims.sub.is_empty() || claims.sub.contains('\0') {
+            return Err(self.error("ID token with an empty or invalid subject"));
+        }
         let (email, email_verified) = match &discovered.metadata.userinfo_endpoint {
             Some(url) => {
                 let info = http::get_json(

@@ -7,6 +7,12 @@
 //! token with a key that never leaves the server: the browser sees the CSRF
 //! token (in the state and its cookie) but cannot compute the verifier from
 //! it, and nothing needs to be stored between authorize and callback.
+//!
+//! A state belongs to one router: its provider and callback URL (the
+//! *target*) go into the derivation, so a state issued for one provider (or
+//! for linking) gives the wrong verifier and nonce anywhere else and the code
+//! is refused; the state also names its target (claim `oauth_target`, a keyed
+//! digest), so such a mix-up is refused before any code exchange.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,6 +34,10 @@ pub(crate) struct StateClaims {
     pub(crate) csrftoken: String,
     #[serde(default)]
     pub(crate) sub: Option<String>,
+    /// The router the state was issued for; states minted elsewhere (by
+    /// FastAPI Users' clients, or tests) may lack it.
+    #[serde(default)]
+    pub(crate) oauth_target: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -37,6 +47,7 @@ struct NewState<'a> {
     exp: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     sub: Option<&'a str>,
+    oauth_target: &'a str,
 }
 
 /// Issues and checks state tokens, and derives the per-login secrets.
@@ -47,6 +58,10 @@ pub(crate) struct StateCodec {
     validation: Validation,
     lifetime: u64,
     derive_key: [u8; 32],
+    /// The provider's name and the callback URL, NUL-separated.
+    target: Vec<u8>,
+    /// The keyed digest of `target` that states carry.
+    target_digest: String,
 }
 
 impl std::fmt::Debug for StateCodec {
@@ -64,7 +79,14 @@ pub(crate) struct IssuedState {
 }
 
 impl StateCodec {
-    pub(crate) fn new(secret: &Secret, lifetime: u64) -> Result<Self> {
+    /// States signed with `secret`, valid `lifetime` seconds, for the router
+    /// of `provider` whose callback URL is `redirect_uri`.
+    pub(crate) fn new(
+        secret: &Secret,
+        lifetime: u64,
+        provider: &str,
+        redirect_uri: &str,
+    ) -> Result<Self> {
         let codec = JwtCodec::hs256(secret.expose())?;
         let mut validation = Validation::new(Algorithm::HS256);
         // PyJWT (FastAPI Users) allows no leeway; neither do we.
@@ -73,12 +95,22 @@ impl StateCodec {
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "aud"]);
         validation.set_audience(&[STATE_AUDIENCE]);
+        let derive_key = hmac_sha256(secret.expose(), b"axum-users:oauth-derive-key");
+        let mut target = Vec::with_capacity(provider.len() + 1 + redirect_uri.len());
+        target.extend_from_slice(provider.as_bytes());
+        target.push(0);
+        target.extend_from_slice(redirect_uri.as_bytes());
+        let mut labelled = b"oauth-target\0".to_vec();
+        labelled.extend_from_slice(&target);
+        let target_digest = URL_SAFE_NO_PAD.encode(&hmac_sha256(&derive_key, &labelled)[..16]);
         Ok(Self {
             codec,
             decoding: DecodingKey::from_secret(secret.expose()),
             validation,
             lifetime,
-            derive_key: hmac_sha256(secret.expose(), b"axum-users:oauth-derive-key"),
+            derive_key,
+            target,
+            target_digest,
         })
     }
 
@@ -96,6 +128,7 @@ impl StateCodec {
             aud: STATE_AUDIENCE,
             exp: now_secs() + self.lifetime,
             sub,
+            oauth_target: &self.target_digest,
         })?;
         Ok(IssuedState { state, csrf })
     }
@@ -113,6 +146,16 @@ impl StateCodec {
         }
     }
 
+    /// Whether a state's claims are for this router (true for a state that
+    /// names no router: its verifier, derived for this router, decides).
+    pub(crate) fn is_for_this_router(&self, claims: &StateClaims) -> bool {
+        use subtle::ConstantTimeEq;
+        claims
+            .oauth_target
+            .as_deref()
+            .is_none_or(|digest| bool::from(digest.as_bytes().ct_eq(self.target_digest.as_bytes())))
+    }
+
     /// The PKCE verifier of the login with this CSRF token: 43 characters of
     /// base64url (RFC 7636 §4.1), from a server-side key.
     pub(crate) fn pkce_verifier(&self, csrf: &str) -> String {
@@ -125,8 +168,10 @@ impl StateCodec {
     }
 
     fn derive(&self, label: &[u8], csrf: &str) -> String {
-        let mut input = Vec::with_capacity(label.len() + 1 + csrf.len());
+        let mut input = Vec::with_capacity(label.len() + self.target.len() + 2 + csrf.len());
         input.extend_from_slice(label);
+        input.push(0);
+        input.extend_from_slice(&self.target);
         input.push(0);
         input.extend_from_slice(csrf.as_bytes());
         URL_SAFE_NO_PAD.encode(hmac_sha256(&self.derive_key, &input))
@@ -143,7 +188,7 @@ mod tests {
     use super::*;
 
     fn codec(secret: &str) -> StateCodec {
-        StateCodec::new(&Secret::new(secret), 3600).unwrap()
+        StateCodec::new(&Secret::new(secret), 3600, "oidc", "https://app/cb").unwrap()
     }
 
     #[test]
@@ -163,8 +208,26 @@ mod tests {
     }
 
     #[test]
+    fn a_state_names_its_router() {
+        let login = codec("s");
+        let other =
+            StateCodec::new(&Secret::new("s"), 3600, "oidc", "https://app/associate").unwrap();
+        let claims = login.read(&login.issue(None).unwrap().state).unwrap();
+        assert!(login.is_for_this_router(&claims));
+        assert!(!other.is_for_this_router(&claims));
+        // A state minted without the claim (FastAPI Users' format) is let
+        // through to the verifier, which is this router's.
+        let bare = StateClaims {
+            csrftoken: "x".into(),
+            sub: None,
+            oauth_target: None,
+        };
+        assert!(other.is_for_this_router(&bare));
+    }
+
+    #[test]
     fn expired_state_is_told_apart() {
-        let expired = StateCodec::new(&Secret::new("s"), 0).unwrap();
+        let expired = StateCodec::new(&Secret::new("s"), 0, "oidc", "https://app/cb").unwrap();
         let issued = expired.issue(None).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1100));
         assert!(matches!(
@@ -182,6 +245,15 @@ mod tests {
         assert_ne!(verifier, a.pkce_verifier("other"));
         assert_ne!(verifier, codec("t").pkce_verifier("csrf"));
         assert_ne!(verifier, a.nonce("csrf"));
+        // Another provider, or another callback of the same provider (the
+        // associate router's), derives another verifier from the same state.
+        let other_provider =
+            StateCodec::new(&Secret::new("s"), 3600, "github", "https://app/cb").unwrap();
+        let other_callback =
+            StateCodec::new(&Secret::new("s"), 3600, "oidc", "https://app/cb2").unwrap();
+        assert_ne!(verifier, other_provider.pkce_verifier("csrf"));
+        assert_ne!(verifier, other_callback.pkce_verifier("csrf"));
+        assert_ne!(a.nonce("csrf"), other_provider.nonce("csrf"));
         assert_eq!(pkce_challenge(&verifier).len(), 43);
         // RFC 7636 appendix B.
         assert_eq!(

@@ -214,6 +214,11 @@ async fn sign_in<S: OAuthAccountStore, H>(
     if !genuine {
         return Err(Error::Code(ErrorCode::OAuthInvalidState));
     }
+    // A state issued by another OAuth router (another provider, or linking
+    // instead of login): a mix-up, refused before the code goes anywhere.
+    if !config.state.is_for_this_router(&claims) {
+        return Err(Error::Code(ErrorCode::OAuthInvalidState));
+    }
     if let Some(caller) = caller
         && claims.sub.as_deref() != Some(caller.id().to_string().as_str())
     {
