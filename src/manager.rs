@@ -672,6 +672,11 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                 StoreError::NotFound | StoreError::Conflict => bad(),
                 e => Error::Store(e),
             })?;
+        // The reset proved the mailbox: OAuth links made with an address the
+        // provider did not verify may be someone else's, and go.
+        self.store()
+            .forget_unverified_oauth_accounts(user.id())
+            .await?;
         if self.inner.logout_everywhere.on_password_change {
             self.logout_everywhere(&user).await?;
         }
@@ -740,6 +745,11 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                 StoreError::NotFound | StoreError::Conflict => bad(),
                 e => Error::Store(e),
             })?;
+        // The verification proved the mailbox: OAuth links made with an
+        // address the provider did not verify may be someone else's, and go.
+        self.store()
+            .forget_unverified_oauth_accounts(user.id())
+            .await?;
         self.hooks().on_after_verify(&user, request).await?;
         Ok(user)
     }

@@ -673,8 +673,52 @@ async fn associate_by_email_links_a_verified_email_to_the_existing_user() {
     // Linked now: later logins reach the user without the address rule.
     let token = app.login(&idp, "ivan-idp").await;
     assert_eq!(token_user(&token), user_id(&ivan));
-    // The password still works.
-    app.password_login("ivan@example.com").await;
+    // Ivan never proved the address, the provider did: the password set at
+    // registration (perhaps by someone else, before Ivan came) stops working.
+    let resp = app
+        .send(common::login_request(
+            "/auth/jwt/login",
+            "ivan@example.com",
+            PASSWORD,
+        ))
+        .await;
+    assert_400(&resp, "LOGIN_BAD_CREDENTIALS");
+
+    // A verified user keeps the password.
+    let (ivy, _) = app.user("ivy@example.com", true, false).await;
+    idp.set_account("ivy-idp", Some("ivy@example.com"), true)
+        .await;
+    let token = app.login(&idp, "ivy-idp").await;
+    assert_eq!(token_user(&token), ivy.id);
+    app.password_login("ivy@example.com").await;
+}
+
+#[tokio::test]
+async fn associate_by_email_ends_the_password_and_sessions_of_an_unverified_local_user() {
+    // Pre-account hijacking: an attacker registers the victim's address with
+    // a password; the victim later logs in with a provider that verified it.
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(
+        &idp,
+        Setup {
+            associate_by_email: true,
+            ..Setup::default()
+        },
+    );
+    let squatter = app.register("victim@example.com").await;
+    app.password_login("victim@example.com").await; // the squatter's password works, until…
+    idp.set_account("victim-idp", Some("victim@example.com"), true)
+        .await;
+    let token = app.login(&idp, "victim-idp").await;
+    assert_eq!(token_user(&token), user_id(&squatter));
+    let resp = app
+        .send(common::login_request(
+            "/auth/jwt/login",
+            "victim@example.com",
+            PASSWORD,
+        ))
+        .await;
+    assert_400(&resp, "LOGIN_BAD_CREDENTIALS");
 }
 
 #[tokio::test]
@@ -2004,5 +2048,42 @@ async fn a_state_issued_for_another_provider_is_refused_before_the_exchange() {
     assert!(
         app.accounts(victim.id).await.is_empty(),
         "nothing linked to the victim"
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_drops_links_made_with_an_unverified_provider_address() {
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(&idp, Setup::default());
+    // The attacker's provider account claims the victim's address, unverified.
+    idp.set_account("mallory", Some("victim@example.com"), false)
+        .await;
+    let t1 = app.login(&idp, "mallory").await;
+    let uid = token_user(&t1);
+    // The victim cannot register; resets the password and uses the account.
+    let user = app.user_by_email("victim@example.com").await.unwrap();
+    let reset = app.users.manager().reset_password_token(&user).unwrap();
+    app.users
+        .manager()
+        .reset_password(&reset, &axum_users::Password::new(PASSWORD), None)
+        .await
+        .unwrap();
+    let victim_token = app.password_login("victim@example.com").await;
+    assert_eq!(token_user(&victim_token), uid);
+    // The reset proved the mailbox: the link made with the unverified
+    // address is gone, and the attacker's provider account reaches nobody.
+    assert!(
+        app.accounts(uid).await.is_empty(),
+        "the unverified link is dropped"
+    );
+    let (authorized, callback) = app.authorized(&idp, LOGIN, None, "mallory").await;
+    let resp = app
+        .callback(&callback.path_and_query(), Some(&authorized.csrf), None)
+        .await;
+    assert_eq!(resp.status, StatusCode::BAD_REQUEST, "{}", resp.text);
+    assert!(
+        resp.text.contains("OAUTH_USER_ALREADY_EXISTS"),
+        "{}",
+        resp.text
     );
 }

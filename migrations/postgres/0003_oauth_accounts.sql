@@ -5,6 +5,9 @@ CREATE TABLE IF NOT EXISTS oauth_accounts (
     oauth_name TEXT NOT NULL,
     account_id TEXT NOT NULL,
     account_email TEXT NOT NULL,
+    -- Whether the provider vouched for account_email: links made with an
+    -- unverified address are dropped when the user proves the mailbox.
+    email_verified BOOLEAN NOT NULL DEFAULT FALSE,
     access_token TEXT NOT NULL,
     refresh_token TEXT,
     expires_at BIGINT,

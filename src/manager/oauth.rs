@@ -9,7 +9,7 @@ use super::{FieldsOf, UserManager, UserOf};
 use crate::email::Email;
 use crate::error::{Error, ErrorCode, Result};
 use crate::hooks::UserHooks;
-use crate::store::{OAuthAccount, OAuthAccountStore, ProviderToken, StoreError};
+use crate::store::{OAuthAccount, OAuthAccountStore, ProviderToken, StoreError, UserChanges};
 use crate::tokens::random_token;
 use crate::user::{Password, UserData, UserModel};
 
@@ -52,6 +52,7 @@ impl OAuthLogin {
             oauth_name: self.oauth_name.clone(),
             account_id: self.account_id.clone(),
             account_email: email,
+            email_verified: self.email_verified,
             access_token: self.access_token.clone(),
             refresh_token: self.refresh_token.clone(),
             expires_at: self.expires_at,
@@ -201,6 +202,33 @@ where
         if !(options.associate_by_email && login.email_verified) {
             return Err(Error::Code(ErrorCode::OAuthUserAlreadyExists));
         }
+        // A local user who never proved the address may be an attacker's,
+        // registered with it before its owner came (pre-account hijacking):
+        // the provider has now proven the mailbox, so the password set by
+        // whoever registered stops working, and their sessions end. The owner
+        // logs in with the provider, or sets a password with forgot-password.
+        let user = if user.is_verified() {
+            user
+        } else {
+            let changes = UserChanges {
+                hashed_password: Some(
+                    self.hasher()
+                        .hash(&Password::new(random_token(32)?))
+                        .await?,
+                ),
+                if_hashed_password: Some(user.data().hashed_password.clone()),
+                ..UserChanges::default()
+            };
+            let user = match self.store().update(user.id(), changes).await {
+                Ok(user) => user,
+                Err(StoreError::NotFound | StoreError::Conflict) => {
+                    return Err(Error::Code(ErrorCode::OAuthUserAlreadyExists));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            self.logout_everywhere(&user).await?;
+            user
+        };
         let account = login.account(email, user.id().clone());
         match self.store().link_oauth_account(account).await {
             Ok(()) => Ok(user),

@@ -173,6 +173,13 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
             .retain(|_, account| account.user_id != *id);
         Ok(())
     }
+
+    async fn forget_unverified_oauth_accounts(&self, id: &U::Id) -> Result<(), StoreError> {
+        self.write()
+            .oauth_accounts
+            .retain(|_, account| account.user_id != *id || account.email_verified);
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -202,4 +202,18 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Deletes a user; [`StoreError::NotFound`] when there is none with this id.
     async fn delete(&self, id: &<Self::User as UserModel>::Id) -> Result<(), StoreError>;
+
+    /// Called when the user proved they own the mailbox of their address (a
+    /// password reset or an e-mail verification): a store that keeps OAuth
+    /// accounts ([`OAuthAccountStore`]) deletes the user's links made with an
+    /// address the provider did not verify. Such a link may be an attacker's,
+    /// who signed up through a provider with the victim's address before the
+    /// victim claimed the account. The default, for stores without OAuth
+    /// accounts, does nothing.
+    async fn forget_unverified_oauth_accounts(
+        &self,
+        _id: &<Self::User as UserModel>::Id,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

@@ -44,6 +44,11 @@ pub struct OAuthAccount<Id> {
     pub account_id: String,
     /// The address the provider gave for the account when it was last seen.
     pub account_email: String,
+    /// Whether the provider vouched for that address. A link made with an
+    /// unverified address is dropped when the user proves they own the
+    /// mailbox of their own address (see
+    /// [`UserStore::forget_unverified_oauth_accounts`]).
+    pub email_verified: bool,
     /// The provider's access token.
     pub access_token: ProviderToken,
     /// The provider's refresh token, if it issued one.
@@ -61,6 +66,7 @@ impl<Id> OAuthAccount<Id> {
             oauth_name: self.oauth_name,
             account_id: self.account_id,
             account_email: self.account_email,
+            email_verified: self.email_verified,
             access_token: self.access_token,
             refresh_token: self.refresh_token,
             expires_at: self.expires_at,

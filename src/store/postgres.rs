@@ -326,6 +326,15 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
         }
         Ok(())
     }
+
+    async fn forget_unverified_oauth_accounts(&self, id: &Uuid) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM oauth_accounts WHERE user_id = $1 AND NOT email_verified")
+            .bind(*id)
+            .execute(&self.pool)
+            .timed(map_err)
+            .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -386,6 +395,7 @@ type AccountRow = (
     String,
     String,
     String,
+    bool,
     String,
     Option<String>,
     Option<i64>,
@@ -393,12 +403,21 @@ type AccountRow = (
 );
 
 fn account_from_row(row: AccountRow) -> OAuthAccount<Uuid> {
-    let (oauth_name, account_id, account_email, access_token, refresh_token, expires_at, user_id) =
-        row;
+    let (
+        oauth_name,
+        account_id,
+        account_email,
+        email_verified,
+        access_token,
+        refresh_token,
+        expires_at,
+        user_id,
+    ) = row;
     OAuthAccount {
         oauth_name,
         account_id,
         account_email,
+        email_verified,
         access_token: ProviderToken::new(access_token),
         refresh_token: refresh_token.map(ProviderToken::new),
         expires_at,
@@ -451,10 +470,11 @@ fn upsert_account(
         ));
     }
     Ok(sqlx::query_as(
-        "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
-         refresh_token, expires_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+        "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, email_verified, \
+         access_token, refresh_token, expires_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (oauth_name, account_id) DO UPDATE SET \
-         account_email = EXCLUDED.account_email, access_token = EXCLUDED.access_token, \
+         account_email = EXCLUDED.account_email, email_verified = EXCLUDED.email_verified, \
+         access_token = EXCLUDED.access_token, \
          refresh_token = EXCLUDED.refresh_token, expires_at = EXCLUDED.expires_at \
          WHERE oauth_accounts.user_id = EXCLUDED.user_id \
          RETURNING user_id",
@@ -462,6 +482,7 @@ fn upsert_account(
     .bind(account.oauth_name)
     .bind(account.account_id)
     .bind(account.account_email)
+    .bind(account.email_verified)
     .bind(account.access_token.expose().to_owned())
     .bind(account.refresh_token.map(|t| t.expose().to_owned()))
     .bind(account.expires_at)
@@ -541,7 +562,7 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for PostgresStore<U> {
 
     async fn oauth_accounts(&self, user_id: &Uuid) -> Result<Vec<OAuthAccount<Uuid>>, StoreError> {
         Ok(sqlx::query_as::<_, AccountRow>(
-            "SELECT oauth_name, account_id, account_email, access_token, refresh_token, \
+            "SELECT oauth_name, account_id, account_email, email_verified, access_token, refresh_token, \
              expires_at, user_id FROM oauth_accounts WHERE user_id = $1",
         )
         .bind(*user_id)

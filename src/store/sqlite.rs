@@ -296,6 +296,15 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         }
         Ok(())
     }
+
+    async fn forget_unverified_oauth_accounts(&self, id: &Uuid) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM oauth_accounts WHERE user_id = ? AND NOT email_verified")
+            .bind(id.hyphenated().to_string())
+            .execute(&self.pool)
+            .timed(map_err)
+            .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -380,10 +389,11 @@ fn upsert_account(
     account: OAuthAccount<Uuid>,
 ) -> sqlx::query::QueryAs<'static, sqlx::Sqlite, (String,), SqliteArgs> {
     sqlx::query_as(
-        "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, access_token, \
-         refresh_token, expires_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, email_verified, \
+         access_token, refresh_token, expires_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (oauth_name, account_id) DO UPDATE SET \
-         account_email = excluded.account_email, access_token = excluded.access_token, \
+         account_email = excluded.account_email, email_verified = excluded.email_verified, \
+         access_token = excluded.access_token, \
          refresh_token = excluded.refresh_token, expires_at = excluded.expires_at \
          WHERE oauth_accounts.user_id = excluded.user_id \
          RETURNING user_id",
@@ -391,6 +401,7 @@ fn upsert_account(
     .bind(account.oauth_name)
     .bind(account.account_id)
     .bind(account.account_email)
+    .bind(account.email_verified)
     .bind(account.access_token.expose().to_owned())
     .bind(account.refresh_token.map(|t| t.expose().to_owned()))
     .bind(account.expires_at)
@@ -409,6 +420,7 @@ type AccountRow = (
     String,
     String,
     String,
+    bool,
     String,
     Option<String>,
     Option<i64>,
@@ -416,12 +428,21 @@ type AccountRow = (
 );
 
 fn account_from_row(row: AccountRow) -> Result<OAuthAccount<Uuid>, StoreError> {
-    let (oauth_name, account_id, account_email, access_token, refresh_token, expires_at, user_id) =
-        row;
+    let (
+        oauth_name,
+        account_id,
+        account_email,
+        email_verified,
+        access_token,
+        refresh_token,
+        expires_at,
+        user_id,
+    ) = row;
     Ok(OAuthAccount {
         oauth_name,
         account_id,
         account_email,
+        email_verified,
         access_token: ProviderToken::new(access_token),
         refresh_token: refresh_token.map(ProviderToken::new),
         expires_at,
@@ -489,7 +510,7 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for SqliteStore<U> {
 
     async fn oauth_accounts(&self, user_id: &Uuid) -> Result<Vec<OAuthAccount<Uuid>>, StoreError> {
         sqlx::query_as::<_, AccountRow>(
-            "SELECT oauth_name, account_id, account_email, access_token, refresh_token, \
+            "SELECT oauth_name, account_id, account_email, email_verified, access_token, refresh_token, \
              expires_at, user_id FROM oauth_accounts WHERE user_id = ?",
         )
         .bind(user_id.hyphenated().to_string())

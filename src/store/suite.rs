@@ -320,6 +320,7 @@ fn oauth_account<Id>(user_id: Id, account_id: &str, token: &str) -> super::OAuth
         oauth_name: "oidc".into(),
         account_id: account_id.into(),
         account_email: "king.arthur@camelot.bt".into(),
+        email_verified: true,
         access_token: super::ProviderToken::new(token),
         refresh_token: Some(super::ProviderToken::new(format!("refresh-{token}"))),
         expires_at: Some(1_900_000_000),
@@ -344,6 +345,7 @@ where
     oauth_accounts_go_with_their_user(make().await).await;
     oauth_concurrent_links_yield_one_owner(Arc::new(make().await)).await;
     oauth_create_with_account_is_all_or_nothing(make().await).await;
+    oauth_unverified_links_are_forgotten(make().await).await;
 }
 
 async fn oauth_link_and_find<S: super::OAuthAccountStore>(store: S)
@@ -560,5 +562,35 @@ where
             .unwrap()
             .is_none(),
         "the user of a failed create-and-link is not kept"
+    );
+}
+
+async fn oauth_unverified_links_are_forgotten<S: super::OAuthAccountStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
+    let other = store.create(data("lancelot@camelot.bt")).await.unwrap();
+    let verified = oauth_account(user.id().clone(), "verified", "t1");
+    let mut unverified = oauth_account(user.id().clone(), "unverified", "t2");
+    unverified.email_verified = false;
+    let mut others = oauth_account(other.id().clone(), "others", "t3");
+    others.email_verified = false;
+    for account in [verified.clone(), unverified, others.clone()] {
+        store.link_oauth_account(account).await.unwrap();
+    }
+    store
+        .forget_unverified_oauth_accounts(user.id())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.oauth_accounts(user.id()).await.unwrap(),
+        vec![verified],
+        "only the verified link stays"
+    );
+    assert_eq!(
+        store.oauth_accounts(other.id()).await.unwrap(),
+        vec![others],
+        "another user's links are untouched"
     );
 }
