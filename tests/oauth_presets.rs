@@ -525,3 +525,37 @@ async fn a_provider_debug_output_hides_the_client_secret() {
     let debug = format!("{github:?}");
     assert!(!debug.contains("super-secret-value"), "{debug}");
 }
+
+#[tokio::test]
+async fn provider_endpoints_must_be_https_except_on_this_machine() {
+    use axum_users::oauth::{OidcProvider, UserInfoMapping};
+    // Codes, tokens and the client secret travel to these endpoints.
+    assert!(OidcProvider::new("x", "http://id.example.com", "id", "s").is_err());
+    assert!(OidcProvider::new("x", "https://id.example.com", "id", "s").is_ok());
+    assert!(OidcProvider::new("x", "http://127.0.0.1:8080", "id", "s").is_ok());
+    assert!(OidcProvider::new("x", "http://[::1]:8080", "id", "s").is_ok());
+    assert!(OidcProvider::new("x", "http://localhost:8080", "id", "s").is_ok());
+    let generic = |token: &str| {
+        OAuth2Provider::new(
+            "x",
+            "id",
+            "s",
+            "https://acme.example/authorize",
+            token,
+            "https://acme.example/me",
+            UserInfoMapping::openid(),
+        )
+    };
+    assert!(generic("http://acme.example/token").is_err());
+    assert!(generic("https://acme.example/token").is_ok());
+    assert!(
+        presets::github("id", "s")
+            .unwrap()
+            .endpoints(
+                "https://github.com/login/oauth/authorize",
+                "http://10.0.0.1/token",
+                "https://api.github.com/user"
+            )
+            .is_err()
+    );
+}

@@ -102,8 +102,16 @@ pub struct OAuth2Provider {
     client: reqwest::Client,
 }
 
+/// A provider endpoint: HTTPS (plain HTTP only to this machine), since codes,
+/// tokens and the client secret travel to it.
 fn parse_url(what: &str, url: &str) -> Result<Url> {
-    Url::parse(url).map_err(|e| Error::Config(format!("invalid {what} URL: {e}")))
+    let parsed = Url::parse(url).map_err(|e| Error::Config(format!("invalid {what} URL: {e}")))?;
+    if !http::is_secure_endpoint(&parsed) {
+        return Err(Error::Config(format!(
+            "the {what} URL must be https (plain http only to localhost): {url}"
+        )));
+    }
+    Ok(parsed)
 }
 
 impl OAuth2Provider {

@@ -256,6 +256,23 @@ async fn read_json(provider: &str, what: &str, response: reqwest::Response) -> R
     })
 }
 
+/// Whether a provider endpoint may carry secrets: HTTPS, or plain HTTP to
+/// this machine (a provider on loopback, in development and tests).
+pub(crate) fn is_secure_endpoint(url: &reqwest::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => url.host_str().is_some_and(|host| {
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }),
+        _ => false,
+    }
+}
+
 /// A string or number claim as a string (GitHub and GitLab ids are numbers).
 pub(crate) fn id_string(value: Option<&Value>) -> Option<String> {
     match value? {

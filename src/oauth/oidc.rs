@@ -141,7 +141,13 @@ impl OidcProvider {
         if name.is_empty() {
             return Err(Error::Config("an OAuth provider needs a name".into()));
         }
-        Url::parse(&issuer).map_err(|e| Error::Config(format!("invalid issuer URL: {e}")))?;
+        let parsed =
+            Url::parse(&issuer).map_err(|e| Error::Config(format!("invalid issuer URL: {e}")))?;
+        if !http::is_secure_endpoint(&parsed) {
+            return Err(Error::Config(format!(
+                "the issuer must be https (plain http only to localhost): {issuer}"
+            )));
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 name,
@@ -222,7 +228,9 @@ impl OidcProvider {
                     return Err(self.error("the discovery document names another issuer"));
                 }
                 let authorize_url = Url::parse(&metadata.authorization_endpoint)
-                    .map_err(|_| self.error("invalid authorization endpoint"))?;
+                    .ok()
+                    .filter(http::is_secure_endpoint)
+                    .ok_or_else(|| self.error("invalid or insecure authorization endpoint"))?;
                 for endpoint in [
                     Some(&metadata.token_endpoint),
                     Some(&metadata.jwks_uri),
@@ -232,7 +240,11 @@ impl OidcProvider {
                 .flatten()
                 {
                     Url::parse(endpoint)
-                        .map_err(|_| self.error("invalid endpoint URL in discovery"))?;
+                        .ok()
+                        .filter(http::is_secure_endpoint)
+                        .ok_or_else(|| {
+                            self.error("invalid or insecure endpoint URL in discovery")
+                        })?;
                 }
                 let auth = match &metadata.token_endpoint_auth_methods_supported {
                     Some(methods)
