@@ -72,56 +72,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:$port"
-client_id="axum-users-docs"
-client_secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
-
-step "start the provider and the server on $base"
-OIDC_CLIENT_ID="$client_id" OIDC_CLIENT_SECRET="$client_secret" \
-OIDC_REDIRECT_URIS="$base/auth/oidc/callback $base/auth/associate/oidc/callback" \
-    node tests/oidc/provider.mjs >"$tmp/idp.out" 2>"$tmp/provider.log" </dev/null &
-idp_pid=$!
-issuer=""
-for _ in $(seq 1 200); do
-    if [ -s "$tmp/idp.out" ]; then
-        issuer="$(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())["issuer"])' "$tmp/idp.out" 2>/dev/null || true)"
-        [ -n "$issuer" ] && break
-    fi
-    if ! kill -0 "$idp_pid" 2>/dev/null; then
-        echo "the OpenID Connect provider exited:" >&2
-        cat "$tmp/provider.log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-[ -n "$issuer" ] || { echo "the OpenID Connect provider printed no issuer in 20 s" >&2; cat "$tmp/provider.log" >&2; exit 1; }
-echo "provider: $issuer"
-
-# A clean environment: only the OpenID Connect provider (no REDIS_URL, no
-# OAUTH_* presets), whatever the caller's environment holds.
-env -i PATH="$PATH" HOME="$HOME" \
-BIND="127.0.0.1:$port" DATABASE_URL="memory://" \
-SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" \
-ADMIN_EMAIL="docs-admin@example.com" ADMIN_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')" \
-OIDC_ISSUER_URL="$issuer" OIDC_CLIENT_ID="$client_id" OIDC_CLIENT_SECRET="$client_secret" \
-OAUTH_REDIRECT_BASE="$base" \
-    "$server_bin" >"$tmp/server.stdout.log" 2>"$tmp/server.log" </dev/null &
-server_pid=$!
-ready=""
-for _ in $(seq 1 300); do
-    if curl -sf -o /dev/null "$base/openapi.json" 2>/dev/null; then
-        ready=1
-        break
-    fi
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        echo "the server exited:" >&2
-        cat "$tmp/server.log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-[ -n "$ready" ] || { echo "the server did not answer /openapi.json in 30 s" >&2; tail -50 "$tmp/server.log" >&2; exit 1; }
+step "start the provider and the server"
+source scripts/example-server.sh
+start_example_server "$tmp" axum-users-docs
 echo "server ready"
 
 step "Swagger UI in headless Chromium"

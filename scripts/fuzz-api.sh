@@ -83,62 +83,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-port="$(free_port)"
-base="http://127.0.0.1:$port"
-client_id="axum-users-fuzz"
-client_secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
-secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
-admin_email="fuzz-admin@example.com"
-admin_password="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
-
-step "start the provider and the server on $base"
-OIDC_CLIENT_ID="$client_id" OIDC_CLIENT_SECRET="$client_secret" \
-OIDC_REDIRECT_URIS="$base/auth/oidc/callback $base/auth/associate/oidc/callback" \
-    node tests/oidc/provider.mjs >"$tmp/idp.out" 2>"$out/provider.log" </dev/null &
-idp_pid=$!
-issuer=""
-for _ in $(seq 1 200); do
-    if [ -s "$tmp/idp.out" ]; then
-        issuer="$(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())["issuer"])' "$tmp/idp.out" 2>/dev/null || true)"
-        [ -n "$issuer" ] && break
-    fi
-    if ! kill -0 "$idp_pid" 2>/dev/null; then
-        echo "the OpenID Connect provider exited:" >&2
-        cat "$out/provider.log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-[ -n "$issuer" ] || { echo "the OpenID Connect provider printed no issuer in 20 s" >&2; cat "$out/provider.log" >&2; exit 1; }
-echo "provider: $issuer"
-
-# A clean environment: no SMTP_URL (the hooks read the printed mails), no
-# REDIS_URL nor OAUTH_* presets (schemes and hosts the hooks do not know).
-env -i PATH="$PATH" HOME="$HOME" \
-BIND="127.0.0.1:$port" DATABASE_URL="memory://" SECRET="$secret" \
-ADMIN_EMAIL="$admin_email" ADMIN_PASSWORD="$admin_password" \
-OIDC_ISSUER_URL="$issuer" OIDC_CLIENT_ID="$client_id" OIDC_CLIENT_SECRET="$client_secret" \
-OAUTH_REDIRECT_BASE="$base" RUST_LOG="${RUST_LOG:-info}" \
-    "$server_bin" >"$out/server.stdout.log" 2>"$out/server.log" </dev/null &
-server_pid=$!
-ready=""
-for _ in $(seq 1 300); do
-    if curl -sf -o "$out/openapi.json" "$base/openapi.json" 2>/dev/null; then
-        ready=1
-        break
-    fi
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        echo "the server exited:" >&2
-        cat "$out/server.log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-[ -n "$ready" ] || { echo "the server did not answer /openapi.json in 30 s" >&2; tail -50 "$out/server.log" >&2; exit 1; }
+step "start the provider and the server"
+source scripts/example-server.sh
+start_example_server "$out" axum-users-fuzz
 python3 - "$out/openapi.json" <<'EOF'
 import json, sys
 doc = json.load(open(sys.argv[1]))
