@@ -96,6 +96,9 @@ struct Inner {
     extra_params: Vec<(String, String)>,
     discovered: OnceCell<Discovered>,
     keys: RwLock<Keys>,
+    /// Held while the keys are fetched again: concurrent logins that meet an
+    /// unknown key id wait for one fetch instead of each making their own.
+    refetch: tokio::sync::Mutex<()>,
     client: reqwest::Client,
 }
 
@@ -158,6 +161,7 @@ impl OidcProvider {
                 extra_params: Vec::new(),
                 discovered: OnceCell::new(),
                 keys: RwLock::new(Keys::default()),
+                refetch: tokio::sync::Mutex::new(()),
                 client: http::client()?,
             }),
         })
@@ -287,6 +291,11 @@ impl OidcProvider {
         if let Some(key) = self.cached_key(kid, alg)? {
             return Ok(key);
         }
+        let _refetching = self.inner.refetch.lock().await;
+        // Another login may have fetched the keys while this one waited.
+        if let Some(key) = self.cached_key(kid, alg)? {
+            return Ok(key);
+        }
         let stale = {
             let keys = self.inner.keys.read().unwrap_or_else(|e| e.into_inner());
             keys.fetched
@@ -379,7 +388,12 @@ fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
         jwk.common.public_key_use,
         Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
     );
-    family_fits && usable
+    // A key that names its algorithm is used for that one only.
+    let declared_fits = jwk
+        .common
+        .key_algorithm
+        .is_none_or(|declared| declared == jsonwebtoken::jwk::KeyAlgorithm::from(alg));
+    family_fits && usable && declared_fits
 }
 
 /// The key with this id (or, without one, the only key that fits).
@@ -754,6 +768,10 @@ mod tests {
         assert!(
             select_key(&keys, Some("key-a"), Algorithm::ES256).is_none(),
             "RSA key for ES256"
+        );
+        assert!(
+            select_key(&keys, Some("key-a"), Algorithm::PS256).is_none(),
+            "a key declared RS256 is not used for PS256"
         );
         assert!(
             select_key(&keys, None, Algorithm::RS256).is_none(),
