@@ -11,8 +11,11 @@ async fn authenticate<U: UserModel>(
 ) -> Result<Option<U>, Error> {
     let Some(authenticator) = parts.extensions.get::<Authenticator<U>>() else {
         tracing::error!(
+            user_type = std::any::type_name::<U>(),
             "no axum_users Authenticator for this user type in the request extensions: \
-             add `.layer(users.layer())` (or `authenticator.layer()`) to the router"
+             add `.layer(users.layer())` (or `authenticator.layer()`) to the router, after \
+             the routes that use the extractors; with a user type of your own, name it in \
+             the extractor (`CurrentUser<MyUser>`: the default is `User`)"
         );
         return Err(Error::Internal("authenticator missing".into()));
     };
