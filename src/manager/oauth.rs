@@ -112,10 +112,7 @@ where
             }
             return self.link_by_email(user, &login, email, options).await;
         }
-        let hashed_password = self
-            .hasher()
-            .hash(&Password::new(random_token(32)?))
-            .await?;
+        let hashed_password = self.unusable_password().await?;
         let data = UserData {
             email: email.clone(),
             hashed_password,
@@ -192,6 +189,12 @@ where
         }
     }
 
+    /// The hash of a random password nobody knows: the account has no usable
+    /// password until its owner sets one (forgot-password).
+    async fn unusable_password(&self) -> Result<crate::user::PasswordHash> {
+        self.hasher().hash(&Password::new(random_token(32)?)).await
+    }
+
     async fn link_by_email(
         &self,
         user: UserOf<S>,
@@ -211,11 +214,7 @@ where
             user
         } else {
             let changes = UserChanges {
-                hashed_password: Some(
-                    self.hasher()
-                        .hash(&Password::new(random_token(32)?))
-                        .await?,
-                ),
+                hashed_password: Some(self.unusable_password().await?),
                 if_hashed_password: Some(user.data().hashed_password.clone()),
                 ..UserChanges::default()
             };
