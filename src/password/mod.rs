@@ -245,6 +245,20 @@ impl PasswordHasher {
         })
     }
 
+    /// [`verify`](Self::verify) on the calling thread, outside the memory
+    /// budget and the hashing threads: for code that is already off the async
+    /// runtime (a command-line tool, a migration script, a benchmark). It is
+    /// the same computation, with the same reuse of the thread's working
+    /// memory; on a server, use [`verify`](Self::verify).
+    pub fn verify_blocking(&self, password: &Password, hash: &PasswordHash) -> Result<Verified> {
+        let target = self.inner.params;
+        Ok(match verify_now(password.expose(), hash.as_str(), target) {
+            Check::No => Verified::No,
+            Check::Yes => Verified::Yes,
+            Check::YesWeak => Verified::YesRehashed(hash_now(target, password.expose())?),
+        })
+    }
+
     /// Spends one verification's worth of work on a password that matches no
     /// account, so that a login with an unknown e-mail costs what a real one does.
     pub async fn verify_dummy(&self, password: &Password) -> Result<()> {
