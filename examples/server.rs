@@ -359,17 +359,10 @@ async fn ensure_admin<S: UserStore<User = User>, H: UserHooks<User>>(
             tracing::info!(id = %admin.id(), "admin user updated");
         }
         None => {
-            let admin = manager
-                .store()
-                .create(UserData {
-                    email: email.into_string(),
-                    hashed_password,
-                    is_active: true,
-                    is_superuser: true,
-                    is_verified: true,
-                    fields: Default::default(),
-                })
-                .await?;
+            let mut data = UserData::new(email.into_string(), hashed_password, Default::default());
+            data.is_superuser = true;
+            data.is_verified = true;
+            let admin = manager.store().create(data).await?;
             tracing::info!(id = %admin.id(), "admin user created");
         }
     }

@@ -56,16 +56,23 @@ struct Inner<S: UserStore, H> {
 
 type UserOfStore<S> = <S as UserStore>::User;
 
-/// When the manager ends every session of a user (with the revocable
-/// strategies: database, Redis; JWTs cannot be revoked). All on by default.
+/// When the manager ends every session of a user (database and Redis
+/// sessions) and every JWT it issued (by raising the user's token generation,
+/// see [`UserData::token_generation`](crate::UserData::token_generation)). All
+/// on by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogoutEverywhere {
-    /// When the password changes (a reset, or an update with a password).
+    /// When the password changes: every session ends (a session is bound to
+    /// the password it was opened under, so even one stored by a login racing
+    /// the change is refused). A reset or a superuser's password change also
+    /// ends every JWT; the user changing their own password keeps theirs, so
+    /// the token of that request keeps working.
     pub on_password_change: bool,
-    /// When a superuser deactivates the user. Sessions stay ended after a
-    /// reactivation.
+    /// When a superuser deactivates the user: every session and JWT ends, and
+    /// stays ended after a reactivation.
     pub on_deactivation: bool,
-    /// When the user is deleted.
+    /// When the user is deleted: its sessions are deleted (its JWTs name a
+    /// user that no longer exists).
     pub on_deletion: bool,
 }
 
@@ -269,6 +276,11 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         &self.inner.policy
     }
 
+    /// When the manager ends every session (and JWT) of a user.
+    pub fn logout_everywhere_policy(&self) -> LogoutEverywhere {
+        self.inner.logout_everywhere
+    }
+
     /// Registers backends whose revocable strategies hold sessions, so that the
     /// manager can end them ([`AxumUsers::new`](crate::AxumUsers::new) does this).
     pub fn register_backends(&self, backends: &[AuthBackend<UserOf<S>>]) {
@@ -364,6 +376,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             is_superuser: !safe && create.is_superuser.unwrap_or(false),
             is_verified: !safe && create.is_verified.unwrap_or(false),
             fields: <FieldsOf<S>>::create(create.fields),
+            token_generation: 0,
         };
         let user = self.store().create(data).await.map_err(email_taken)?;
         self.hooks().on_after_register(&user, request).await?;
@@ -398,8 +411,14 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                 };
                 match self.store().update(user.id(), changes).await {
                     Ok(fresh) => Ok(Some(fresh)),
-                    // The login stays valid on the hash it was checked against;
-                    // the upgrade waits for the next login.
+                    // The password changed since it was read: these
+                    // credentials were the old ones, and no longer log in.
+                    Err(StoreError::Conflict) => Ok(None),
+                    // The user is gone.
+                    Err(StoreError::NotFound) => Ok(None),
+                    // The login stays valid on the hash it was checked against
+                    // (its token is bound to it); the upgrade waits for the
+                    // next login.
                     Err(e) => {
                         tracing::warn!(error = %e, "could not store an upgraded password hash");
                         Ok(Some(user))
@@ -434,6 +453,13 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// `is_verified`. A new address must be free (ASCII-case-insensitively) and
     /// resets `is_verified`; the same address changes nothing. A new password must
     /// pass `validate_password` against the address stored before the update.
+    ///
+    /// A new password ends the user's revocable sessions (see
+    /// [`LogoutEverywhere`]). An unsafe update (a superuser, or the
+    /// application) that changes the password or deactivates the user also
+    /// raises the token generation, ending every JWT of the user; a user
+    /// changing their own password keeps their JWTs, so the token of the
+    /// request keeps working.
     pub async fn update(
         &self,
         user: UserOf<S>,
@@ -465,11 +491,17 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         if let Some(password) = &update.password {
             changes.hashed_password = Some(self.hasher().hash(password).await?);
             updated.password = true;
+            // Someone else set this password: every token of the user ends.
+            changes.bump_token_generation |=
+                !safe && self.inner.logout_everywhere.on_password_change;
         }
         if !safe {
             if let Some(v) = update.is_active {
                 updated.is_active = v != data.is_active;
                 changes.is_active = Some(v);
+                // Deactivated: its tokens stay dead after a reactivation.
+                changes.bump_token_generation |=
+                    data.is_active && !v && self.inner.logout_everywhere.on_deactivation;
             }
             if let Some(v) = update.is_superuser {
                 updated.is_superuser = v != data.is_superuser;
@@ -659,8 +691,11 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         self.validate_password(password, user.email(), Some(&user))
             .await?;
         // Compare-and-set: of two concurrent resets with one token, one wins.
+        // A reset is how a stolen account is recovered: every token of the
+        // user, JWTs included, ends.
         let changes = UserChanges {
             hashed_password: Some(self.hasher().hash(password).await?),
+            bump_token_generation: self.inner.logout_everywhere.on_password_change,
             if_hashed_password: Some(user.data().hashed_password.clone()),
             ..UserChanges::default()
         };
@@ -672,8 +707,8 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                 StoreError::NotFound | StoreError::Conflict => bad(),
                 e => Error::Store(e),
             })?;
-        // The reset proved the mailbox: OAuth links made with an address the
-        // provider did not verify may be someone else's, and go.
+        // The reset proved the mailbox: OAuth links made while the address
+        // was not verified may be a squatter's, and go.
         self.store()
             .forget_unverified_oauth_accounts(user.id())
             .await?;
@@ -745,8 +780,8 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                 StoreError::NotFound | StoreError::Conflict => bad(),
                 e => Error::Store(e),
             })?;
-        // The verification proved the mailbox: OAuth links made with an
-        // address the provider did not verify may be someone else's, and go.
+        // The verification proved the mailbox: OAuth links made while the
+        // address was not verified may be a squatter's, and go.
         self.store()
             .forget_unverified_oauth_accounts(user.id())
             .await?;

@@ -32,6 +32,24 @@ pub fn random_token(len: usize) -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    hex
+}
+
+/// The SHA-256 digest of an opaque token, lowercase hex: what the session
+/// strategies store instead of the token.
+pub(crate) fn token_digest(token: &str) -> String {
+    use sha2::Digest as _;
+    hex(&sha2::Sha256::digest(token.as_bytes()))
+}
+
 /// Keys and algorithm for signing and verifying JWTs.
 ///
 /// HS256 with a shared secret is the default and what FastAPI Users uses; RS256
@@ -363,6 +381,14 @@ mod tests {
         assert!(!a.digest_matches(&d, b"$argon2id$other"));
         assert!(!b.digest_matches(&d, b"$argon2id$hash"));
         assert!(!d.contains("argon2"));
+    }
+
+    #[test]
+    fn token_digest_is_sha256_hex() {
+        assert_eq!(
+            token_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -196,6 +196,35 @@ pub struct UserData<F> {
     pub is_verified: bool,
     /// The application's own fields.
     pub fields: F,
+    /// The generation of the user's tokens: raised when every token and
+    /// session issued so far must end (a password reset, a superuser's
+    /// password change, a deactivation, an OAuth login that takes the address
+    /// back). Access tokens carry it (claim `gen`) and sessions are bound to
+    /// it, so an older one is refused when the user is loaded. 0 for a new
+    /// user; stores keep it and never lower it.
+    pub token_generation: u32,
+}
+
+impl<F> UserData<F> {
+    /// A new user's data: active, not a superuser, not verified, token
+    /// generation 0.
+    ///
+    /// ```
+    /// use axum_users::{NoFields, UserData, user::PasswordHash};
+    /// let data = UserData::new("king.arthur@camelot.bt", PasswordHash::new("$argon2id$…"), NoFields {});
+    /// assert!(data.is_active && !data.is_superuser && !data.is_verified);
+    /// ```
+    pub fn new(email: impl Into<String>, hashed_password: PasswordHash, fields: F) -> Self {
+        Self {
+            email: email.into(),
+            hashed_password,
+            is_active: true,
+            is_superuser: false,
+            is_verified: false,
+            fields,
+            token_generation: 0,
+        }
+    }
 }
 
 /// What the crate needs of a user type.

@@ -29,6 +29,7 @@ async fn store_user_with_hash<S: UserStore<User = User>, H: UserHooks<User>>(
             is_superuser: false,
             is_verified: false,
             fields: Default::default(),
+            token_generation: 0,
         })
         .await
         .unwrap()
@@ -327,6 +328,7 @@ async fn a_hash_upgrade_at_login_never_undoes_a_concurrent_deactivation() {
             is_superuser: false,
             is_verified: false,
             fields: Default::default(),
+            token_generation: 0,
         })
         .await
         .unwrap();

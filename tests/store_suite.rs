@@ -17,6 +17,7 @@ fn data(email: &str) -> UserData<axum_users::NoFields> {
         is_superuser: false,
         is_verified: false,
         fields: Default::default(),
+        token_generation: 0,
     }
 }
 

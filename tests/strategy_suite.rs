@@ -206,7 +206,9 @@ mod redis_strategy {
     }
 
     async fn read(strategy: &RedisStrategy, token: &str) -> axum_users::Result<Option<uuid::Uuid>> {
-        Strategy::<User>::read_token(strategy, token).await
+        Strategy::<User>::read_token(strategy, token)
+            .await
+            .map(|owner| owner.map(|owner| owner.user_id))
     }
 
     async fn users() -> [User; 2] {
@@ -234,7 +236,8 @@ mod redis_strategy {
     }
 
     #[tokio::test]
-    async fn redis_stores_the_hyphenated_id_under_the_digest_with_the_lifetime_as_ttl() {
+    async fn redis_stores_the_binding_and_hyphenated_id_under_the_digest_with_the_lifetime_as_ttl()
+    {
         let Some(run) = Run::connect().await else {
             return;
         };
@@ -245,7 +248,15 @@ mod redis_strategy {
 
         let key = run.token_key(&token);
         let value: Option<String> = raw.get(&key).await.unwrap();
-        assert_eq!(value, Some(a.id.hyphenated().to_string()));
+        // The fingerprint of the credentials the session is bound to, then the id.
+        assert_eq!(
+            value,
+            Some(format!(
+                "{} {}",
+                axum_users::auth::Binding::fingerprint(&a),
+                a.id.hyphenated()
+            ))
+        );
         let ttl: i64 = raw.ttl(&key).await.unwrap();
         assert!((3590..=3600).contains(&ttl), "TTL {ttl}");
         let exists: bool = raw.exists(format!("{}{token}", run.prefix)).await.unwrap();

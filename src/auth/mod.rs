@@ -13,10 +13,13 @@ use crate::error::{Error, Result};
 use crate::store::UserStore;
 use crate::user::UserModel;
 
+mod binding;
 mod extract;
 pub mod strategy;
 pub mod transport;
 
+pub(crate) use binding::credentials_fingerprint;
+pub use binding::{Binding, TokenOwner};
 pub use extract::{CurrentUser, Superuser, VerifiedUser};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -55,15 +58,16 @@ pub trait Transport: Send + Sync + 'static {
 
 /// What a token is and how it is checked, issued and revoked.
 ///
-/// A strategy reads a token into a user id; the [`Authenticator`] then loads the
-/// user from the store, so that a deactivated or deleted user is refused at once.
-/// Errors (an unreachable database or cache) answer 503; an invalid token is
-/// `Ok(None)`.
+/// A strategy reads a token into its owner (a user id and a [`Binding`]); the
+/// [`Authenticator`] then loads the user from the store and checks the binding,
+/// so that a deactivated or deleted user, or a token issued before a password
+/// change or reset, is refused at once. Errors (an unreachable database or
+/// cache) answer 503; an invalid token is `Ok(None)`.
 #[async_trait]
 pub trait Strategy<U: UserModel>: Send + Sync + 'static {
-    /// The user id this token stands for, or `None` when it is invalid, expired
-    /// or revoked.
-    async fn read_token(&self, token: &str) -> Result<Option<U::Id>>;
+    /// Whom this token stands for, or `None` when it is invalid, expired or
+    /// revoked.
+    async fn read_token(&self, token: &str) -> Result<Option<TokenOwner<U::Id>>>;
     /// A new token for this user.
     async fn write_token(&self, user: &U) -> Result<String>;
     /// Revokes one token (a no-op for stateless strategies such as JWT).
@@ -174,6 +178,14 @@ pub struct Authenticated<U: UserModel> {
 pub trait UserLoader<U: UserModel>: Send + Sync + 'static {
     /// The user with this id, if any.
     async fn load_user(&self, id: &U::Id) -> Result<Option<U>>;
+
+    /// Whether a new password ends the sessions opened before it (the
+    /// [`Binding::Credentials`] of database and Redis sessions); true by
+    /// default. The manager answers with its
+    /// [`LogoutEverywhere::on_password_change`](crate::LogoutEverywhere).
+    fn sessions_end_with_password(&self) -> bool {
+        true
+    }
 }
 
 #[async_trait]
@@ -185,13 +197,18 @@ where
     async fn load_user(&self, id: &<S::User as UserModel>::Id) -> Result<Option<S::User>> {
         Ok(self.store().get(id).await?)
     }
+
+    fn sessions_end_with_password(&self) -> bool {
+        self.logout_everywhere_policy().on_password_change
+    }
 }
 
 /// Tries an application's backends in order to find who is calling.
 ///
 /// The first backend whose transport finds a token and whose strategy accepts it
 /// wins; the user is then reloaded from the store, so that deactivation and
-/// deletion take effect at once. Insert it into requests with
+/// deletion take effect at once, and the token's [`Binding`] is checked against
+/// it. Insert it into requests with
 /// [`Authenticator::layer`] for the extractors of the application's own handlers.
 pub struct Authenticator<U: UserModel> {
     backends: Arc<[AuthBackend<U>]>,
@@ -245,6 +262,14 @@ impl<U: UserModel> Authenticator<U> {
         axum::Extension(self.clone())
     }
 
+    fn binding_holds(&self, binding: &Binding, user: &U) -> bool {
+        if self.loader.sessions_end_with_password() {
+            binding.holds_for(user)
+        } else {
+            binding.holds_for_any_password(user)
+        }
+    }
+
     /// Who is calling, checked against `requirements`.
     ///
     /// `Ok(None)` when no backend accepts the request's token (401); an inactive
@@ -261,17 +286,18 @@ impl<U: UserModel> Authenticator<U> {
             let Some(token) = backend.transport.token(parts) else {
                 continue;
             };
-            let id = match backend.strategy.read_token(token).await {
-                Ok(Some(id)) => id,
+            let owner = match backend.strategy.read_token(token).await {
+                Ok(Some(owner)) => owner,
                 Ok(None) => continue,
                 Err(e) => {
                     failure.get_or_insert(e);
                     continue;
                 }
             };
-            let user = match self.loader.load_user(&id).await {
-                Ok(Some(user)) => user,
-                Ok(None) => continue,
+            let user = match self.loader.load_user(&owner.user_id).await {
+                // A token issued before the credentials changed is no token.
+                Ok(Some(user)) if self.binding_holds(&owner.binding, &user) => user,
+                Ok(_) => continue,
                 Err(e) => {
                     failure.get_or_insert(e);
                     continue;

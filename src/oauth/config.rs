@@ -104,6 +104,17 @@ impl OAuthConfig {
         self
     }
 
+    /// Let only verified users link a provider account to theirs (default
+    /// off, as in FastAPI Users): the associate router then answers 403 to
+    /// an unverified caller, before anything else. Without it, a link made by
+    /// an unverified user is dropped when the owner of the address takes it
+    /// back (a password reset, an e-mail verification, an OAuth login by
+    /// address). Associate router only.
+    pub fn associate_requires_verification(mut self, on: bool) -> Self {
+        self.options.associate_requires_verification = on;
+        self
+    }
+
     /// Answer a successful callback with a 302 to this URL instead of the
     /// login response's body (its cookies are kept): for the cookie transport,
     /// where the browser itself follows the provider's redirect.

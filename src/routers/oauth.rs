@@ -117,7 +117,8 @@ impl<S: OAuthAccountStore, H> OAuthState<S, H> {
     /// The caller of an associate route: 401 (or 403) before anything else.
     async fn caller(&self, parts: &Parts) -> Result<UserOf<S>> {
         let requirements = Requirements {
-            verified: self.requires_verification,
+            verified: self.requires_verification
+                || self.config.options.associate_requires_verification,
             superuser: false,
         };
         self.authenticator
@@ -297,7 +298,7 @@ where
     let result = async {
         let user = state
             .manager
-            .oauth_associate_callback(&caller, login?)
+            .oauth_associate_callback(&caller, login?, state.config.options)
             .await?;
         Ok(Json(user.read()).into_response())
     }

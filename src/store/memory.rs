@@ -177,7 +177,7 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
     async fn forget_unverified_oauth_accounts(&self, id: &U::Id) -> Result<(), StoreError> {
         self.write()
             .oauth_accounts
-            .retain(|_, account| account.user_id != *id || account.email_verified);
+            .retain(|_, account| account.user_id != *id || account.user_verified);
         Ok(())
     }
 }
@@ -231,10 +231,14 @@ impl<U: UserModel> OAuthAccountStore for MemoryStore<U> {
             return Err(StoreError::NotFound);
         }
         let key = (account.oauth_name.clone(), account.account_id.clone());
-        if let Some(existing) = tables.oauth_accounts.get(&key)
-            && existing.user_id != account.user_id
-        {
-            return Err(StoreError::AccountTaken);
+        let mut account = account;
+        if let Some(existing) = tables.oauth_accounts.get(&key) {
+            if existing.user_id != account.user_id {
+                return Err(StoreError::AccountTaken);
+            }
+            // A refresh: the flags of the link never go up.
+            account.email_verified &= existing.email_verified;
+            account.user_verified = existing.user_verified;
         }
         tables.oauth_accounts.insert(key, account);
         Ok(())

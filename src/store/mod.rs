@@ -86,6 +86,10 @@ pub struct UserChanges<F> {
     pub is_verified: Option<bool>,
     /// New application fields (written whole).
     pub fields: Option<F>,
+    /// Raise the token generation by one ([`UserData::token_generation`]),
+    /// atomically (`token_generation = token_generation + 1`): every token
+    /// and session issued before ends.
+    pub bump_token_generation: bool,
     /// A condition: write only if the stored hash is still this one, else fail
     /// with [`StoreError::Conflict`] (a compare-and-set, for hash upgrades and
     /// password resets).
@@ -104,6 +108,7 @@ impl<F> Default for UserChanges<F> {
             is_superuser: None,
             is_verified: None,
             fields: None,
+            bump_token_generation: false,
             if_hashed_password: None,
             if_email: None,
         }
@@ -119,6 +124,7 @@ impl<F> UserChanges<F> {
             && self.is_superuser.is_none()
             && self.is_verified.is_none()
             && self.fields.is_none()
+            && !self.bump_token_generation
     }
 
     /// Whether the conditions (`if_hashed_password`, `if_email`) hold for these
@@ -155,6 +161,9 @@ impl<F> UserChanges<F> {
         if let Some(fields) = self.fields {
             data.fields = fields;
         }
+        if self.bump_token_generation {
+            data.token_generation = data.token_generation.saturating_add(1);
+        }
     }
 }
 
@@ -168,8 +177,10 @@ impl<F> UserChanges<F> {
 ///   creations of one address give one success and one [`StoreError::EmailTaken`];
 /// - the address is stored and returned exactly as given;
 /// - `update` writes only the given fields, atomically, honours the
-///   `if_hashed_password` and `if_email` conditions, and fails with [`StoreError::EmailTaken`]
-///   when the new address belongs to another user.
+///   `if_hashed_password` and `if_email` conditions, raises the token
+///   generation by one when asked (never otherwise), and fails with
+///   [`StoreError::EmailTaken`] when the new address belongs to another user;
+/// - every field of [`UserData`] is kept, `token_generation` included.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
     /// The user type stored.
@@ -203,13 +214,14 @@ pub trait UserStore: Send + Sync + 'static {
     /// Deletes a user; [`StoreError::NotFound`] when there is none with this id.
     async fn delete(&self, id: &<Self::User as UserModel>::Id) -> Result<(), StoreError>;
 
-    /// Called when the user proved they own the mailbox of their address (a
-    /// password reset or an e-mail verification): a store that keeps OAuth
-    /// accounts ([`OAuthAccountStore`]) deletes the user's links made with an
-    /// address the provider did not verify. Such a link may be an attacker's,
-    /// who signed up through a provider with the victim's address before the
-    /// victim claimed the account. The default, for stores without OAuth
-    /// accounts, does nothing.
+    /// Called when the owner of the address takes it back (a password reset,
+    /// an e-mail verification, an OAuth login that links by address): a store
+    /// that keeps OAuth accounts ([`OAuthAccountStore`]) deletes the user's
+    /// links made while the address was not verified
+    /// ([`OAuthAccount::user_verified`] false). Such a link may be a
+    /// squatter's, who registered the victim's address and linked their own
+    /// provider account before the victim came. The default, for stores
+    /// without OAuth accounts, does nothing.
     async fn forget_unverified_oauth_accounts(
         &self,
         _id: &<Self::User as UserModel>::Id,

@@ -44,11 +44,17 @@ pub struct OAuthAccount<Id> {
     pub account_id: String,
     /// The address the provider gave for the account when it was last seen.
     pub account_email: String,
-    /// Whether the provider vouched for that address. A link made with an
-    /// unverified address is dropped when the user proves they own the
-    /// mailbox of their own address (see
-    /// [`UserStore::forget_unverified_oauth_accounts`]).
+    /// Whether the provider vouched for that address, when the link was made
+    /// and at every login since: a later login can lower it, never raise it.
     pub email_verified: bool,
+    /// Whether the user's own address was verified when the link was made:
+    /// the user was verified, or the provider vouched for that very address.
+    /// Set once, never changed by a later login. A link made while it was not
+    /// may be a squatter's (someone who registered the victim's address and
+    /// linked their own provider account), so it is dropped when the owner
+    /// takes the address back (see
+    /// [`UserStore::forget_unverified_oauth_accounts`]).
+    pub user_verified: bool,
     /// The provider's access token.
     pub access_token: ProviderToken,
     /// The provider's refresh token, if it issued one.
@@ -67,6 +73,7 @@ impl<Id> OAuthAccount<Id> {
             account_id: self.account_id,
             account_email: self.account_email,
             email_verified: self.email_verified,
+            user_verified: self.user_verified,
             access_token: self.access_token,
             refresh_token: self.refresh_token,
             expires_at: self.expires_at,
@@ -92,7 +99,9 @@ pub trait OAuthAccountStore: UserStore {
     ) -> Result<Option<Self::User>, StoreError>;
 
     /// Links the account to `account.user_id`; when that user already owns it,
-    /// refreshes the stored e-mail, tokens and expiry instead. Fails with
+    /// refreshes the stored e-mail, tokens and expiry instead, lowers
+    /// `email_verified` when the new value is false (never raises it) and
+    /// keeps `user_verified` as it was. Fails with
     /// [`StoreError::AccountTaken`] when another user owns it and
     /// [`StoreError::NotFound`] when the user does not exist (nothing is
     /// written then).

@@ -149,7 +149,8 @@ fn map_err(e: sqlx::Error) -> StoreError {
 /// The columns read back, in [`Row`]'s order (`fields` as text, parsed by serde).
 macro_rules! columns {
     () => {
-        "id, email, hashed_password, is_active, is_superuser, is_verified, fields::text"
+        "id, email, hashed_password, is_active, is_superuser, is_verified, fields::text, \
+         token_generation"
     };
 }
 
@@ -165,10 +166,17 @@ macro_rules! ascii_lower {
     };
 }
 
-type Row = (Uuid, String, String, bool, bool, bool, String);
+type Row = (Uuid, String, String, bool, bool, bool, String, i64);
+
+/// A stored token generation (never negative, never above `u32::MAX` when
+/// written by this crate).
+fn generation_of(stored: i64) -> u32 {
+    u32::try_from(stored).unwrap_or(u32::MAX)
+}
 
 fn from_row<U: UserModel<Id = Uuid>>(row: Row) -> Result<U, StoreError> {
-    let (id, email, hashed_password, is_active, is_superuser, is_verified, fields) = row;
+    let (id, email, hashed_password, is_active, is_superuser, is_verified, fields, generation) =
+        row;
     let fields = serde_json::from_str(&fields).map_err(|e| StoreError::Other(Box::new(e)))?;
     Ok(U::from_parts(
         id,
@@ -179,6 +187,7 @@ fn from_row<U: UserModel<Id = Uuid>>(row: Row) -> Result<U, StoreError> {
             is_superuser,
             is_verified,
             fields,
+            token_generation: generation_of(generation),
         },
     ))
 }
@@ -259,6 +268,9 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
         if changes.fields.is_some() {
             sets.push(format!("fields = {}::json", placeholder()));
         }
+        if changes.bump_token_generation {
+            sets.push("token_generation = token_generation + 1".to_owned());
+        }
         if sets.is_empty() {
             return match self.get(id).await? {
                 Some(user) if changes.conditions_hold(user.data()) => Ok(user),
@@ -328,7 +340,7 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
     }
 
     async fn forget_unverified_oauth_accounts(&self, id: &Uuid) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM oauth_accounts WHERE user_id = $1 AND NOT email_verified")
+        sqlx::query("DELETE FROM oauth_accounts WHERE user_id = $1 AND NOT user_verified")
             .bind(*id)
             .execute(&self.pool)
             .timed(map_err)
@@ -341,13 +353,14 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
 impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for PostgresStore<U> {
     async fn create_token(&self, record: AccessTokenRecord<Uuid>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO access_tokens (digest, user_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO access_tokens (digest, user_id, created_at, expires_at, binding) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(record.digest)
         .bind(record.user_id)
         .bind(i64::try_from(record.created_at).unwrap_or(i64::MAX))
         .bind(i64::try_from(record.expires_at).unwrap_or(i64::MAX))
+        .bind(record.binding)
         .execute(&self.pool)
         .timed(map_err)
         .await?;
@@ -355,19 +368,21 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for PostgresStore<U> {
     }
 
     async fn get_token(&self, digest: &str) -> Result<Option<AccessTokenRecord<Uuid>>, StoreError> {
-        let row: Option<(String, Uuid, i64, i64)> = sqlx::query_as(
-            "SELECT digest, user_id, created_at, expires_at FROM access_tokens WHERE digest = $1",
+        let row: Option<(String, Uuid, i64, i64, String)> = sqlx::query_as(
+            "SELECT digest, user_id, created_at, expires_at, binding FROM access_tokens \
+             WHERE digest = $1",
         )
         .bind(digest)
         .fetch_optional(&self.pool)
         .timed(map_err)
         .await?;
         Ok(row.map(
-            |(digest, user_id, created_at, expires_at)| AccessTokenRecord {
+            |(digest, user_id, created_at, expires_at, binding)| AccessTokenRecord {
                 digest,
                 user_id,
                 created_at: u64::try_from(created_at).unwrap_or(0),
                 expires_at: u64::try_from(expires_at).unwrap_or(0),
+                binding,
             },
         ))
     }
@@ -396,6 +411,7 @@ type AccountRow = (
     String,
     String,
     bool,
+    bool,
     String,
     Option<String>,
     Option<i64>,
@@ -408,6 +424,7 @@ fn account_from_row(row: AccountRow) -> OAuthAccount<Uuid> {
         account_id,
         account_email,
         email_verified,
+        user_verified,
         access_token,
         refresh_token,
         expires_at,
@@ -418,6 +435,7 @@ fn account_from_row(row: AccountRow) -> OAuthAccount<Uuid> {
         account_id,
         account_email,
         email_verified,
+        user_verified,
         access_token: ProviderToken::new(access_token),
         refresh_token: refresh_token.map(ProviderToken::new),
         expires_at,
@@ -434,8 +452,8 @@ fn insert_user<F>(
     fields: String,
 ) -> sqlx::query::Query<'static, sqlx::Postgres, PgArgs> {
     sqlx::query(
-        "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7::json)",
+        "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, \
+         fields, token_generation) VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8)",
     )
     .bind(id)
     .bind(data.email.clone())
@@ -444,6 +462,7 @@ fn insert_user<F>(
     .bind(data.is_superuser)
     .bind(data.is_verified)
     .bind(fields)
+    .bind(i64::from(data.token_generation))
 }
 
 /// Text PostgreSQL cannot hold (NUL): no stored account has it.
@@ -452,8 +471,9 @@ fn storable(text: &str) -> bool {
 }
 
 /// Links an OAuth account in one statement: insert, or refresh when the same
-/// user owns it; another owner makes the conditional update skip the row, so
-/// nothing comes back. Text with NUL, which PostgreSQL cannot store, fails.
+/// user owns it (`email_verified` can only go down, `user_verified` stays);
+/// another owner makes the conditional update skip the row, so nothing comes
+/// back. Text with NUL, which PostgreSQL cannot store, fails.
 fn upsert_account(
     account: OAuthAccount<Uuid>,
 ) -> Result<sqlx::query::QueryAs<'static, sqlx::Postgres, (Uuid,), PgArgs>, StoreError> {
@@ -471,9 +491,11 @@ fn upsert_account(
     }
     Ok(sqlx::query_as(
         "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, email_verified, \
-         access_token, refresh_token, expires_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         user_verified, access_token, refresh_token, expires_at, user_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (oauth_name, account_id) DO UPDATE SET \
-         account_email = EXCLUDED.account_email, email_verified = EXCLUDED.email_verified, \
+         account_email = EXCLUDED.account_email, \
+         email_verified = oauth_accounts.email_verified AND EXCLUDED.email_verified, \
          access_token = EXCLUDED.access_token, \
          refresh_token = EXCLUDED.refresh_token, expires_at = EXCLUDED.expires_at \
          WHERE oauth_accounts.user_id = EXCLUDED.user_id \
@@ -483,6 +505,7 @@ fn upsert_account(
     .bind(account.account_id)
     .bind(account.account_email)
     .bind(account.email_verified)
+    .bind(account.user_verified)
     .bind(account.access_token.expose().to_owned())
     .bind(account.refresh_token.map(|t| t.expose().to_owned()))
     .bind(account.expires_at)
@@ -509,7 +532,7 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for PostgresStore<U> {
         }
         sqlx::query_as::<_, Row>(
             "SELECT u.id, u.email, u.hashed_password, u.is_active, u.is_superuser, \
-             u.is_verified, u.fields::text \
+             u.is_verified, u.fields::text, u.token_generation \
              FROM oauth_accounts a JOIN users u ON u.id = a.user_id \
              WHERE a.oauth_name = $1 AND a.account_id = $2",
         )
@@ -562,8 +585,9 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for PostgresStore<U> {
 
     async fn oauth_accounts(&self, user_id: &Uuid) -> Result<Vec<OAuthAccount<Uuid>>, StoreError> {
         Ok(sqlx::query_as::<_, AccountRow>(
-            "SELECT oauth_name, account_id, account_email, email_verified, access_token, refresh_token, \
-             expires_at, user_id FROM oauth_accounts WHERE user_id = $1",
+            "SELECT oauth_name, account_id, account_email, email_verified, user_verified, \
+             access_token, refresh_token, expires_at, user_id FROM oauth_accounts \
+             WHERE user_id = $1",
         )
         .bind(*user_id)
         .fetch_all(&self.pool)

@@ -112,7 +112,31 @@ impl<U: UserModel<Id = Uuid>> SqliteStore<U> {
         migrator
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Other(Box::new(e)))
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        self.bind_old_sessions().await
+    }
+
+    /// Gives the sessions stored before sessions were bound to credentials
+    /// (an empty `binding`) the binding of their user's current credentials:
+    /// SQLite has no SHA-256 function for the migration to do it.
+    async fn bind_old_sessions(&self) -> Result<(), StoreError> {
+        let unbound: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT t.digest, u.token_generation, u.hashed_password \
+             FROM access_tokens t JOIN users u ON u.id = t.user_id WHERE t.binding = ''",
+        )
+        .fetch_all(&self.pool)
+        .timed(map_err)
+        .await?;
+        for (digest, generation, hash) in unbound {
+            let binding = crate::auth::credentials_fingerprint(generation_of(generation), &hash);
+            sqlx::query("UPDATE access_tokens SET binding = ? WHERE digest = ? AND binding = ''")
+                .bind(binding)
+                .bind(digest)
+                .execute(&self.pool)
+                .timed(map_err)
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -140,10 +164,24 @@ fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-type Row = (String, String, String, bool, bool, bool, String);
+/// The columns read back, in [`Row`]'s order.
+macro_rules! columns {
+    () => {
+        "id, email, hashed_password, is_active, is_superuser, is_verified, fields, token_generation"
+    };
+}
+
+type Row = (String, String, String, bool, bool, bool, String, i64);
+
+/// A stored token generation (never negative, never above `u32::MAX` when
+/// written by this crate).
+fn generation_of(stored: i64) -> u32 {
+    u32::try_from(stored).unwrap_or(u32::MAX)
+}
 
 fn from_row<U: UserModel<Id = Uuid>>(row: Row) -> Result<U, StoreError> {
-    let (id, email, hashed_password, is_active, is_superuser, is_verified, fields) = row;
+    let (id, email, hashed_password, is_active, is_superuser, is_verified, fields, generation) =
+        row;
     let id = Uuid::parse_str(&id).map_err(|e| StoreError::Other(Box::new(e)))?;
     let fields = serde_json::from_str(&fields).map_err(|e| StoreError::Other(Box::new(e)))?;
     Ok(U::from_parts(
@@ -155,6 +193,7 @@ fn from_row<U: UserModel<Id = Uuid>>(row: Row) -> Result<U, StoreError> {
             is_superuser,
             is_verified,
             fields,
+            token_generation: generation_of(generation),
         },
     ))
 }
@@ -168,23 +207,21 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
     type User = U;
 
     async fn get(&self, id: &Uuid) -> Result<Option<U>, StoreError> {
-        sqlx::query_as::<_, Row>(
-            "SELECT id, email, hashed_password, is_active, is_superuser, is_verified, fields \
-             FROM users WHERE id = ?",
-        )
-        .bind(id.hyphenated().to_string())
-        .fetch_optional(&self.pool)
-        .timed(map_err)
-        .await?
-        .map(from_row)
-        .transpose()
+        sqlx::query_as::<_, Row>(concat!("SELECT ", columns!(), " FROM users WHERE id = ?"))
+            .bind(id.hyphenated().to_string())
+            .fetch_optional(&self.pool)
+            .timed(map_err)
+            .await?
+            .map(from_row)
+            .transpose()
     }
 
     async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {
-        sqlx::query_as::<_, Row>(
-            "SELECT id, email, hashed_password, is_active, is_superuser, is_verified, fields \
-             FROM users WHERE lower(email) = lower(?)",
-        )
+        sqlx::query_as::<_, Row>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM users WHERE lower(email) = lower(?)"
+        ))
         .bind(email)
         .fetch_optional(&self.pool)
         .timed(map_err)
@@ -224,6 +261,9 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         if changes.fields.is_some() {
             sets.push("fields = ?");
         }
+        if changes.bump_token_generation {
+            sets.push("token_generation = token_generation + 1");
+        }
         if sets.is_empty() {
             return match self.get(id).await? {
                 Some(user) if changes.conditions_hold(user.data()) => Ok(user),
@@ -239,9 +279,9 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
             condition.push_str(" AND email = ?");
         }
         let sql = format!(
-            "UPDATE users SET {} WHERE id = ?{condition} RETURNING \
-             id, email, hashed_password, is_active, is_superuser, is_verified, fields",
-            sets.join(", ")
+            "UPDATE users SET {} WHERE id = ?{condition} RETURNING {}",
+            sets.join(", "),
+            columns!()
         );
         let fields = match &changes.fields {
             Some(fields) => {
@@ -298,7 +338,7 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
     }
 
     async fn forget_unverified_oauth_accounts(&self, id: &Uuid) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM oauth_accounts WHERE user_id = ? AND NOT email_verified")
+        sqlx::query("DELETE FROM oauth_accounts WHERE user_id = ? AND NOT user_verified")
             .bind(id.hyphenated().to_string())
             .execute(&self.pool)
             .timed(map_err)
@@ -311,12 +351,14 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
 impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for SqliteStore<U> {
     async fn create_token(&self, record: AccessTokenRecord<Uuid>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO access_tokens (digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO access_tokens (digest, user_id, created_at, expires_at, binding) \
+             VALUES (?, ?, ?, ?, ?)",
         )
         .bind(record.digest)
         .bind(record.user_id.hyphenated().to_string())
         .bind(i64::try_from(record.created_at).unwrap_or(i64::MAX))
         .bind(i64::try_from(record.expires_at).unwrap_or(i64::MAX))
+        .bind(record.binding)
         .execute(&self.pool)
         .timed(map_err)
         .await?;
@@ -324,19 +366,21 @@ impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for SqliteStore<U> {
     }
 
     async fn get_token(&self, digest: &str) -> Result<Option<AccessTokenRecord<Uuid>>, StoreError> {
-        let row: Option<(String, String, i64, i64)> = sqlx::query_as(
-            "SELECT digest, user_id, created_at, expires_at FROM access_tokens WHERE digest = ?",
+        let row: Option<(String, String, i64, i64, String)> = sqlx::query_as(
+            "SELECT digest, user_id, created_at, expires_at, binding FROM access_tokens \
+             WHERE digest = ?",
         )
         .bind(digest)
         .fetch_optional(&self.pool)
         .timed(map_err)
         .await?;
-        row.map(|(digest, user_id, created_at, expires_at)| {
+        row.map(|(digest, user_id, created_at, expires_at, binding)| {
             Ok(AccessTokenRecord {
                 digest,
                 user_id: Uuid::parse_str(&user_id).map_err(|e| StoreError::Other(Box::new(e)))?,
                 created_at: u64::try_from(created_at).unwrap_or(0),
                 expires_at: u64::try_from(expires_at).unwrap_or(0),
+                binding,
             })
         })
         .transpose()
@@ -370,8 +414,8 @@ fn insert_user<F>(
     fields: String,
 ) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteArgs> {
     sqlx::query(
-        "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, fields) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, \
+         fields, token_generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.hyphenated().to_string())
     .bind(data.email.clone())
@@ -380,19 +424,23 @@ fn insert_user<F>(
     .bind(data.is_superuser)
     .bind(data.is_verified)
     .bind(fields)
+    .bind(i64::from(data.token_generation))
 }
 
 /// Links an OAuth account in one statement: insert, or refresh when the same
-/// user owns it; another owner makes the conditional update skip the row, so
-/// nothing comes back.
+/// user owns it (`email_verified` can only go down, `user_verified` stays);
+/// another owner makes the conditional update skip the row, so nothing comes
+/// back.
 fn upsert_account(
     account: OAuthAccount<Uuid>,
 ) -> sqlx::query::QueryAs<'static, sqlx::Sqlite, (String,), SqliteArgs> {
     sqlx::query_as(
         "INSERT INTO oauth_accounts (oauth_name, account_id, account_email, email_verified, \
-         access_token, refresh_token, expires_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+         user_verified, access_token, refresh_token, expires_at, user_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (oauth_name, account_id) DO UPDATE SET \
-         account_email = excluded.account_email, email_verified = excluded.email_verified, \
+         account_email = excluded.account_email, \
+         email_verified = oauth_accounts.email_verified AND excluded.email_verified, \
          access_token = excluded.access_token, \
          refresh_token = excluded.refresh_token, expires_at = excluded.expires_at \
          WHERE oauth_accounts.user_id = excluded.user_id \
@@ -402,6 +450,7 @@ fn upsert_account(
     .bind(account.account_id)
     .bind(account.account_email)
     .bind(account.email_verified)
+    .bind(account.user_verified)
     .bind(account.access_token.expose().to_owned())
     .bind(account.refresh_token.map(|t| t.expose().to_owned()))
     .bind(account.expires_at)
@@ -421,6 +470,7 @@ type AccountRow = (
     String,
     String,
     bool,
+    bool,
     String,
     Option<String>,
     Option<i64>,
@@ -433,6 +483,7 @@ fn account_from_row(row: AccountRow) -> Result<OAuthAccount<Uuid>, StoreError> {
         account_id,
         account_email,
         email_verified,
+        user_verified,
         access_token,
         refresh_token,
         expires_at,
@@ -443,6 +494,7 @@ fn account_from_row(row: AccountRow) -> Result<OAuthAccount<Uuid>, StoreError> {
         account_id,
         account_email,
         email_verified,
+        user_verified,
         access_token: ProviderToken::new(access_token),
         refresh_token: refresh_token.map(ProviderToken::new),
         expires_at,
@@ -459,7 +511,7 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for SqliteStore<U> {
     ) -> Result<Option<U>, StoreError> {
         sqlx::query_as::<_, Row>(
             "SELECT u.id, u.email, u.hashed_password, u.is_active, u.is_superuser, \
-             u.is_verified, u.fields \
+             u.is_verified, u.fields, u.token_generation \
              FROM oauth_accounts a JOIN users u ON u.id = a.user_id \
              WHERE a.oauth_name = ? AND a.account_id = ?",
         )
@@ -510,8 +562,9 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for SqliteStore<U> {
 
     async fn oauth_accounts(&self, user_id: &Uuid) -> Result<Vec<OAuthAccount<Uuid>>, StoreError> {
         sqlx::query_as::<_, AccountRow>(
-            "SELECT oauth_name, account_id, account_email, email_verified, access_token, refresh_token, \
-             expires_at, user_id FROM oauth_accounts WHERE user_id = ?",
+            "SELECT oauth_name, account_id, account_email, email_verified, user_verified, \
+             access_token, refresh_token, expires_at, user_id FROM oauth_accounts \
+             WHERE user_id = ?",
         )
         .bind(user_id.hyphenated().to_string())
         .fetch_all(&self.pool)

@@ -24,6 +24,7 @@ fn data<F: Default>(email: &str) -> UserData<F> {
         is_superuser: false,
         is_verified: false,
         fields: F::default(),
+        token_generation: 0,
     }
 }
 
@@ -42,6 +43,7 @@ where
     update_writes_every_field(make().await).await;
     update_writes_only_the_given_fields(make().await).await;
     conditional_update_is_a_compare_and_set(make().await).await;
+    token_generation_is_kept_and_raised_on_demand(make().await).await;
     update_to_taken_email_fails(make().await).await;
     delete_frees_the_address(make().await).await;
     concurrent_creates_of_one_address_yield_one_user(Arc::new(make().await)).await;
@@ -238,6 +240,54 @@ where
     assert!(store.update(user.id(), verify).await.unwrap().is_verified());
 }
 
+async fn token_generation_is_kept_and_raised_on_demand<S: UserStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let mut given = data("arthur@camelot.bt");
+    given.token_generation = 7;
+    let user = store.create(given).await.unwrap();
+    let stored = store.get(user.id()).await.unwrap().unwrap();
+    assert_eq!(stored.data().token_generation, 7, "kept as created");
+    let other_change = UserChanges {
+        is_superuser: Some(true),
+        ..UserChanges::default()
+    };
+    let after = store.update(user.id(), other_change).await.unwrap();
+    assert_eq!(after.data().token_generation, 7, "raised only on demand");
+    let bump = UserChanges {
+        bump_token_generation: true,
+        ..UserChanges::default()
+    };
+    assert!(!bump.is_empty(), "a raise alone is a change");
+    let after = store.update(user.id(), bump.clone()).await.unwrap();
+    assert_eq!(after.data().token_generation, 8, "raised by one");
+    store.update(user.id(), bump).await.unwrap();
+    let stored = store.get(user.id()).await.unwrap().unwrap();
+    assert_eq!(stored.data().token_generation, 9, "raised by one each time");
+    assert_eq!(
+        store
+            .get_by_email("arthur@camelot.bt")
+            .await
+            .unwrap()
+            .unwrap()
+            .data()
+            .token_generation,
+        9,
+        "read by address too"
+    );
+    // A raise with a failed condition writes nothing.
+    let conditional = UserChanges {
+        bump_token_generation: true,
+        if_hashed_password: Some(PasswordHash::new("$argon2id$other")),
+        ..UserChanges::default()
+    };
+    let result = store.update(user.id(), conditional).await;
+    assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+    let stored = store.get(user.id()).await.unwrap().unwrap();
+    assert_eq!(stored.data().token_generation, 9);
+}
+
 async fn update_to_taken_email_fails<S: UserStore>(store: S)
 where
     <S::User as UserModel>::Fields: Default,
@@ -321,6 +371,7 @@ fn oauth_account<Id>(user_id: Id, account_id: &str, token: &str) -> super::OAuth
         account_id: account_id.into(),
         account_email: "king.arthur@camelot.bt".into(),
         email_verified: true,
+        user_verified: true,
         access_token: super::ProviderToken::new(token),
         refresh_token: Some(super::ProviderToken::new(format!("refresh-{token}"))),
         expires_at: Some(1_900_000_000),
@@ -340,6 +391,7 @@ where
 {
     oauth_link_and_find(make().await).await;
     oauth_relink_by_owner_refreshes(make().await).await;
+    oauth_relink_never_raises_the_flags(make().await).await;
     oauth_account_has_one_owner(make().await).await;
     oauth_link_to_missing_user_fails(make().await).await;
     oauth_accounts_go_with_their_user(make().await).await;
@@ -400,6 +452,41 @@ where
     fresh.account_email = "arthur@avalon.bt".into();
     store.link_oauth_account(fresh.clone()).await.unwrap();
     assert_eq!(store.oauth_accounts(user.id()).await.unwrap(), vec![fresh]);
+}
+
+async fn oauth_relink_never_raises_the_flags<S: super::OAuthAccountStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
+    let mut first = oauth_account(user.id().clone(), "sub-1", "t1");
+    first.email_verified = false;
+    first.user_verified = false;
+    store.link_oauth_account(first).await.unwrap();
+    // A later login says the address is verified, and the user too.
+    let later = oauth_account(user.id().clone(), "sub-1", "t2");
+    store.link_oauth_account(later).await.unwrap();
+    let stored = &store.oauth_accounts(user.id()).await.unwrap()[0];
+    assert_eq!(
+        stored.access_token,
+        super::ProviderToken::new("t2"),
+        "refreshed"
+    );
+    assert!(!stored.email_verified, "email_verified never goes up");
+    assert!(!stored.user_verified, "user_verified is set once");
+    // email_verified may go down; user_verified still does not change.
+    let other = store.create(data("lancelot@camelot.bt")).await.unwrap();
+    store
+        .link_oauth_account(oauth_account(other.id().clone(), "sub-2", "t1"))
+        .await
+        .unwrap();
+    let mut lower = oauth_account(other.id().clone(), "sub-2", "t2");
+    lower.email_verified = false;
+    lower.user_verified = false;
+    store.link_oauth_account(lower).await.unwrap();
+    let stored = &store.oauth_accounts(other.id()).await.unwrap()[0];
+    assert!(!stored.email_verified, "email_verified goes down");
+    assert!(stored.user_verified, "user_verified is set once");
 }
 
 async fn oauth_account_has_one_owner<S: super::OAuthAccountStore>(store: S)
@@ -571,11 +658,14 @@ where
 {
     let user = store.create(data("arthur@camelot.bt")).await.unwrap();
     let other = store.create(data("lancelot@camelot.bt")).await.unwrap();
-    let verified = oauth_account(user.id().clone(), "verified", "t1");
+    // What counts is whether the user's address was verified when the link
+    // was made, not what the provider said of its own address.
+    let mut verified = oauth_account(user.id().clone(), "verified", "t1");
+    verified.email_verified = false;
     let mut unverified = oauth_account(user.id().clone(), "unverified", "t2");
-    unverified.email_verified = false;
+    unverified.user_verified = false;
     let mut others = oauth_account(other.id().clone(), "others", "t3");
-    others.email_verified = false;
+    others.user_verified = false;
     for account in [verified.clone(), unverified, others.clone()] {
         store.link_oauth_account(account).await.unwrap();
     }

@@ -19,6 +19,10 @@ pub struct AccessTokenRecord<Id> {
     pub created_at: u64,
     /// When it stops being valid (Unix seconds).
     pub expires_at: u64,
+    /// The fingerprint of the user's credentials when the session was opened
+    /// ([`Binding::fingerprint`](crate::auth::Binding::fingerprint)): the
+    /// session is refused once the password or the token generation changed.
+    pub binding: String,
 }
 
 /// Where the database strategy keeps its tokens: implemented by the provided

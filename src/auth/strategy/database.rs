@@ -1,12 +1,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 
-use crate::auth::Strategy;
+use crate::auth::{Binding, Strategy, TokenOwner};
 use crate::error::{Error, Result};
 use crate::store::{AccessTokenRecord, AccessTokenStore};
-use crate::tokens::{now_secs, random_token};
+use crate::tokens::{now_secs, random_token, token_digest};
 use crate::user::UserModel;
 
 /// Revocable sessions: opaque random tokens (256 bits, URL-safe) whose SHA-256
@@ -15,8 +14,10 @@ use crate::user::UserModel;
 ///
 /// Logout deletes the token; [`Strategy::destroy_all_tokens`] ends every session
 /// of a user, which the [`UserManager`](crate::UserManager) does when the
-/// password changes or the user is deactivated or deleted. A stolen table of
-/// digests gives no usable token.
+/// password changes or the user is deactivated or deleted. Each session is also
+/// bound to the credentials it was opened under ([`Binding::Credentials`]), so
+/// one stored by a login that raced a password change is refused when used. A
+/// stolen table of digests gives no usable token.
 ///
 /// ```
 /// use axum_users::auth::{AuthBackend, CookieTransport, DatabaseStrategy};
@@ -53,24 +54,13 @@ impl<T> DatabaseStrategy<T> {
     }
 }
 
-/// The SHA-256 digest of a token, lowercase hex: what is stored.
-pub(crate) fn token_digest(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        hex.push(char::from(b"0123456789abcdef"[usize::from(byte & 0x0f)]));
-    }
-    hex
-}
-
 #[async_trait]
 impl<U, T> Strategy<U> for DatabaseStrategy<T>
 where
     U: UserModel,
     T: AccessTokenStore<U::Id>,
 {
-    async fn read_token(&self, token: &str) -> Result<Option<U::Id>> {
+    async fn read_token(&self, token: &str) -> Result<Option<TokenOwner<U::Id>>> {
         // A token of another strategy (a JWT) is not ours; don't look it up.
         if token.len() > 64 || token.contains('.') {
             return Ok(None);
@@ -84,7 +74,8 @@ where
             let _ = self.tokens.delete_token(&digest).await;
             return Ok(None);
         }
-        Ok(Some(record.user_id))
+        // A session without a valid binding is no session.
+        Ok(Binding::parse(&record.binding).map(|binding| TokenOwner::new(record.user_id, binding)))
     }
 
     async fn write_token(&self, user: &U) -> Result<String> {
@@ -96,6 +87,7 @@ where
                 user_id: user.id().clone(),
                 created_at: now,
                 expires_at: now + self.lifetime.as_secs(),
+                binding: Binding::fingerprint(user),
             })
             .await
             .map_err(Error::Store)?;
@@ -112,16 +104,5 @@ where
 
     async fn destroy_all_tokens(&self, user: &U) -> Result<()> {
         Ok(self.tokens.delete_user_tokens(user.id()).await?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn digest_is_sha256_hex() {
-        assert_eq!(
-            super::token_digest("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 }

@@ -3,18 +3,25 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Strategy;
+use crate::auth::{Binding, Strategy, TokenOwner};
 use crate::error::Result;
 use crate::tokens::{AUTH_AUDIENCE, JwtCodec, now_secs};
 use crate::user::UserModel;
 
 /// Stateless access tokens: JWTs with `sub` = the user id, `aud` = the audience
 /// list (`["fastapi-users:auth"]`) and `exp` = issue time + lifetime (one hour by
-/// default), the format of FastAPI Users' `JWTStrategy`.
+/// default), the format of FastAPI Users' `JWTStrategy`, plus `gen`, the user's
+/// token generation.
 ///
 /// A token without `exp`, with another algorithm than the configured one, another
-/// key or audience, or expired (no leeway by default) is rejected. JWTs cannot be
-/// revoked: logout is a no-op and a token stays valid until it expires.
+/// key or audience, or expired (no leeway by default) is rejected. A single JWT
+/// cannot be revoked: logout is a no-op and a token stays valid until it
+/// expires. But a password reset, a superuser's password change or a
+/// deactivation raises the user's token generation, which ends every JWT
+/// carrying an older `gen` ([`Binding::Generation`]); a user changing their own
+/// password keeps their tokens. Tokens without `gen` (minted by FastAPI Users,
+/// or anyone holding the secret) are accepted as the HTTP contract requires,
+/// and are not ended that way.
 ///
 /// ```
 /// use axum_users::auth::JwtStrategy;
@@ -37,11 +44,17 @@ struct AccessClaims<'a> {
     sub: String,
     aud: &'a [String],
     exp: u64,
+    /// The user's token generation (see [`Binding::Generation`]).
+    #[serde(rename = "gen")]
+    generation: u32,
 }
 
 #[derive(Deserialize)]
 struct ReadClaims {
     sub: String,
+    /// Absent from tokens minted by FastAPI Users.
+    #[serde(rename = "gen", default)]
+    generation: Option<u32>,
 }
 
 impl JwtStrategy {
@@ -85,11 +98,21 @@ impl JwtStrategy {
 
 #[async_trait]
 impl<U: UserModel> Strategy<U> for JwtStrategy {
-    async fn read_token(&self, token: &str) -> Result<Option<U::Id>> {
-        Ok(self
+    async fn read_token(&self, token: &str) -> Result<Option<TokenOwner<U::Id>>> {
+        let Some(claims) = self
             .codec
             .decode_with::<ReadClaims>(token, &self.validation)
-            .and_then(|claims| claims.sub.parse().ok()))
+        else {
+            return Ok(None);
+        };
+        let Ok(id) = claims.sub.parse() else {
+            return Ok(None);
+        };
+        let binding = match claims.generation {
+            Some(generation) => Binding::Generation(generation),
+            None => Binding::Unbound,
+        };
+        Ok(Some(TokenOwner::new(id, binding)))
     }
 
     async fn write_token(&self, user: &U) -> Result<String> {
@@ -97,6 +120,7 @@ impl<U: UserModel> Strategy<U> for JwtStrategy {
             sub: user.id().to_string(),
             aud: &self.audience,
             exp: now_secs() + self.lifetime.as_secs(),
+            generation: user.data().token_generation,
         })
     }
 

@@ -6,16 +6,18 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, Cmd, FromRedisValue, Pipeline, RedisError};
 use async_trait::async_trait;
 
-use super::database::token_digest;
-use crate::auth::Strategy;
+use crate::auth::{Binding, Strategy, TokenOwner};
 use crate::error::{Error, Result};
-use crate::tokens::random_token;
+use crate::tokens::{random_token, token_digest};
 use crate::user::UserModel;
 
 /// Revocable sessions in Redis: opaque random tokens (256 bits, URL-safe)
 /// stored under `prefix + SHA-256 hex digest of the token`, the value being the
-/// user id as it prints (a hyphenated UUID for UUID ids), with a TTL equal to
-/// the session lifetime (one hour by default).
+/// fingerprint of the user's credentials ([`Binding::fingerprint`]), a space
+/// and the user id as it prints (a hyphenated UUID for UUID ids), with a TTL
+/// equal to the session lifetime (one hour by default). A session is refused
+/// once its user's password or token generation changed, even one stored by a
+/// login that raced the change.
 ///
 /// Logout deletes the key. "Log out everywhere"
 /// ([`Strategy::destroy_all_tokens`]) reads a per-user index — a Redis set at
@@ -295,6 +297,13 @@ fn could_be_ours(token: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
 }
 
+/// The owner in a stored value: `<fingerprint> <id>`.
+fn read_value<Id: std::str::FromStr>(value: &str) -> Option<TokenOwner<Id>> {
+    let (fingerprint, id) = value.split_once(' ')?;
+    let binding = Binding::parse(fingerprint)?;
+    Some(TokenOwner::new(id.parse().ok()?, binding))
+}
+
 fn worth_retrying(e: &RedisError) -> bool {
     e.is_connection_dropped() || e.is_connection_refusal()
 }
@@ -314,7 +323,7 @@ fn timed_out(timeout: Duration) -> Error {
 
 #[async_trait]
 impl<U: UserModel> Strategy<U> for RedisStrategy {
-    async fn read_token(&self, token: &str) -> Result<Option<U::Id>> {
+    async fn read_token(&self, token: &str) -> Result<Option<TokenOwner<U::Id>>> {
         if !could_be_ours(token) {
             return Ok(None);
         }
@@ -322,8 +331,9 @@ impl<U: UserModel> Strategy<U> for RedisStrategy {
         let value: Option<String> = self
             .bounded(self.cmd(::redis::cmd("GET").arg(&key)))
             .await?;
-        // A value that is no id of ours (another application's key) is no session.
-        Ok(value.and_then(|id| id.parse().ok()))
+        // A value that is not ours (another application's key, or a session
+        // of an older version, without its binding) is no session.
+        Ok(value.as_deref().and_then(read_value))
     }
 
     async fn write_token(&self, user: &U) -> Result<String> {
@@ -338,7 +348,7 @@ impl<U: UserModel> Strategy<U> for RedisStrategy {
             .atomic()
             .cmd("SET")
             .arg(self.token_key(&digest))
-            .arg(user.id().to_string())
+            .arg(format!("{} {}", Binding::fingerprint(user), user.id()))
             .arg("EX")
             .arg(ttl)
             .ignore()
@@ -412,7 +422,7 @@ impl<U: UserModel> Strategy<U> for RedisStrategy {
 
 #[cfg(test)]
 mod tests {
-    use super::could_be_ours;
+    use super::{could_be_ours, read_value};
 
     #[test]
     fn only_url_safe_tokens_up_to_64_characters_are_looked_up() {
@@ -422,5 +432,17 @@ mod tests {
         assert!(!could_be_ours("a.b.c"));
         assert!(!could_be_ours(&"a".repeat(65)));
         assert!(!could_be_ours("has space"));
+    }
+
+    #[test]
+    fn a_value_without_its_binding_is_no_session() {
+        let id = uuid::Uuid::new_v4();
+        let fingerprint = format!("3:{}", "a".repeat(64));
+        let owner = read_value::<uuid::Uuid>(&format!("{fingerprint} {id}")).unwrap();
+        assert_eq!(owner.user_id, id);
+        // The value of an older version: the id alone.
+        assert!(read_value::<uuid::Uuid>(&id.to_string()).is_none());
+        assert!(read_value::<uuid::Uuid>(&format!("short {id}")).is_none());
+        assert!(read_value::<uuid::Uuid>(&format!("{fingerprint} not-an-id")).is_none());
     }
 }

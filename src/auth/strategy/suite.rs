@@ -32,7 +32,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::auth::Strategy;
-use crate::user::UserModel;
+use crate::user::{PasswordHash, UserModel};
 
 /// Runs every check.
 pub async fn run<U, S, Mk, Fut>(make: Mk)
@@ -47,6 +47,7 @@ where
     invalid_tokens_read_as_none(make(hour).await).await;
     logout_revokes_one_token_where_revocable(make(hour).await).await;
     log_out_everywhere_ends_every_session_of_one_user(make(hour).await).await;
+    tokens_are_bound_to_the_credentials(make(hour).await).await;
     tokens_expire(make(Duration::from_secs(1)).await).await;
 }
 
@@ -57,15 +58,30 @@ async fn issued_tokens_read_back_as_their_user<U: UserModel, S: Strategy<U>>(
     let tb = strategy.write_token(&b).await.unwrap();
     let ta2 = strategy.write_token(&a).await.unwrap();
     assert_eq!(
-        strategy.read_token(&ta).await.unwrap().as_ref(),
+        strategy
+            .read_token(&ta)
+            .await
+            .unwrap()
+            .map(|o| o.user_id)
+            .as_ref(),
         Some(a.id())
     );
     assert_eq!(
-        strategy.read_token(&tb).await.unwrap().as_ref(),
+        strategy
+            .read_token(&tb)
+            .await
+            .unwrap()
+            .map(|o| o.user_id)
+            .as_ref(),
         Some(b.id())
     );
     assert_eq!(
-        strategy.read_token(&ta2).await.unwrap().as_ref(),
+        strategy
+            .read_token(&ta2)
+            .await
+            .unwrap()
+            .map(|o| o.user_id)
+            .as_ref(),
         Some(a.id())
     );
     assert_ne!(ta, tb, "tokens differ between users");
@@ -88,7 +104,11 @@ async fn invalid_tokens_read_as_none<U: UserModel, S: Strategy<U>>(
     let last = tampered.pop().unwrap_or('A');
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     for bad in ["", "garbage", "a.b.c", &tampered, &format!("{token}x")] {
-        assert_eq!(strategy.read_token(bad).await.unwrap(), None, "{bad:?}");
+        assert_eq!(
+            strategy.read_token(bad).await.unwrap().map(|o| o.user_id),
+            None,
+            "{bad:?}"
+        );
     }
 }
 
@@ -100,18 +120,32 @@ async fn logout_revokes_one_token_where_revocable<U: UserModel, S: Strategy<U>>(
     strategy.destroy_token(&first, &a).await.unwrap();
     if strategy.is_revocable() {
         assert_eq!(
-            strategy.read_token(&first).await.unwrap(),
+            strategy
+                .read_token(&first)
+                .await
+                .unwrap()
+                .map(|o| o.user_id),
             None,
             "logged out"
         );
         assert_eq!(
-            strategy.read_token(&second).await.unwrap().as_ref(),
+            strategy
+                .read_token(&second)
+                .await
+                .unwrap()
+                .map(|o| o.user_id)
+                .as_ref(),
             Some(a.id()),
             "only that session ends"
         );
     } else {
         assert_eq!(
-            strategy.read_token(&first).await.unwrap().as_ref(),
+            strategy
+                .read_token(&first)
+                .await
+                .unwrap()
+                .map(|o| o.user_id)
+                .as_ref(),
             Some(a.id()),
             "a stateless token outlives logout"
         );
@@ -129,28 +163,78 @@ async fn log_out_everywhere_ends_every_session_of_one_user<U: UserModel, S: Stra
     let b1 = strategy.write_token(&b).await.unwrap();
     strategy.destroy_all_tokens(&a).await.unwrap();
     if strategy.is_revocable() {
-        assert_eq!(strategy.read_token(&a1).await.unwrap(), None);
-        assert_eq!(strategy.read_token(&a2).await.unwrap(), None);
+        assert_eq!(
+            strategy.read_token(&a1).await.unwrap().map(|o| o.user_id),
+            None
+        );
+        assert_eq!(
+            strategy.read_token(&a2).await.unwrap().map(|o| o.user_id),
+            None
+        );
         // A session opened afterwards works.
         let a3 = strategy.write_token(&a).await.unwrap();
         assert_eq!(
-            strategy.read_token(&a3).await.unwrap().as_ref(),
+            strategy
+                .read_token(&a3)
+                .await
+                .unwrap()
+                .map(|o| o.user_id)
+                .as_ref(),
             Some(a.id())
         );
     }
     assert_eq!(
-        strategy.read_token(&b1).await.unwrap().as_ref(),
+        strategy
+            .read_token(&b1)
+            .await
+            .unwrap()
+            .map(|o| o.user_id)
+            .as_ref(),
         Some(b.id()),
         "another user's session survives"
+    );
+}
+
+async fn tokens_are_bound_to_the_credentials<U: UserModel, S: Strategy<U>>(
+    (strategy, [a, _]): (S, [U; 2]),
+) {
+    let token = strategy.write_token(&a).await.unwrap();
+    let owner = strategy.read_token(&token).await.unwrap().expect("valid");
+    assert!(owner.binding.holds_for(&a), "bound to the user as issued");
+    let mut raised = a.clone();
+    raised.data_mut().token_generation += 1;
+    assert!(
+        !owner.binding.holds_for(&raised),
+        "a raised token generation ends every token"
+    );
+    let mut new_password = a.clone();
+    new_password.data_mut().hashed_password = PasswordHash::new("$argon2id$another");
+    assert_eq!(
+        owner.binding.holds_for(&new_password),
+        !strategy.is_revocable(),
+        "a new password ends the sessions (revocable strategies), not the JWTs"
     );
 }
 
 async fn tokens_expire<U: UserModel, S: Strategy<U>>((strategy, [a, _]): (S, [U; 2])) {
     let token = strategy.write_token(&a).await.unwrap();
     assert_eq!(
-        strategy.read_token(&token).await.unwrap().as_ref(),
+        strategy
+            .read_token(&token)
+            .await
+            .unwrap()
+            .map(|o| o.user_id)
+            .as_ref(),
         Some(a.id())
     );
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(strategy.read_token(&token).await.unwrap(), None, "expired");
+    assert_eq!(
+        strategy
+            .read_token(&token)
+            .await
+            .unwrap()
+            .map(|o| o.user_id),
+        None,
+        "expired"
+    );
 }
