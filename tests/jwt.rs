@@ -751,3 +751,238 @@ fn codec_debug_never_shows_the_secret() {
     assert!(!debug.contains(SECRET), "{debug}");
     assert!(!debug.contains(&SECRET[..16]), "{debug}");
 }
+
+// ---- the token generation: resets, deactivations and a superuser's password
+// change end a user's JWTs ---------------------------------------------------
+
+/// The reset token the mail would bring `user`, used over HTTP.
+async fn reset_over_http<S: UserStore<User = User>, H: axum_users::UserHooks<User>>(
+    app: &TestApp<S, H>,
+    user: &User,
+) {
+    let token = app.users.manager().reset_password_token(user).unwrap();
+    let (status, body) = app
+        .call(json_request(
+            "POST",
+            "/auth/reset-password",
+            None,
+            &json!({"token": token, "password": "a brand new password"}),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// A cookie-transport login of `email`: the cookie's value.
+async fn cookie_login<S: UserStore<User = User>, H: axum_users::UserHooks<User>>(
+    app: &TestApp<S, H>,
+    email: &str,
+) -> String {
+    let response = app
+        .send(login_request("/auth/cookie/login", email, PASSWORD))
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let set_cookie = response.headers()[axum::http::header::SET_COOKIE]
+        .to_str()
+        .unwrap();
+    let cookie = cookie::Cookie::parse(set_cookie.to_owned()).unwrap();
+    cookie.value().to_owned()
+}
+
+async fn me_with_cookie<S: UserStore<User = User>, H: axum_users::UserHooks<User>>(
+    app: &TestApp<S, H>,
+    cookie: &str,
+) -> StatusCode {
+    let request = axum::http::Request::builder()
+        .uri("/users/me")
+        .header(
+            axum::http::header::COOKIE,
+            format!("fastapiusersauth={cookie}"),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    app.call(request).await.0
+}
+
+#[tokio::test]
+async fn jwts_carry_the_users_token_generation() {
+    let app = app();
+    let user = app.create_user("a@example.com", true, false, false).await;
+    let token = app.login("a@example.com").await;
+    assert_eq!(payload_of(&token)["gen"], 0);
+    reset_over_http(&app, &user).await;
+    let token = app.login_as("a@example.com", "a brand new password").await;
+    assert_eq!(payload_of(&token)["gen"], 1);
+    assert_me(
+        &app,
+        &token,
+        StatusCode::OK,
+        "a token of the new generation",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_the_users_older_jwts_bearer_and_cookie() {
+    let app = app();
+    let user = app.create_user("a@example.com", true, false, false).await;
+    let other = app.create_user("b@example.com", true, false, false).await;
+    let bearer = app.login("a@example.com").await;
+    let cookie = cookie_login(&app, "a@example.com").await;
+    let others = app.login("b@example.com").await;
+    assert_me(&app, &bearer, StatusCode::OK, "before the reset").await;
+    assert_eq!(me_with_cookie(&app, &cookie).await, StatusCode::OK);
+    reset_over_http(&app, &user).await;
+    assert_me(
+        &app,
+        &bearer,
+        StatusCode::UNAUTHORIZED,
+        "bearer JWT after the reset",
+    )
+    .await;
+    assert_eq!(
+        me_with_cookie(&app, &cookie).await,
+        StatusCode::UNAUTHORIZED,
+        "cookie JWT after the reset"
+    );
+    assert_me(&app, &others, StatusCode::OK, "another user's token").await;
+    let _ = other;
+}
+
+#[tokio::test]
+async fn a_superuser_password_change_ends_the_users_jwts() {
+    let app = app();
+    let user = app.create_user("a@example.com", true, false, false).await;
+    app.create_user("admin@example.com", true, true, true).await;
+    let token = app.login("a@example.com").await;
+    let admin = app.login("admin@example.com").await;
+    let (status, body) = app
+        .call(json_request(
+            "PATCH",
+            &format!("/users/{}", user.id),
+            Some(&admin),
+            &json!({"password": "set by the admin"}),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_me(
+        &app,
+        &token,
+        StatusCode::UNAUTHORIZED,
+        "after the admin's change",
+    )
+    .await;
+    assert_me(&app, &admin, StatusCode::OK, "the admin's own token").await;
+    // A change of another field by the admin ends nothing.
+    let token = app.login_as("a@example.com", "set by the admin").await;
+    let (status, _) = app
+        .call(json_request(
+            "PATCH",
+            &format!("/users/{}", user.id),
+            Some(&admin),
+            &json!({"is_verified": true}),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_me(&app, &token, StatusCode::OK, "after a change of a flag").await;
+}
+
+#[tokio::test]
+async fn changing_ones_own_password_keeps_the_requests_jwt() {
+    let app = app();
+    app.create_user("a@example.com", true, false, false).await;
+    let token = app.login("a@example.com").await;
+    let (status, body) = app
+        .call(json_request(
+            "PATCH",
+            "/users/me",
+            Some(&token),
+            &json!({"password": "my own new password"}),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_me(&app, &token, StatusCode::OK, "the request's own token").await;
+}
+
+#[tokio::test]
+async fn a_deactivation_ends_the_users_jwts_for_good() {
+    let app = app();
+    let user = app.create_user("a@example.com", true, false, false).await;
+    app.create_user("admin@example.com", true, true, true).await;
+    let token = app.login("a@example.com").await;
+    let admin = app.login("admin@example.com").await;
+    for active in [false, true] {
+        let (status, _) = app
+            .call(json_request(
+                "PATCH",
+                &format!("/users/{}", user.id),
+                Some(&admin),
+                &json!({ "is_active": active }),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_me(
+        &app,
+        &token,
+        StatusCode::UNAUTHORIZED,
+        "reactivated, the old token stays dead",
+    )
+    .await;
+    assert_me(
+        &app,
+        &app.login("a@example.com").await,
+        StatusCode::OK,
+        "a new login",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn with_logout_everywhere_off_a_reset_keeps_the_jwts() {
+    let manager = UserManager::builder(MemoryStore::<User>::new())
+        .hasher(fast_hasher())
+        .token_secret(SECRET)
+        .logout_everywhere(axum_users::LogoutEverywhere {
+            on_password_change: false,
+            on_deactivation: false,
+            on_deletion: true,
+        })
+        .build();
+    let app = app_from_manager(manager, Options::default());
+    let user = app.create_user("a@example.com", true, false, false).await;
+    let token = app.login("a@example.com").await;
+    reset_over_http(&app, &user).await;
+    assert_me(&app, &token, StatusCode::OK, "the policy keeps tokens").await;
+}
+
+#[tokio::test]
+async fn a_token_without_gen_stays_accepted_as_the_contract_requires() {
+    // FastAPI Users mints no `gen`; such tokens are read as unbound.
+    let app = app();
+    let user = app.create_user("a@example.com", true, false, false).await;
+    reset_over_http(&app, &user).await;
+    let minted = hs256(&claims_for(&user.id.to_string()));
+    assert_me(&app, &minted, StatusCode::OK, "a token without gen").await;
+    // One with an older `gen` is refused; a malformed `gen` is no token.
+    let mut claims = claims_for(&user.id.to_string());
+    claims["gen"] = json!(0);
+    assert_me(
+        &app,
+        &hs256(&claims),
+        StatusCode::UNAUTHORIZED,
+        "gen 0 after a reset",
+    )
+    .await;
+    claims["gen"] = json!(1);
+    assert_me(&app, &hs256(&claims), StatusCode::OK, "the current gen").await;
+    for bad in [json!("1"), json!(-1), json!(1.5)] {
+        claims["gen"] = bad.clone();
+        assert_me(
+            &app,
+            &hs256(&claims),
+            StatusCode::UNAUTHORIZED,
+            &format!("gen {bad}"),
+        )
+        .await;
+    }
+}

@@ -15,13 +15,15 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use axum::response::Response;
 use axum_users::auth::{AuthBackend, BearerTransport, JwtStrategy};
+use axum_users::http::request::Parts;
 use axum_users::manager::OAuthLogin;
 use axum_users::oauth::{
     AuthorizationRequest, CodeExchange, OAuthConfig, OAuthProvider, OidcProvider,
 };
 use axum_users::store::{MemoryStore, OAuthAccount, OAuthAccountStore, SqliteStore};
-use axum_users::{AxumUsers, Email, User, UserCreate, UserManager};
+use axum_users::{AxumUsers, Email, User, UserCreate, UserHooks, UserManager, UserModel};
 use base64::Engine as _;
 use common::oidc::{CallbackUrl, OidcProvider as Idp};
 use common::{PASSWORD, SECRET, assert_user_object, fast_hasher, jwt_payload, sign_hs256};
@@ -65,6 +67,53 @@ struct Setup {
     associate_by_email: bool,
     is_verified_by_default: bool,
     requires_verification: bool,
+    associate_requires_verification: bool,
+}
+
+/// Hooks that record the events the routers fire, as
+/// `"<event> <email> request=<bool>"` (and `response=<bool>` for a login).
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+impl Recorder {
+    fn push(&self, event: String) {
+        self.0.lock().unwrap().push(event);
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[axum_users::async_trait]
+impl UserHooks<User> for Recorder {
+    async fn on_after_register(
+        &self,
+        user: &User,
+        request: Option<&Parts>,
+    ) -> axum_users::Result<()> {
+        self.push(format!(
+            "register {} request={}",
+            user.email(),
+            request.is_some()
+        ));
+        Ok(())
+    }
+
+    async fn on_after_login(
+        &self,
+        user: &User,
+        request: Option<&Parts>,
+        response: Option<&mut Response>,
+    ) -> axum_users::Result<()> {
+        self.push(format!(
+            "login {} request={} response={}",
+            user.email(),
+            request.is_some(),
+            response.is_some()
+        ));
+        Ok(())
+    }
 }
 
 /// A response, read whole.
@@ -127,8 +176,10 @@ fn assert_no_cookie(resp: &Resp) {
 /// response it gave (to look for provider tokens in them).
 struct App<S: OAuthAccountStore<User = User>> {
     router: Router,
-    users: AxumUsers<S>,
+    users: AxumUsers<S, Recorder>,
     transcript: Arc<Mutex<Vec<String>>>,
+    /// What the hooks saw.
+    events: Recorder,
 }
 
 fn bearer() -> AuthBackend<User> {
@@ -146,9 +197,11 @@ where
     S: OAuthAccountStore<User = User>,
     P: OAuthProvider + Clone,
 {
+    let events = Recorder::default();
     let manager = UserManager::builder(store)
         .hasher(fast_hasher())
         .token_secret(SECRET)
+        .hooks(events.clone())
         .build();
     let bearer = bearer();
     let users = AxumUsers::new(manager, vec![bearer.clone()])
@@ -157,10 +210,14 @@ where
         .unwrap()
         .associate_by_email(setup.associate_by_email)
         .is_verified_by_default(setup.is_verified_by_default);
-    let associate = OAuthConfig::new(provider, SECRET, ASSOCIATE_REDIRECT).unwrap();
+    let associate = OAuthConfig::new(provider, SECRET, ASSOCIATE_REDIRECT)
+        .unwrap()
+        .associate_requires_verification(setup.associate_requires_verification);
     let router = Router::new()
         .nest("/auth/jwt", users.auth_router(&bearer))
         .nest("/auth", users.register_router())
+        .nest("/auth", users.reset_password_router())
+        .nest("/auth", users.verify_router())
         .nest("/users", users.users_router())
         .nest(LOGIN, users.oauth_router(&login, &bearer))
         .nest(ASSOCIATE, users.oauth_associate_router(&associate))
@@ -169,6 +226,7 @@ where
         router,
         users,
         transcript: Arc::default(),
+        events,
     }
 }
 
@@ -378,6 +436,52 @@ impl<S: OAuthAccountStore<User = User>> App<S> {
         assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
         assert_user_object(&resp.body);
         resp.body
+    }
+
+    /// `GET /users/me` with `token` answers 401.
+    async fn assert_token_refused(&self, token: &str) {
+        let resp = self.get("/users/me", Some(token), None).await;
+        assert_eq!(resp.status, StatusCode::UNAUTHORIZED, "{resp:?}");
+    }
+
+    /// A password login of `email` with [`PASSWORD`] fails.
+    async fn assert_password_refused(&self, email: &str) {
+        let resp = self
+            .send(common::login_request("/auth/jwt/login", email, PASSWORD))
+            .await;
+        assert_400(&resp, "LOGIN_BAD_CREDENTIALS");
+    }
+
+    /// The owner of `email` resets its password over HTTP, with a reset token
+    /// as the mail would bring it.
+    async fn reset_password(&self, email: &str, password: &str) {
+        let user = self.user_by_email(email).await.expect("a user");
+        let token = self.users.manager().reset_password_token(&user).unwrap();
+        let resp = self
+            .send(common::json_request(
+                "POST",
+                "/auth/reset-password",
+                None,
+                &json!({"token": token, "password": password}),
+            ))
+            .await;
+        assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
+    }
+
+    /// The owner of `email` follows a verification link over HTTP.
+    async fn verify(&self, email: &str) {
+        let user = self.user_by_email(email).await.expect("a user");
+        let token = self.users.manager().verify_token(&user).unwrap();
+        let resp = self
+            .send(common::json_request(
+                "POST",
+                "/auth/verify",
+                None,
+                &json!({ "token": token }),
+            ))
+            .await;
+        assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
+        assert_eq!(resp.body["is_verified"], true);
     }
 
     /// Registers `email` with [`PASSWORD`] through `POST /auth/register`.
@@ -684,13 +788,17 @@ async fn associate_by_email_links_a_verified_email_to_the_existing_user() {
         .await;
     assert_400(&resp, "LOGIN_BAD_CREDENTIALS");
 
-    // A verified user keeps the password.
-    let (ivy, _) = app.user("ivy@example.com", true, false).await;
+    // A verified user's password stops working too: the owner may have
+    // verified an account a squatter registered (see
+    // `associate_by_email_takes_the_address_back_from_a_squatter_the_owner_verified`).
+    let (ivy, ivy_token) = app.user("ivy@example.com", true, false).await;
     idp.set_account("ivy-idp", Some("ivy@example.com"), true)
         .await;
     let token = app.login(&idp, "ivy-idp").await;
     assert_eq!(token_user(&token), ivy.id);
-    app.password_login("ivy@example.com").await;
+    app.assert_password_refused("ivy@example.com").await;
+    app.assert_token_refused(&ivy_token).await;
+    assert_eq!(app.me(&token).await["id"], json!(ivy.id.to_string()));
 }
 
 #[tokio::test]
@@ -1779,9 +1887,11 @@ async fn concurrent_first_logins_of_one_account_reach_one_user_in_memory() {
 /// The login router over the cookie backend, optionally redirecting after
 /// success.
 fn cookie_app(idp: &Idp, success_redirect: Option<&str>) -> App<MemoryStore<User>> {
+    let events = Recorder::default();
     let manager = UserManager::builder(MemoryStore::new())
         .hasher(fast_hasher())
         .token_secret(SECRET)
+        .hooks(events.clone())
         .build();
     let cookie = AuthBackend::new(
         "cookie",
@@ -1801,6 +1911,7 @@ fn cookie_app(idp: &Idp, success_redirect: Option<&str>) -> App<MemoryStore<User
         router,
         users,
         transcript: Arc::default(),
+        events,
     }
 }
 
@@ -1997,6 +2108,7 @@ async fn a_state_issued_for_another_provider_is_refused_before_the_exchange() {
         router,
         users: app.users.clone(),
         transcript: Arc::default(),
+        events: app.events.clone(),
     };
 
     let (victim, victim_token) = app.user("victim@example.com", true, false).await;
@@ -2086,4 +2198,252 @@ async fn a_password_reset_drops_links_made_with_an_unverified_provider_address()
         "{}",
         resp.text
     );
+}
+
+// ---------------------------------------------------------------------------
+// Link squatting: someone registers the victim's address with a password,
+// then links their own provider account to it. When the owner takes the
+// address back, the squatter's link must die with the squatter's password.
+
+const OWNER_PASSWORD: &str = "the owner's own new password";
+
+/// The squatter's setup: `victim@example.com` registered with [`PASSWORD`],
+/// and the squatter's own provider account `squatter-idp` (a verified address
+/// of the squatter's) linked to it. The squatter's access token and the
+/// victim account's id.
+async fn squat<S: OAuthAccountStore<User = User>>(idp: &Idp, app: &App<S>) -> (String, Uuid) {
+    let victim = user_id(&app.register("victim@example.com").await);
+    let token = app.password_login("victim@example.com").await;
+    idp.set_account("squatter-idp", Some("squatter@evil.example"), true)
+        .await;
+    let resp = app.associate_flow(idp, &token, "squatter-idp").await;
+    assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
+    let accounts = app.accounts(victim).await;
+    assert_eq!(accounts.len(), 1);
+    assert!(
+        accounts[0].email_verified && !accounts[0].user_verified,
+        "the link records that the account's address was not verified: {accounts:?}"
+    );
+    assert_eq!(token_user(&app.login(idp, "squatter-idp").await), victim);
+    (token, victim)
+}
+
+/// After the owner took the address back: the squatter's link, password and
+/// token reach the account no more.
+async fn assert_squatter_locked_out<S: OAuthAccountStore<User = User>>(
+    idp: &Idp,
+    app: &App<S>,
+    victim: Uuid,
+    squatter_token: &str,
+) {
+    assert!(
+        app.accounts(victim)
+            .await
+            .iter()
+            .all(|account| account.account_id != "squatter-idp"),
+        "the squatter's link is gone"
+    );
+    // The squatter's provider account is a stranger now: its login makes a
+    // user of the squatter's own address.
+    let token = app.login(idp, "squatter-idp").await;
+    assert_ne!(token_user(&token), victim);
+    assert_eq!(app.me(&token).await["email"], "squatter@evil.example");
+    app.assert_token_refused(squatter_token).await;
+    app.assert_password_refused("victim@example.com").await;
+}
+
+#[tokio::test]
+async fn a_squatters_link_is_dropped_when_the_owner_resets_the_password() {
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(&idp, Setup::default());
+    let (squatter_token, victim) = squat(&idp, &app).await;
+    app.reset_password("victim@example.com", OWNER_PASSWORD)
+        .await;
+    assert_squatter_locked_out(&idp, &app, victim, &squatter_token).await;
+}
+
+#[tokio::test]
+async fn a_squatters_link_is_dropped_when_the_owner_verifies_the_address() {
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(&idp, Setup::default());
+    let (_, victim) = squat(&idp, &app).await;
+    app.verify("victim@example.com").await;
+    assert!(app.accounts(victim).await.is_empty(), "the link is gone");
+    let token = app.login(&idp, "squatter-idp").await;
+    assert_ne!(token_user(&token), victim);
+}
+
+#[tokio::test]
+async fn a_squatters_link_is_dropped_when_the_owner_logs_in_by_address() {
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(
+        &idp,
+        Setup {
+            associate_by_email: true,
+            ..Setup::default()
+        },
+    );
+    let (squatter_token, victim) = squat(&idp, &app).await;
+    idp.set_account("victim-idp", Some("victim@example.com"), true)
+        .await;
+    let token = app.login(&idp, "victim-idp").await;
+    assert_eq!(token_user(&token), victim, "the owner gets the account");
+    let accounts = app.accounts(victim).await;
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert_eq!(accounts[0].account_id, "victim-idp");
+    assert!(accounts[0].user_verified, "the owner's link is verified");
+    assert_squatter_locked_out(&idp, &app, victim, &squatter_token).await;
+    // The owner's link keeps working.
+    assert_eq!(token_user(&app.login(&idp, "victim-idp").await), victim);
+}
+
+#[tokio::test]
+async fn a_links_verified_flags_never_go_up_on_a_later_login() {
+    // The squatter signs up through a provider that does not vouch for the
+    // victim's address; later the provider says it is verified.
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(&idp, Setup::default());
+    idp.set_account("lax", Some("victim@example.com"), false)
+        .await;
+    let victim = token_user(&app.login(&idp, "lax").await);
+    idp.set_account("lax", Some("victim@example.com"), true)
+        .await;
+    let squatter_token = app.login(&idp, "lax").await;
+    assert_eq!(token_user(&squatter_token), victim);
+    let accounts = app.accounts(victim).await;
+    assert!(
+        !accounts[0].email_verified && !accounts[0].user_verified,
+        "the later login raised nothing: {accounts:?}"
+    );
+    // The owner takes the address back: the link goes, and the provider
+    // account is a stranger to an address that has an owner now.
+    app.reset_password("victim@example.com", OWNER_PASSWORD)
+        .await;
+    assert!(app.accounts(victim).await.is_empty());
+    let resp = app.login_flow(&idp, "lax").await;
+    assert_400(&resp, "OAUTH_USER_ALREADY_EXISTS");
+    app.assert_token_refused(&squatter_token).await;
+}
+
+#[tokio::test]
+async fn associate_by_email_takes_the_address_back_from_a_squatter_the_owner_verified() {
+    // The squatter registers the victim's address and asks for a
+    // verification mail, which the victim follows; the account is verified,
+    // with the squatter's password.
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(
+        &idp,
+        Setup {
+            associate_by_email: true,
+            ..Setup::default()
+        },
+    );
+    let victim = user_id(&app.register("victim@example.com").await);
+    app.verify("victim@example.com").await;
+    let squatter_token = app.password_login("victim@example.com").await;
+    // The owner logs in with a provider that vouches for the address.
+    idp.set_account("victim-idp", Some("victim@example.com"), true)
+        .await;
+    let token = app.login(&idp, "victim-idp").await;
+    assert_eq!(token_user(&token), victim);
+    app.assert_password_refused("victim@example.com").await;
+    app.assert_token_refused(&squatter_token).await;
+    assert_eq!(app.me(&token).await["is_verified"], true);
+}
+
+#[tokio::test]
+async fn a_link_made_while_the_address_was_verified_survives_a_reset() {
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(&idp, Setup::default());
+    let (wendy, token) = app.user("wendy@example.com", true, false).await;
+    idp.set_account("wendy-idp", Some("wendy@elsewhere.example"), true)
+        .await;
+    let resp = app.associate_flow(&idp, &token, "wendy-idp").await;
+    assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
+    assert!(app.accounts(wendy.id).await[0].user_verified);
+    app.reset_password("wendy@example.com", OWNER_PASSWORD)
+        .await;
+    assert_eq!(app.accounts(wendy.id).await.len(), 1, "the link stays");
+    assert_eq!(token_user(&app.login(&idp, "wendy-idp").await), wendy.id);
+    // An unverified user's link to a provider that vouches for the user's own
+    // address counts as verified too.
+    let (xavier, token) = app.user("xavier@example.com", false, false).await;
+    idp.set_account("xavier-idp", Some("XAVIER@example.com"), true)
+        .await;
+    let resp = app.associate_flow(&idp, &token, "xavier-idp").await;
+    assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
+    assert!(app.accounts(xavier.id).await[0].user_verified);
+}
+
+#[tokio::test]
+async fn associate_requires_verification_refuses_unverified_users_before_anything_else() {
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(
+        &idp,
+        Setup {
+            associate_requires_verification: true,
+            ..Setup::default()
+        },
+    );
+    let (_, unverified) = app.user("yann@example.com", false, false).await;
+    let resp = app
+        .get(&format!("{ASSOCIATE}/authorize"), Some(&unverified), None)
+        .await;
+    assert_eq!(resp.status, StatusCode::FORBIDDEN, "{resp:?}");
+    assert_no_cookie(&resp);
+    // Nor at the callback, with a state that was issued before (say, the
+    // option was turned on meanwhile): 403 before the code is exchanged.
+    let resp = app
+        .get(
+            &format!("{ASSOCIATE}/callback?code=x&state=y"),
+            Some(&unverified),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status, StatusCode::FORBIDDEN, "{resp:?}");
+    // A verified user links as before.
+    let (zelda, verified) = app.user("zelda@example.com", true, false).await;
+    let resp = app.associate_flow(&idp, &verified, "zelda-idp").await;
+    assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
+    assert_eq!(app.accounts(zelda.id).await.len(), 1);
+    // Login is not concerned.
+    app.login(&idp, "newcomer").await;
+}
+
+// ---------------------------------------------------------------------------
+// Hooks
+
+#[tokio::test]
+async fn oauth_login_fires_on_after_register_then_on_after_login() {
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(&idp, Setup::default());
+    idp.set_account("hook", Some("hook@example.com"), true)
+        .await;
+    app.login(&idp, "hook").await;
+    assert_eq!(
+        app.events.take(),
+        [
+            "register hook@example.com request=true",
+            "login hook@example.com request=true response=true",
+        ],
+        "a first login registers the user, then logs it in"
+    );
+    app.login(&idp, "hook").await;
+    assert_eq!(
+        app.events.take(),
+        ["login hook@example.com request=true response=true"],
+        "a later login only logs in"
+    );
+    // A refused login fires nothing.
+    idp.set_account("taken", Some("hook@example.com"), true)
+        .await;
+    let resp = app.login_flow(&idp, "taken").await;
+    assert_400(&resp, "OAUTH_USER_ALREADY_EXISTS");
+    assert!(app.events.take().is_empty());
+    // Linking an account to the current user is no login.
+    let (_, token) = app.user("linker@example.com", false, false).await;
+    app.events.take();
+    let resp = app.associate_flow(&idp, &token, "linked").await;
+    assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
+    assert!(app.events.take().is_empty());
 }

@@ -285,3 +285,288 @@ async fn sessions_ended_by_a_deactivation_stay_dead_after_reactivation() {
     assert_eq!(app.call(rename).await.0, StatusCode::OK);
     assert_eq!(app.me_with_session(&fresh).await, StatusCode::OK);
 }
+
+// ---------------------------------------------------------------------------
+// A login racing a password change: the login reads the user (old hash), the
+// change completes and logs the user out everywhere, then the login stores its
+// session. That session must be dead, whatever the strategy.
+
+mod race {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use axum_users::async_trait;
+    use axum_users::auth::{RedisStrategy, Strategy};
+    use axum_users::store::{StoreError, UserChanges, UserStore};
+    use axum_users::user::PasswordHash;
+    use axum_users::{Password, UserData, UserModel};
+    use tokio::sync::Notify;
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// Holds a login between reading its user and going on, while the test
+    /// changes the password.
+    #[derive(Default)]
+    struct Gate {
+        armed: AtomicBool,
+        reached: Notify,
+        released: Notify,
+    }
+
+    /// A memory store whose `get_by_email` (the login's read), once the gate
+    /// is armed, stops after reading until the test releases it.
+    #[derive(Clone)]
+    struct GatedStore {
+        inner: MemoryStore<User>,
+        gate: Arc<Gate>,
+    }
+
+    #[async_trait]
+    impl UserStore for GatedStore {
+        type User = User;
+
+        async fn get(&self, id: &Uuid) -> Result<Option<User>, StoreError> {
+            self.inner.get(id).await
+        }
+
+        async fn get_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+            let user = self.inner.get_by_email(email).await?;
+            if self.gate.armed.swap(false, Ordering::SeqCst) {
+                self.gate.reached.notify_one();
+                self.gate.released.notified().await;
+            }
+            Ok(user)
+        }
+
+        async fn create(&self, data: UserData<axum_users::NoFields>) -> Result<User, StoreError> {
+            self.inner.create(data).await
+        }
+
+        async fn update(
+            &self,
+            id: &Uuid,
+            changes: UserChanges<axum_users::NoFields>,
+        ) -> Result<User, StoreError> {
+            self.inner.update(id, changes).await
+        }
+
+        async fn delete(&self, id: &Uuid) -> Result<(), StoreError> {
+            self.inner.delete(id).await
+        }
+    }
+
+    struct RaceApp {
+        router: Router,
+        manager: UserManager<GatedStore>,
+        gate: Arc<Gate>,
+    }
+
+    /// The app with a session backend over `strategy` at `/auth/session` (a
+    /// bearer transport, so that the token comes back in the body) and
+    /// the users router.
+    fn race_app(
+        store: MemoryStore<User>,
+        hasher: axum_users::password::PasswordHasher,
+        strategy: impl Strategy<User>,
+    ) -> RaceApp {
+        let gate = Arc::new(Gate::default());
+        let gated = GatedStore {
+            inner: store.clone(),
+            gate: Arc::clone(&gate),
+        };
+        let manager = UserManager::builder(gated)
+            .hasher(hasher)
+            .token_secret(SECRET)
+            .build();
+        let session = AuthBackend::new(
+            "session",
+            axum_users::auth::BearerTransport::new("auth/session/login"),
+            strategy,
+        );
+        let users = AxumUsers::new(manager.clone(), vec![session.clone()]);
+        let router = Router::new()
+            .nest("/auth/session", users.auth_router(&session))
+            .nest("/users", users.users_router());
+        RaceApp {
+            router,
+            manager,
+            gate,
+        }
+    }
+
+    impl RaceApp {
+        async fn call(&self, request: Request<Body>) -> (StatusCode, serde_json::Value) {
+            let response = self.router.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            (status, body_json(response).await)
+        }
+
+        /// A login of `email` that reads its user, waits while `change` runs
+        /// to the end, then finishes: its answer.
+        async fn login_racing<F, Fut>(
+            &self,
+            email: &str,
+            change: F,
+        ) -> (StatusCode, serde_json::Value)
+        where
+            F: FnOnce() -> Fut,
+            Fut: std::future::Future<Output = ()>,
+        {
+            self.gate.armed.store(true, Ordering::SeqCst);
+            let reached = self.gate.reached.notified();
+            let router = self.router.clone();
+            let request = login_request("/auth/session/login", email, PASSWORD);
+            let login = tokio::spawn(async move {
+                let response = router.oneshot(request).await.unwrap();
+                let status = response.status();
+                (status, body_json(response).await)
+            });
+            reached.await;
+            change().await;
+            self.gate.released.notify_one();
+            login.await.unwrap()
+        }
+
+        async fn me(&self, token: &str) -> StatusCode {
+            self.call(get("/users/me", Some(token))).await.0
+        }
+    }
+
+    /// Every interleaving a session strategy must survive: a reset, a change
+    /// of one's own password and a superuser's change, each completing
+    /// between the login's read and its session write.
+    async fn a_login_racing_a_password_change_stores_a_dead_session(make: impl Fn() -> RaceApp) {
+        for change in ["reset", "own change", "superuser change"] {
+            let app = make();
+            let user = app
+                .manager
+                .create(
+                    axum_users::UserCreate::new(
+                        axum_users::Email::parse("racer@example.com").unwrap(),
+                        PASSWORD,
+                    ),
+                    false,
+                    None,
+                )
+                .await
+                .unwrap();
+            let manager = app.manager.clone();
+            let (status, body) = app
+                .login_racing("racer@example.com", || async move {
+                    let new = Password::new("a completely new password");
+                    match change {
+                        "reset" => {
+                            let token = manager.reset_password_token(&user).unwrap();
+                            manager.reset_password(&token, &new, None).await.unwrap();
+                        }
+                        "own change" => {
+                            let mut update = axum_users::UserUpdate::default();
+                            update.password = Some(new);
+                            manager.update(user, update, true, None).await.unwrap();
+                        }
+                        _ => {
+                            let mut update = axum_users::UserUpdate::default();
+                            update.password = Some(new);
+                            manager.update(user, update, false, None).await.unwrap();
+                        }
+                    }
+                })
+                .await;
+            // The login checked the old password against the hash it read:
+            // it may answer with a token, but that token must be dead.
+            if status == StatusCode::OK {
+                let token = body["access_token"].as_str().unwrap();
+                assert_eq!(
+                    app.me(token).await,
+                    StatusCode::UNAUTHORIZED,
+                    "a session opened with the old password outlived the {change}"
+                );
+            } else {
+                assert_eq!(
+                    (status, &body["detail"]),
+                    (StatusCode::BAD_REQUEST, &json!("LOGIN_BAD_CREDENTIALS")),
+                    "{change}"
+                );
+            }
+            // The store was not left holding it either way as a live one: a
+            // fresh login with the new password works.
+            let (status, _) = app
+                .call(login_request(
+                    "/auth/session/login",
+                    "racer@example.com",
+                    "a completely new password",
+                ))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{change}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_database_session_opened_by_a_login_racing_a_password_change_is_refused() {
+        a_login_racing_a_password_change_stores_a_dead_session(|| {
+            let store = MemoryStore::<User>::new();
+            race_app(store.clone(), fast_hasher(), DatabaseStrategy::new(store))
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_redis_session_opened_by_a_login_racing_a_password_change_is_refused() {
+        let Some(url) = services::service_url("AXUM_USERS_TEST_REDIS_URL", "Redis") else {
+            return;
+        };
+        let strategy = RedisStrategy::connect(&url)
+            .await
+            .unwrap_or_else(|e| services::unreachable_service("Redis", &e))
+            .prefix(format!("axum-users-race-{}:", Uuid::new_v4()));
+        a_login_racing_a_password_change_stores_a_dead_session(|| {
+            race_app(MemoryStore::new(), fast_hasher(), strategy.clone())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_login_whose_hash_upgrade_loses_to_a_reset_fails() {
+        // The stored hash is weaker than the hasher's parameters, so the login
+        // upgrades it with a compare-and-set, which the reset makes fail.
+        let store = MemoryStore::<User>::new();
+        let app = race_app(
+            store.clone(),
+            fast_hasher(),
+            DatabaseStrategy::new(store.clone()),
+        );
+        let weak = PasswordHash::new(bcrypt::hash(PASSWORD, 4).unwrap());
+        let user = store
+            .create(UserData::new(
+                "weak@example.com",
+                weak,
+                axum_users::NoFields {},
+            ))
+            .await
+            .unwrap();
+        let manager = app.manager.clone();
+        let (status, body) = app
+            .login_racing("weak@example.com", || async move {
+                let token = manager.reset_password_token(&user).unwrap();
+                let new = Password::new("a completely new password");
+                manager.reset_password(&token, &new, None).await.unwrap();
+            })
+            .await;
+        assert_eq!(
+            (status, &body["detail"]),
+            (StatusCode::BAD_REQUEST, &json!("LOGIN_BAD_CREDENTIALS")),
+            "the old password no longer logs in, upgrade or not"
+        );
+        let stored = store
+            .get_by_email("weak@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.data().token_generation,
+            1,
+            "the reset's write stands"
+        );
+    }
+}

@@ -116,8 +116,13 @@ impl<S: UserStore<User = User>, H: UserHooks<User>> TestApp<S, H> {
 
     /// A bearer token for `email` with [`PASSWORD`], through the login route.
     pub async fn login(&self, email: &str) -> String {
+        self.login_as(email, PASSWORD).await
+    }
+
+    /// A bearer token for `email` with `password`, through the login route.
+    pub async fn login_as(&self, email: &str, password: &str) -> String {
         let (status, body) = self
-            .call(login_request("/auth/jwt/login", email, PASSWORD))
+            .call(login_request("/auth/jwt/login", email, password))
             .await;
         assert_eq!(status, StatusCode::OK, "login of {email}: {body}");
         body["access_token"].as_str().unwrap().to_owned()
