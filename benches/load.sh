@@ -2,23 +2,31 @@
 #
 # benches/load.sh — load benchmark of axum-users' example server.
 #
-# Measures, in one run, on this machine's loopback only:
+# Measures, on this machine's loopback only, in ROUNDS paired rounds:
 #   1. GET /users/me (JWT bearer) on the example server against a bare axum
 #      baseline (benches/baseline_server.rs): req/s, p50, p99, and the ratio of
 #      the two throughputs — for each store (memory://, SQLite);
-#   2. POST /auth/jwt/login throughput on one core against the raw rate of
-#      argon2id verifications on one thread (benches/argon2_verify.rs);
+#   2. POST /auth/jwt/login throughput on one core against the rate of the
+#      library's own argon2id verification on one thread
+#      (benches/argon2_verify.rs, PasswordHasher::verify_blocking);
 #   3. the p99 of a rate-limited GET /users/me while a login flood runs beside
 #      it, against the same p99 without the flood.
-# Then prints a summary table of the ratios with their targets.
+# Each round runs the two sides of every comparison back to back, the order
+# rotating between rounds (crate / login / idle first in odd rounds, baseline /
+# raw verify / flood first in even ones), and takes the ratio within the round;
+# the output gives every round's figures, then per ratio the median and the
+# spread (min–max) over the rounds, and a summary table of the medians with
+# their targets.
 #
 # Servers run pinned to core $SERVER_CPU (0), load generators to core
 # $LOADGEN_CPU (1). Every phase has a fixed duration; the servers are killed on
 # exit. See benches/README.md for how to read the output.
 #
 # Environment (all optional):
-#   DURATION=10            seconds measured per phase
-#   WARMUP=2               seconds of warm-up before each measured phase
+#   DURATION=5             seconds measured per phase
+#   ROUNDS=3               paired rounds per comparison
+#   REF_ROUNDS=$ROUNDS     rounds of the reference (0: no reference)
+#   WARMUP=2               seconds of warm-up before each measured oha phase
 #   CONNECTIONS=32         connections for the GET /users/me throughput phases
 #   LOGIN_CONNECTIONS=8    connections for the login phases
 #   ME_RATE=500            req/s of the rate-limited GET /users/me (p99 phases)
@@ -26,11 +34,14 @@
 #   STORES="memory sqlite" stores to measure
 #   SERVER_CPU=0 LOADGEN_CPU=1
 #   CARGO_TARGET_DIR       build dir (default ~/.cache/axum-users-bench-target)
-#   RESULTS_DIR            keep oha's JSON reports there (default: a temp dir, removed)
+#   RESULTS_DIR            keep oha's JSON reports and argon2_verify's output
+#                          there (default: a temp dir, removed)
 
 set -euo pipefail
 
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
+REF_ROUNDS=${REF_ROUNDS:-$ROUNDS}
 WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-8}
@@ -40,6 +51,8 @@ STORES=${STORES:-memory sqlite}
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/axum-users-bench-target}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a positive integer, not '$ROUNDS'" >&2; exit 1; }
+[[ $REF_ROUNDS =~ ^[0-9]+$ ]] || { echo "REF_ROUNDS must be a non-negative integer, not '$REF_ROUNDS'" >&2; exit 1; }
 
 # Targets of the summary table.
 TARGET_ME_RATIO=0.8      # crate / baseline GET /users/me req/s, memory store, at least
@@ -168,6 +181,27 @@ check_codes() {
 }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%.3f", a / b }'; }
 fmt() { awk -v a="$1" "BEGIN { printf \"$2\", a }"; }
+# Median and spread of the numbers given ("nan" and empty ones left out):
+# prints "median min max count".
+stats() {
+    printf '%s\n' "$@" | awk '$1 != "nan" && $1 != "" { v[n++] = $1 + 0 }
+        END {
+            if (n == 0) { print "nan nan nan 0"; exit }
+            for (i = 1; i < n; i++) {
+                x = v[i]
+                for (j = i - 1; j >= 0 && v[j] > x; j--) v[j + 1] = v[j]
+                v[j + 1] = x
+            }
+            m = (n % 2) ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
+            printf "%.3f %.3f %.3f %d\n", m, v[0], v[n - 1], n
+        }'
+}
+# "median X (min–max A–B, n rounds)" from the output of stats.
+spread_text() {
+    local m lo hi n
+    read -r m lo hi n <<<"$1"
+    echo "median $m (min–max $lo–$hi, $n rounds)"
+}
 
 # Throughput phase: warm-up, then DURATION seconds; JSON report to $1, oha args after.
 measure() {
@@ -193,48 +227,84 @@ if ((BUSY_BEFORE > 10)); then
 fi
 
 # ---------------------------------------------------------------------------
-# Raw argon2id verify rate on the server core.
+# Raw argon2id verify rate on the server core: the library's own verification
+# (PasswordHasher::verify_blocking) on one thread, DURATION seconds; the whole
+# output to $1, the rate on stdout.
 # ---------------------------------------------------------------------------
-log "argon2id raw verify, ${DURATION}s on core $SERVER_CPU"
-taskset -c "$SERVER_CPU" "$ARGON2_BIN" "$DURATION" >"$WORK/argon2.txt"
-RAW_VERIFY=$(sed -n 's/^verifies_per_sec=//p' "$WORK/argon2.txt")
-[[ -n $RAW_VERIFY ]] || die "argon2_verify printed no rate"
-log "raw verifies/s: $RAW_VERIFY"
+raw_verify() {
+    local out=$1 rate
+    taskset -c "$SERVER_CPU" "$ARGON2_BIN" "$DURATION" >"$out"
+    rate=$(sed -n 's/^verifies_per_sec=//p' "$out")
+    [[ -n $rate ]] || die "argon2_verify printed no rate (its output is in $out)"
+    echo "$rate"
+}
+
+# Round r's order: "1" when the first side of every comparison (crate, login,
+# idle) goes first, "" when the second one (baseline, raw verify, flood) does.
+first_side_first() { (($1 % 2 == 1)) && echo 1 || true; }
 
 # ---------------------------------------------------------------------------
 # Reference for the flood phases: the bare baseline's rate-limited p99, idle
-# and beside one busy argon2 thread on its core. This is what the kernel's
+# and beside one busy argon2 thread on its core, in REF_ROUNDS rounds (idle
+# first in odd rounds, busy first in even ones). This is what the kernel's
 # scheduler alone does to a latency when a CPU-bound thread shares the core.
 # ---------------------------------------------------------------------------
-rport=$(free_port)
-BIND="127.0.0.1:$rport" SECRET=reference-secret \
-    taskset -c "$SERVER_CPU" "$BASELINE_BIN" >"$WORK/baseline-reference.log" 2>&1 &
-ref_pid=$!
-PIDS+=("$ref_pid")
-wait_ready "http://127.0.0.1:$rport/users/me" "$ref_pid" || die "baseline server did not come up"
-ref_token=$(sed -n 's/^token=//p' "$WORK/baseline-reference.log")
-ref_rated=(-c "$ME_RATE_CONNECTIONS" -q "$ME_RATE" --latency-correction
-    -H "authorization: Bearer $ref_token" "http://127.0.0.1:$rport/users/me")
-log "reference: baseline GET /users/me at $ME_RATE req/s, idle"
-measure "$RESULTS_DIR/reference-idle.json" "${ref_rated[@]}"
-check_codes "$RESULTS_DIR/reference-idle.json" "reference baseline, idle"
-log "reference: baseline GET /users/me at $ME_RATE req/s, beside argon2_verify on core $SERVER_CPU"
-taskset -c "$SERVER_CPU" "$ARGON2_BIN" "$((WARMUP + DURATION + 1))" >/dev/null &
-burner_pid=$!
-PIDS+=("$burner_pid")
-measure "$RESULTS_DIR/reference-busy.json" "${ref_rated[@]}"
-check_codes "$RESULTS_DIR/reference-busy.json" "reference baseline, busy core"
-stop_server "$burner_pid"
-stop_server "$ref_pid"
-REF_IDLE_P99=$(p99_ms "$RESULTS_DIR/reference-idle.json")
-REF_BUSY_P99=$(p99_ms "$RESULTS_DIR/reference-busy.json")
-REF_RATIO=$(div "$REF_BUSY_P99" "$REF_IDLE_P99")
+declare -A REF
+if ((REF_ROUNDS > 0)); then
+    rport=$(free_port)
+    BIND="127.0.0.1:$rport" SECRET=reference-secret \
+        taskset -c "$SERVER_CPU" "$BASELINE_BIN" >"$WORK/baseline-reference.log" 2>&1 &
+    ref_pid=$!
+    PIDS+=("$ref_pid")
+    wait_ready "http://127.0.0.1:$rport/users/me" "$ref_pid" || die "baseline server did not come up"
+    ref_token=$(sed -n 's/^token=//p' "$WORK/baseline-reference.log")
+    ref_rated=(-c "$ME_RATE_CONNECTIONS" -q "$ME_RATE" --latency-correction
+        -H "authorization: Bearer $ref_token" "http://127.0.0.1:$rport/users/me")
+    ref_idle() {
+        log "reference, round $1/$REF_ROUNDS: baseline GET /users/me at $ME_RATE req/s, idle"
+        measure "$RESULTS_DIR/reference-r$1-idle.json" "${ref_rated[@]}"
+        check_codes "$RESULTS_DIR/reference-r$1-idle.json" "reference baseline, idle"
+    }
+    ref_busy() {
+        local burner_pid
+        log "reference, round $1/$REF_ROUNDS: baseline GET /users/me at $ME_RATE req/s, beside argon2_verify on core $SERVER_CPU"
+        taskset -c "$SERVER_CPU" "$ARGON2_BIN" "$((WARMUP + DURATION + 1))" >/dev/null &
+        burner_pid=$!
+        PIDS+=("$burner_pid")
+        measure "$RESULTS_DIR/reference-r$1-busy.json" "${ref_rated[@]}"
+        check_codes "$RESULTS_DIR/reference-r$1-busy.json" "reference baseline, busy core"
+        stop_server "$burner_pid"
+    }
+    for ((r = 1; r <= REF_ROUNDS; r++)); do
+        if [[ -n $(first_side_first "$r") ]]; then
+            ref_idle "$r"
+            ref_busy "$r"
+        else
+            ref_busy "$r"
+            ref_idle "$r"
+        fi
+        REF[$r,idle]=$(p99_ms "$RESULTS_DIR/reference-r$r-idle.json")
+        REF[$r,busy]=$(p99_ms "$RESULTS_DIR/reference-r$r-busy.json")
+        REF[$r,ratio]=$(div "${REF[$r,busy]}" "${REF[$r,idle]}")
+    done
+    stop_server "$ref_pid"
+    ratios=()
+    for ((r = 1; r <= REF_ROUNDS; r++)); do ratios+=("${REF[$r,ratio]}"); done
+    REF[stats]=$(stats "${ratios[@]}")
+fi
 
 SECRET="bench-secret-$(date +%s)-$RANDOM$RANDOM"
 EMAIL="bench-user@example.com"
 PASSWORD="Bench-pass-8472!"
 FORM="username=bench-user%40example.com&password=Bench-pass-8472%21"
 declare -A R
+
+# Printing helpers of the per-store tables.
+row_head() { printf '%-13s %-9s %11s %8s %8s' "" first "$1 req/s" "p50 ms" "p99 ms"; }
+figures() { # store round key [rps format]
+    printf ' %11s %8s %8s' "$(fmt "${R[$1,$2,$3,rps]}" "${4:-%.0f}")" \
+        "$(fmt "${R[$1,$2,$3,p50]}" %.3f)" "$(fmt "${R[$1,$2,$3,p99]}" %.3f)"
+}
 
 for store in $STORES; do
     case $store in
@@ -271,6 +341,7 @@ for store in $STORES; do
     log "[$store] user $user_id logged in"
 
     # --- the baseline, knowing the same user and secret ----------------------
+    # It stays up (idle) through the rounds, beside the example server.
     bport=$(free_port "$port")
     bbase="http://127.0.0.1:$bport"
     BIND="127.0.0.1:$bport" SECRET="$SECRET" BENCH_USER_ID="$user_id" BENCH_USER_EMAIL="$EMAIL" \
@@ -281,70 +352,120 @@ for store in $STORES; do
     code=$(curl -s -o "$WORK/me-baseline.json" -w '%{http_code}' -H "authorization: Bearer $token" "$bbase/users/me")
     [[ $code == 200 ]] || die "baseline GET /users/me answered $code: $(cat "$WORK/me-baseline.json")"
 
-    # --- 1. GET /users/me throughput: crate vs baseline ----------------------
     auth=(-H "authorization: Bearer $token")
-    log "[$store] GET /users/me, crate, $CONNECTIONS connections"
-    measure "$RESULTS_DIR/$store-me-crate.json" -c "$CONNECTIONS" "${auth[@]}" "$base/users/me"
-    check_codes "$RESULTS_DIR/$store-me-crate.json" "crate GET /users/me"
-    log "[$store] GET /users/me, baseline, $CONNECTIONS connections"
-    measure "$RESULTS_DIR/$store-me-baseline.json" -c "$CONNECTIONS" "${auth[@]}" "$bbase/users/me"
-    check_codes "$RESULTS_DIR/$store-me-baseline.json" "baseline GET /users/me"
-    stop_server "$baseline_pid"
-
-    # --- 2. login throughput --------------------------------------------------
     login=(-m POST -T application/x-www-form-urlencoded -d "$FORM" "$base/auth/jwt/login")
-    log "[$store] POST /auth/jwt/login, $LOGIN_CONNECTIONS connections"
-    measure "$RESULTS_DIR/$store-login.json" -c "$LOGIN_CONNECTIONS" "${login[@]}"
-    check_codes "$RESULTS_DIR/$store-login.json" "login"
-
-    # --- 3. rate-limited GET /users/me p99, idle then beside a login flood ---
     rated=(-c "$ME_RATE_CONNECTIONS" -q "$ME_RATE" --latency-correction "${auth[@]}" "$base/users/me")
-    log "[$store] GET /users/me at $ME_RATE req/s, idle"
-    measure "$RESULTS_DIR/$store-me-idle.json" "${rated[@]}"
-    check_codes "$RESULTS_DIR/$store-me-idle.json" "idle rate-limited GET /users/me"
-    log "[$store] GET /users/me at $ME_RATE req/s, beside a login flood"
-    run_oha "$RESULTS_DIR/$store-flood-login.json" -z "$((WARMUP + DURATION + 1))s" \
-        -c "$LOGIN_CONNECTIONS" "${login[@]}" &
-    flood_pid=$!
-    PIDS+=("$flood_pid")
-    measure "$RESULTS_DIR/$store-me-flood.json" "${rated[@]}"
-    wait "$flood_pid" || die "the login flood failed"
-    stop_server "$flood_pid"
-    check_codes "$RESULTS_DIR/$store-me-flood.json" "rate-limited GET /users/me under flood"
 
+    # The phases of one round ($1), each writing $RESULTS_DIR/$store-r$1-<key>.json.
+    me_phase() { # round crate|baseline
+        local url=$base/users/me
+        [[ $2 == baseline ]] && url=$bbase/users/me
+        log "[$store] round $1/$ROUNDS: GET /users/me, $2, $CONNECTIONS connections"
+        measure "$RESULTS_DIR/$store-r$1-me-$2.json" -c "$CONNECTIONS" "${auth[@]}" "$url"
+        check_codes "$RESULTS_DIR/$store-r$1-me-$2.json" "$2 GET /users/me"
+    }
+    login_phase() {
+        log "[$store] round $1/$ROUNDS: POST /auth/jwt/login, $LOGIN_CONNECTIONS connections"
+        measure "$RESULTS_DIR/$store-r$1-login.json" -c "$LOGIN_CONNECTIONS" "${login[@]}"
+        check_codes "$RESULTS_DIR/$store-r$1-login.json" "login"
+    }
+    raw_phase() {
+        log "[$store] round $1/$ROUNDS: raw argon2id verify (library), ${DURATION}s on core $SERVER_CPU"
+        R[$store,$1,raw]=$(raw_verify "$RESULTS_DIR/$store-r$1-argon2.txt")
+    }
+    idle_phase() {
+        log "[$store] round $1/$ROUNDS: GET /users/me at $ME_RATE req/s, idle"
+        measure "$RESULTS_DIR/$store-r$1-me-idle.json" "${rated[@]}"
+        check_codes "$RESULTS_DIR/$store-r$1-me-idle.json" "idle rate-limited GET /users/me"
+    }
+    flood_phase() {
+        local flood_pid
+        log "[$store] round $1/$ROUNDS: GET /users/me at $ME_RATE req/s, beside a login flood"
+        run_oha "$RESULTS_DIR/$store-r$1-flood-login.json" -z "$((WARMUP + DURATION + 1))s" \
+            -c "$LOGIN_CONNECTIONS" "${login[@]}" &
+        flood_pid=$!
+        PIDS+=("$flood_pid")
+        measure "$RESULTS_DIR/$store-r$1-me-flood.json" "${rated[@]}"
+        wait "$flood_pid" || die "the login flood failed"
+        stop_server "$flood_pid"
+        check_codes "$RESULTS_DIR/$store-r$1-me-flood.json" "rate-limited GET /users/me under flood"
+    }
+
+    for ((r = 1; r <= ROUNDS; r++)); do
+        # 1. GET /users/me throughput, 2. login against raw verify, 3. p99
+        # idle and under a login flood; each pair back to back, its order
+        # rotating with the round.
+        if [[ -n $(first_side_first "$r") ]]; then
+            me_phase "$r" crate
+            me_phase "$r" baseline
+            login_phase "$r"
+            raw_phase "$r"
+            idle_phase "$r"
+            flood_phase "$r"
+        else
+            me_phase "$r" baseline
+            me_phase "$r" crate
+            raw_phase "$r"
+            login_phase "$r"
+            flood_phase "$r"
+            idle_phase "$r"
+        fi
+        for k in me-crate me-baseline me-idle me-flood login flood-login; do
+            f="$RESULTS_DIR/$store-r$r-$k.json"
+            R[$store,$r,$k,rps]=$(ok_rps "$f")
+            R[$store,$r,$k,p50]=$(p50_ms "$f")
+            R[$store,$r,$k,p99]=$(p99_ms "$f")
+        done
+        R[$store,$r,me_ratio]=$(div "${R[$store,$r,me-crate,rps]}" "${R[$store,$r,me-baseline,rps]}")
+        R[$store,$r,login_ratio]=$(div "${R[$store,$r,login,rps]}" "${R[$store,$r,raw]}")
+        R[$store,$r,flood_ratio]=$(div "${R[$store,$r,me-flood,p99]}" "${R[$store,$r,me-idle,p99]}")
+        log "[$store] round $r/$ROUNDS: crate/baseline ${R[$store,$r,me_ratio]}," \
+            "login/raw ${R[$store,$r,login_ratio]}, p99 flood/idle ${R[$store,$r,flood_ratio]}"
+    done
+
+    stop_server "$baseline_pid"
     stop_server "$server_pid"
     rm -f "$WORK/bench-$$.db"*
 
-    # --- figures ---------------------------------------------------------------
-    for k in me-crate me-baseline me-idle me-flood login flood-login; do
-        f="$RESULTS_DIR/$store-$k.json"
-        R[$store,$k,rps]=$(ok_rps "$f")
-        R[$store,$k,p50]=$(p50_ms "$f")
-        R[$store,$k,p99]=$(p99_ms "$f")
+    for key in me_ratio login_ratio flood_ratio; do
+        ratios=()
+        for ((r = 1; r <= ROUNDS; r++)); do ratios+=("${R[$store,$r,$key]}"); done
+        R[$store,$key]=$(stats "${ratios[@]}")
     done
-    R[$store,me_ratio]=$(div "${R[$store,me-crate,rps]}" "${R[$store,me-baseline,rps]}")
-    R[$store,login_ratio]=$(div "${R[$store,login,rps]}" "$RAW_VERIFY")
-    R[$store,flood_ratio]=$(div "${R[$store,me-flood,p99]}" "${R[$store,me-idle,p99]}")
 
+    # --- figures ---------------------------------------------------------------
     echo
-    echo "== store: $store =="
-    printf '%-44s %12s %10s %10s\n' "GET /users/me ($CONNECTIONS conn)" "req/s" "p50 ms" "p99 ms"
-    for k in me-crate me-baseline; do
-        printf '%-44s %12s %10s %10s\n' "  ${k#me-}" "$(fmt "${R[$store,$k,rps]}" %.0f)" \
-            "$(fmt "${R[$store,$k,p50]}" %.3f)" "$(fmt "${R[$store,$k,p99]}" %.3f)"
+    echo "== store: $store ($ROUNDS rounds, ${DURATION}s per phase) =="
+    echo "GET /users/me ($CONNECTIONS conn), crate vs bare baseline"
+    printf '%s' "$(row_head crate)"
+    printf ' %11s %8s %8s %8s\n' "base req/s" "p50 ms" "p99 ms" ratio
+    for ((r = 1; r <= ROUNDS; r++)); do
+        printf '%-13s %-9s' "  round $r" "$([[ -n $(first_side_first "$r") ]] && echo crate || echo baseline)"
+        figures "$store" "$r" me-crate
+        figures "$store" "$r" me-baseline
+        printf ' %8s\n' "${R[$store,$r,me_ratio]}"
     done
-    printf '%-44s %12s\n' "  ratio crate/baseline (req/s)" "${R[$store,me_ratio]}"
-    printf '%-44s %12s %10s %10s\n' "POST /auth/jwt/login ($LOGIN_CONNECTIONS conn, 1 core)" \
-        "$(fmt "${R[$store,login,rps]}" %.2f)" "$(fmt "${R[$store,login,p50]}" %.1f)" "$(fmt "${R[$store,login,p99]}" %.1f)"
-    printf '%-44s %12s\n' "  raw argon2id verifies/s (1 thread)" "$(fmt "$RAW_VERIFY" %.2f)"
-    printf '%-44s %12s\n' "  ratio login/raw verify" "${R[$store,login_ratio]}"
-    printf '%-44s %12s %10s %10s\n' "GET /users/me at $ME_RATE req/s ($ME_RATE_CONNECTIONS conn)" "req/s" "p50 ms" "p99 ms"
-    for k in me-idle me-flood; do
-        printf '%-44s %12s %10s %10s\n' "  ${k#me-}" "$(fmt "${R[$store,$k,rps]}" %.0f)" \
-            "$(fmt "${R[$store,$k,p50]}" %.3f)" "$(fmt "${R[$store,$k,p99]}" %.3f)"
+    echo "  ratio crate/baseline (req/s): $(spread_text "${R[$store,me_ratio]}")"
+    echo "POST /auth/jwt/login ($LOGIN_CONNECTIONS conn, 1 core) vs raw argon2id verify (library, 1 thread)"
+    printf '%s' "$(row_head login)"
+    printf ' %11s %8s\n' "raw verif/s" ratio
+    for ((r = 1; r <= ROUNDS; r++)); do
+        printf '%-13s %-9s' "  round $r" "$([[ -n $(first_side_first "$r") ]] && echo login || echo raw)"
+        printf ' %11s %8s %8s' "$(fmt "${R[$store,$r,login,rps]}" %.2f)" \
+            "$(fmt "${R[$store,$r,login,p50]}" %.1f)" "$(fmt "${R[$store,$r,login,p99]}" %.1f)"
+        printf ' %11s %8s\n' "$(fmt "${R[$store,$r,raw]}" %.2f)" "${R[$store,$r,login_ratio]}"
     done
-    printf '%-44s %12s\n' "  (login flood beside it, req/s)" "$(fmt "${R[$store,flood-login,rps]}" %.2f)"
-    printf '%-44s %12s\n' "  ratio p99 flood/idle" "${R[$store,flood_ratio]}"
+    echo "  ratio login/raw verify: $(spread_text "${R[$store,login_ratio]}")"
+    echo "GET /users/me at $ME_RATE req/s ($ME_RATE_CONNECTIONS conn), idle vs beside a login flood ($LOGIN_CONNECTIONS conn)"
+    printf '%s' "$(row_head idle)"
+    printf ' %11s %8s %8s %8s %8s\n' "flood req/s" "p50 ms" "p99 ms" logins/s ratio
+    for ((r = 1; r <= ROUNDS; r++)); do
+        printf '%-13s %-9s' "  round $r" "$([[ -n $(first_side_first "$r") ]] && echo idle || echo flood)"
+        figures "$store" "$r" me-idle
+        figures "$store" "$r" me-flood
+        printf ' %8s %8s\n' "$(fmt "${R[$store,$r,flood-login,rps]}" %.2f)" "${R[$store,$r,flood_ratio]}"
+    done
+    echo "  ratio p99 flood/idle: $(spread_text "${R[$store,flood_ratio]}")"
 done
 
 # ---------------------------------------------------------------------------
@@ -358,17 +479,24 @@ verdict() {
         print ok ? "PASS" : "FAIL"
     }'
 }
-echo
-echo "== reference: bare baseline at $ME_RATE req/s, its core shared with one argon2 thread =="
-printf '%-44s %10s\n' "  p99 idle (ms)" "$(fmt "$REF_IDLE_P99" %.3f)"
-printf '%-44s %10s\n' "  p99 beside argon2_verify (ms)" "$(fmt "$REF_BUSY_P99" %.3f)"
-printf '%-44s %10s\n' "  ratio (scheduler floor of flood/idle)" "$REF_RATIO"
+if ((REF_ROUNDS > 0)); then
+    echo
+    echo "== reference: bare baseline at $ME_RATE req/s, its core shared with one argon2 thread =="
+    printf '%-13s %-9s %12s %12s %8s\n' "" first "p99 idle ms" "p99 busy ms" ratio
+    for ((r = 1; r <= REF_ROUNDS; r++)); do
+        printf '%-13s %-9s %12s %12s %8s\n' "  round $r" \
+            "$([[ -n $(first_side_first "$r") ]] && echo idle || echo busy)" \
+            "$(fmt "${REF[$r,idle]}" %.3f)" "$(fmt "${REF[$r,busy]}" %.3f)" "${REF[$r,ratio]}"
+    done
+    echo "  ratio busy/idle p99 (scheduler floor of flood/idle): $(spread_text "${REF[stats]}")"
+fi
 
 echo
-echo "== summary (DURATION=${DURATION}s, server on core $SERVER_CPU, load on core $LOADGEN_CPU) =="
+echo "== summary (ROUNDS=$ROUNDS paired rounds, DURATION=${DURATION}s, server on core $SERVER_CPU, load on core $LOADGEN_CPU) =="
 echo "   $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(oha --version)"
 echo "   CPU used by others: ${BUSY_BEFORE}% before the run, $(busy_percent)% after (above a few %, figures are noisy)"
-printf '%-8s %-40s %8s %8s %6s\n' store ratio value target ok
+echo "   value = median of the per-round ratios; spread = their min–max over the rounds"
+printf '%-8s %-38s %8s %8s %6s  %s\n' store ratio median target ok "spread (rounds)"
 fails=0
 for store in $STORES; do
     rows=(
@@ -378,16 +506,16 @@ for store in $STORES; do
     )
     for row in "${rows[@]}"; do
         IFS='|' read -r key label op target <<<"$row"
-        v=${R[$store,$key]}
+        read -r v lo hi n <<<"${R[$store,$key]}"
         if [[ $key == me_ratio && $store != memory ]]; then
             ok="(info)" # the throughput target is set for the memory store
         else
             ok=$(verdict "$v" "$op" "$target")
             [[ $ok == FAIL ]] && fails=$((fails + 1))
         fi
-        printf '%-8s %-40s %8s %8s %6s\n' "$store" "$label" "$v" "$op $target" "$ok"
+        printf '%-8s %-38s %8s %8s %6s  %s\n' "$store" "$label" "$v" "$op $target" "$ok" "$lo–$hi ($n)"
     done
 done
-[[ -n $KEEP_RESULTS ]] && log "oha JSON reports kept in $RESULTS_DIR"
+[[ -n $KEEP_RESULTS ]] && log "oha JSON reports and argon2_verify outputs kept in $RESULTS_DIR"
 echo
 echo "targets missed: $fails"
