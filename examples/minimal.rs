@@ -17,8 +17,17 @@ use axum_users::{AxumUsers, CurrentUser, User, UserManager, store::MemoryStore};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The secret signs every token: set SECRET to a long random string outside development.
-    let secret = std::env::var("SECRET").unwrap_or_else(|_| "development-only-secret".into());
+    // The secret signs every token: SECRET, at least 32 bytes (64 random
+    // characters, say). Without it, a random one made now: tokens die at restart.
+    let secret = match std::env::var("SECRET") {
+        Ok(secret) => secret,
+        Err(_) => {
+            eprintln!(
+                "SECRET is not set: tokens are signed with a random secret and die at restart"
+            );
+            axum_users::tokens::random_token(48)?
+        }
+    };
     let bearer = AuthBackend::new(
         "jwt",
         BearerTransport::new("auth/jwt/login"),

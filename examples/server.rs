@@ -12,7 +12,8 @@
 //! | --- | --- | --- |
 //! | `BIND` | `127.0.0.1:8000` | where to listen |
 //! | `DATABASE_URL` | `sqlite://axum-users.db` | `sqlite://<path>` (created if missing), `postgres://…` (schema created at startup) or `memory://` |
-//! | `SECRET` | a development secret, with a warning | signs every token |
+//! | `SECRET` | unset: a random secret made at each start, with a warning (tokens die at restart) | signs every token; at least 32 bytes (64 random characters recommended): a shorter one stops the server at start, unless `ALLOW_SHORT_SECRET=1` |
+//! | `ALLOW_SHORT_SECRET` | unset | `1`: accept a `SECRET` shorter than 32 bytes, for a deployment migrated from FastAPI Users with such a secret (its tokens stay valid); OAuth providers then cannot be configured |
 //! | `ADMIN_EMAIL`, `ADMIN_PASSWORD` | unset | a superuser ensured at startup |
 //! | `SMTP_URL` | unset: mails are printed to stdout, with a warning | `smtp://host[:port]`: plain SMTP (no TLS, no auth) for the reset and verification mails |
 //! | `MAIL_FROM` | `axum-users <noreply@axum-users.invalid>` | the mails' sender |
@@ -50,6 +51,7 @@ use axum_users::store::{
     AccessTokenStore, MemoryStore, OAuthAccountStore, PostgresStore, SqliteStore, UserChanges,
     UserStore,
 };
+use axum_users::tokens::{MIN_SECRET_BYTES, random_token};
 use axum_users::{
     AxumUsers, Email, Error, Password, Routes, User, UserData, UserHooks, UserManager, UserModel,
 };
@@ -59,7 +61,6 @@ use serde_json::json;
 use tower_http::trace::TraceLayer;
 use tracing_subscriber::EnvFilter;
 
-const DEV_SECRET: &str = "axum-users-development-secret-do-not-use-in-production";
 const DEFAULT_MAIL_FROM: &str = "axum-users <noreply@axum-users.invalid>";
 /// How long one mail may take to reach the SMTP server (connect, each command).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -78,14 +79,11 @@ async fn main() -> Result<(), BoxError> {
 
     let bind: SocketAddr = env_or("BIND", "127.0.0.1:8000").parse()?;
     let database_url = env_or("DATABASE_URL", "sqlite://axum-users.db");
-    let secret = match std::env::var("SECRET") {
-        Ok(secret) if !secret.is_empty() => secret,
-        _ => {
-            tracing::warn!(
-                "!!! SECRET is not set: tokens are signed with a PUBLIC development secret. \
-                 Anyone can forge them. Set SECRET to 64 random characters in production. !!!"
-            );
-            DEV_SECRET.to_owned()
+    let secret = match secret_from_env() {
+        Ok(secret) => secret,
+        Err(message) => {
+            tracing::error!("{message}");
+            std::process::exit(2);
         }
     };
 
@@ -115,6 +113,53 @@ async fn main() -> Result<(), BoxError> {
     }
 }
 
+/// The secret that signs every token, and whether it may be short.
+struct Secret {
+    value: String,
+    allow_short: bool,
+}
+
+/// `SECRET`: a random one when unset (said loudly), refused when shorter than
+/// 32 bytes unless `ALLOW_SHORT_SECRET=1`.
+fn secret_from_env() -> Result<Secret, String> {
+    let allow_short = matches!(
+        std::env::var("ALLOW_SHORT_SECRET").as_deref(),
+        Ok("1" | "true")
+    );
+    match std::env::var("SECRET") {
+        Ok(value) if !value.is_empty() => {
+            if value.len() < MIN_SECRET_BYTES {
+                if !allow_short {
+                    return Err(format!(
+                        "SECRET has {} bytes; at least {MIN_SECRET_BYTES} are required (set it to 64 \
+                         random characters, e.g. `openssl rand -base64 48`). A deployment migrated \
+                         from FastAPI Users with a shorter secret can set ALLOW_SHORT_SECRET=1.",
+                        value.len()
+                    ));
+                }
+                tracing::warn!(
+                    bytes = value.len(),
+                    "SECRET is shorter than {MIN_SECRET_BYTES} bytes (ALLOW_SHORT_SECRET=1): \
+                     it can be guessed from any token it signed; replace it soon"
+                );
+            }
+            Ok(Secret { value, allow_short })
+        }
+        _ => {
+            tracing::warn!(
+                "SECRET is not set: tokens are signed with a random secret made at this start. \
+                 They stop working when the server restarts, and other instances refuse them. \
+                 Set SECRET to 64 random characters to keep them."
+            );
+            let value = random_token(48).map_err(|e| e.to_string())?;
+            Ok(Secret {
+                value,
+                allow_short: false,
+            })
+        }
+    }
+}
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
@@ -122,18 +167,22 @@ fn env_or(name: &str, default: &str) -> String {
 async fn run<S: OAuthAccountStore<User = User> + AccessTokenStore<uuid::Uuid> + Clone>(
     store: S,
     bind: SocketAddr,
-    secret: &str,
+    secret: &Secret,
     hooks: ExampleHooks,
 ) -> Result<(), BoxError> {
     // Revocable sessions live beside the users, in the same store.
     let sessions = DatabaseStrategy::new(store.clone());
     let manager = UserManager::builder(store)
         .hooks(hooks)
-        .token_secret(secret)
+        .token_secret(&secret.value)
+        .allow_short_secrets(secret.allow_short)
         .try_build()?;
     ensure_admin(&manager).await?;
 
-    let jwt = JwtStrategy::hs256(secret)?;
+    let jwt = match secret.allow_short {
+        true => JwtStrategy::hs256_allow_short(&secret.value)?,
+        false => JwtStrategy::hs256(&secret.value)?,
+    };
     let bearer = AuthBackend::new("jwt", BearerTransport::new("auth/jwt/login"), jwt.clone());
     let cookie = AuthBackend::new("cookie", CookieTransport::new(), jwt);
     let session = AuthBackend::new(
@@ -172,7 +221,7 @@ async fn run<S: OAuthAccountStore<User = User> + AccessTokenStore<uuid::Uuid> + 
         .reset_password("/auth")
         .verify("/auth")
         .users("/users");
-    let routes = oauth_routes(routes, &bearer, secret, bind).await?;
+    let routes = oauth_routes(routes, &bearer, &secret.value, bind).await?;
     let document = routes.openapi(
         &openapi::Info::new("axum-users example server", env!("CARGO_PKG_VERSION"))
             .description("FastAPI Users' routes, served by axum-users."),

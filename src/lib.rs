@@ -226,12 +226,12 @@
 //! use axum_users::{AxumUsers, User, UserManager, store::MemoryStore};
 //!
 //! # fn main() -> axum_users::Result<()> {
-//! let jwt = JwtStrategy::hs256("a long random secret")?;
+//! let jwt = JwtStrategy::hs256("a random secret of 32 bytes or more")?;
 //! let bearer = AuthBackend::new("jwt", BearerTransport::new("auth/jwt/login"), jwt.clone());
 //! let cookie = AuthBackend::new("cookie", CookieTransport::new(), jwt);
 //! let users = AxumUsers::new(
 //!     UserManager::builder(MemoryStore::<User>::new())
-//!         .token_secret("another long random secret")
+//!         .token_secret("another random secret of 32 bytes or more")
 //!         .build(),
 //!     vec![bearer.clone(), cookie.clone()],
 //! )
@@ -316,7 +316,7 @@
 //! let jwt = AuthBackend::new(
 //!     "jwt",
 //!     BearerTransport::new("auth/jwt/login"),
-//!     JwtStrategy::hs256("a long random secret")?.lifetime(Duration::from_secs(15 * 60)),
+//!     JwtStrategy::hs256("a random secret of 32 bytes or more")?.lifetime(Duration::from_secs(15 * 60)),
 //! );
 //! // Both backends authenticate every protected route, sessions first.
 //! let users = AxumUsers::new(UserManager::new(store), vec![sessions.clone(), jwt.clone()]);
@@ -393,7 +393,7 @@
 //! }
 //!
 //! # fn main() -> axum_users::Result<()> {
-//! let jwt = AuthBackend::new("jwt", BearerTransport::new("auth/jwt/login"), JwtStrategy::hs256("a long random secret")?);
+//! let jwt = AuthBackend::new("jwt", BearerTransport::new("auth/jwt/login"), JwtStrategy::hs256("a random secret of 32 bytes or more")?);
 //! let users = AxumUsers::new(UserManager::new(MemoryStore::<User>::new()), vec![jwt.clone()]);
 //! let app: Router = Router::new()
 //!     .nest("/auth/jwt", users.auth_router(&jwt))
@@ -530,7 +530,7 @@
 //! # let mailer: Arc<dyn Mailer> = Arc::new(NoMail);
 //! let hooks = Hooks { mailer, frontend: "https://app.example.com".into() };
 //! let manager = UserManager::builder(MemoryStore::<User>::new())
-//!     .token_secret("a long random secret")
+//!     .token_secret("a random secret of 32 bytes or more")
 //!     .hooks(hooks)
 //!     .build();
 //! ```
@@ -876,7 +876,7 @@
 //! let jwt = AuthBackend::new(
 //!     "jwt",
 //!     BearerTransport::new("auth/jwt/login"),
-//!     JwtStrategy::hs256("a long random secret").unwrap(),
+//!     JwtStrategy::hs256("a random secret of 32 bytes or more").unwrap(),
 //! );
 //! let users = AxumUsers::new(UserManager::new(MemoryStore::<User>::new()), vec![jwt.clone()]);
 //! let api = users.routes().auth("/auth/jwt", &jwt).register("/auth").users("/users");

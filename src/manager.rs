@@ -114,6 +114,7 @@ pub struct UserManagerBuilder<S, H> {
     reset_lifetime: Duration,
     verify_secret: Option<Secret>,
     verify_lifetime: Duration,
+    allow_short_secrets: bool,
 }
 
 /// The default lifetime of reset and verification tokens: one hour.
@@ -132,6 +133,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
             reset_lifetime: self.reset_lifetime,
             verify_secret: self.verify_secret,
             verify_lifetime: self.verify_lifetime,
+            allow_short_secrets: self.allow_short_secrets,
         }
     }
 
@@ -146,7 +148,10 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
     /// Users' `reset_password_token_secret` and `verification_token_secret`).
     ///
     /// Without one, a random secret is made per process: tokens then die with the
-    /// process and are not shared between instances. Set it in production.
+    /// process and are not shared between instances. Set it in production. It
+    /// must have at least 32 bytes (see
+    /// [`allow_short_secrets`](Self::allow_short_secrets)); a shorter one makes
+    /// [`try_build`](Self::try_build) fail with [`Error::Config`].
     pub fn token_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.reset_secret = Some(Secret::new(&secret));
         self.verify_secret = Some(Secret::new(&secret));
@@ -169,6 +174,15 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
         self
     }
 
+    /// Accept token secrets shorter than 32 bytes (default false): only for a
+    /// deployment migrated from FastAPI Users whose secrets are shorter, so
+    /// that the verification links in flight stay valid. A short secret can be
+    /// guessed offline from any token it signed: move to a long one soon.
+    pub fn allow_short_secrets(mut self, allow: bool) -> Self {
+        self.allow_short_secrets = allow;
+        self
+    }
+
     /// The password hasher (argon2 parameters, memory budget).
     pub fn hasher(mut self, hasher: PasswordHasher) -> Self {
         self.hasher = hasher;
@@ -181,8 +195,9 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
         self
     }
 
-    /// The manager. Fails only when the operating system cannot give random bytes
-    /// for a missing token secret, or a secret is empty.
+    /// The manager. Fails when a token secret is empty or shorter than 32 bytes
+    /// (unless [`allow_short_secrets`](Self::allow_short_secrets)), or the
+    /// operating system cannot give random bytes for a missing one.
     pub fn try_build(self) -> Result<UserManager<S, H>> {
         let random_secrets = self.reset_secret.is_none() || self.verify_secret.is_none();
         let fallback = match random_secrets {
@@ -194,15 +209,17 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
             (None, Some(fallback)) => Ok(fallback.clone()),
             (None, None) => Err(Error::Config("no token secret".into())),
         };
-        let reset_tokens = PurposeTokens::new(
+        let reset_tokens = PurposeTokens::with_secret(
             &pick(self.reset_secret)?,
             RESET_AUDIENCE,
             self.reset_lifetime,
+            self.allow_short_secrets,
         )?;
-        let verify_tokens = PurposeTokens::new(
+        let verify_tokens = PurposeTokens::with_secret(
             &pick(self.verify_secret)?,
             VERIFY_AUDIENCE,
             self.verify_lifetime,
+            self.allow_short_secrets,
         )?;
         Ok(UserManager {
             inner: Arc::new(Inner {
@@ -223,8 +240,8 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
     ///
     /// # Panics
     ///
-    /// When [`try_build`](Self::try_build) fails: an empty token secret, or no
-    /// random source in the operating system.
+    /// When [`try_build`](Self::try_build) fails: an empty or short token
+    /// secret, or no random source in the operating system.
     pub fn build(self) -> UserManager<S, H> {
         match self.try_build() {
             Ok(manager) => manager,
@@ -251,6 +268,7 @@ impl<S: UserStore> UserManager<S, NoHooks> {
             reset_lifetime: DEFAULT_TOKEN_LIFETIME,
             verify_secret: None,
             verify_lifetime: DEFAULT_TOKEN_LIFETIME,
+            allow_short_secrets: false,
         }
     }
 }

@@ -74,13 +74,48 @@ impl std::fmt::Debug for JwtCodec {
     }
 }
 
+/// The fewest bytes an HS256 secret may have: 32 (256 bits, the size of the
+/// HMAC-SHA256 output, as RFC 7518 §3.2 requires). A shorter or guessable
+/// secret lets anyone who finds it mint a token for any user.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Checks a signing secret's length: never empty, and at least
+/// [`MIN_SECRET_BYTES`] unless `allow_short`.
+pub(crate) fn check_secret(secret: &[u8], what: &str, allow_short: bool) -> Result<()> {
+    if secret.is_empty() {
+        return Err(Error::Config(format!("the {what} must not be empty")));
+    }
+    if !allow_short && secret.len() < MIN_SECRET_BYTES {
+        return Err(Error::Config(format!(
+            "the {what} has {} bytes; at least {MIN_SECRET_BYTES} are required (for example \
+             48 random bytes in base64: `openssl rand -base64 48`). A deployment migrated \
+             with a shorter secret can opt in explicitly: `JwtStrategy::hs256_allow_short`, \
+             `UserManagerBuilder::allow_short_secrets`",
+            secret.len()
+        )));
+    }
+    Ok(())
+}
+
 impl JwtCodec {
-    /// HS256 with this secret (FastAPI Users: the UTF-8 bytes of `SECRET`).
+    /// HS256 with this secret (FastAPI Users: the UTF-8 bytes of `SECRET`),
+    /// which must have at least [`MIN_SECRET_BYTES`] (32) bytes: a shorter one
+    /// is an [`Error::Config`] naming the minimum.
     pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self> {
-        let secret = secret.as_ref();
-        if secret.is_empty() {
-            return Err(Error::Config("the JWT secret must not be empty".into()));
-        }
+        Self::hs256_checked(secret.as_ref(), false)
+    }
+
+    /// HS256 with a secret that may be shorter than [`MIN_SECRET_BYTES`]
+    /// (never empty): only for a deployment migrated from FastAPI Users whose
+    /// `SECRET` is shorter, so that its users' tokens stay valid. A short
+    /// secret can be guessed offline from any token it signed; move to a long
+    /// one as soon as the old tokens may die.
+    pub fn hs256_allow_short(secret: impl AsRef<[u8]>) -> Result<Self> {
+        Self::hs256_checked(secret.as_ref(), true)
+    }
+
+    fn hs256_checked(secret: &[u8], allow_short: bool) -> Result<Self> {
+        check_secret(secret, "HS256 secret", allow_short)?;
         Self::new(
             Algorithm::HS256,
             EncodingKey::from_secret(secret),
@@ -279,9 +314,21 @@ struct Stamped<'a, C> {
 }
 
 impl PurposeTokens {
-    /// Tokens of `audience`, signed with `secret`, valid for `lifetime`.
+    /// Tokens of `audience`, signed with `secret` (at least
+    /// [`MIN_SECRET_BYTES`] bytes), valid for `lifetime`.
     pub fn new(secret: &Secret, audience: &str, lifetime: Duration) -> Result<Self> {
-        let codec = JwtCodec::hs256(secret.expose())?;
+        Self::with_secret(secret, audience, lifetime, false)
+    }
+
+    /// [`new`](Self::new), allowing a secret shorter than
+    /// [`MIN_SECRET_BYTES`] when `allow_short`.
+    pub(crate) fn with_secret(
+        secret: &Secret,
+        audience: &str,
+        lifetime: Duration,
+        allow_short: bool,
+    ) -> Result<Self> {
+        let codec = JwtCodec::hs256_checked(secret.expose(), allow_short)?;
         let audience = [audience.to_owned()];
         let validation = codec.validation(&audience);
         let digest_key = hmac_sha256(secret.expose(), b"axum-users:token-digest-key");
@@ -352,7 +399,7 @@ mod tests {
 
     #[test]
     fn purpose_tokens_round_trip_and_refuse_other_purposes() {
-        let secret = Secret::new("s3cret");
+        let secret = Secret::new("s3cret-s3cret-s3cret-s3cret-s3cret");
         let reset = PurposeTokens::new(&secret, RESET_AUDIENCE, Duration::from_secs(60)).unwrap();
         let verify = PurposeTokens::new(&secret, VERIFY_AUDIENCE, Duration::from_secs(60)).unwrap();
         let token = reset.sign(&Claims { sub: "u".into() }).unwrap();
@@ -362,7 +409,7 @@ mod tests {
         );
         assert_eq!(verify.read::<Claims>(&token), None);
         let other = PurposeTokens::new(
-            &Secret::new("other"),
+            &Secret::new("another-secret-of-32-bytes-or-more"),
             RESET_AUDIENCE,
             Duration::from_secs(60),
         )
@@ -372,10 +419,9 @@ mod tests {
 
     #[test]
     fn digests_are_keyed_and_compared() {
-        let a =
-            PurposeTokens::new(&Secret::new("a"), RESET_AUDIENCE, Duration::from_secs(60)).unwrap();
-        let b =
-            PurposeTokens::new(&Secret::new("b"), RESET_AUDIENCE, Duration::from_secs(60)).unwrap();
+        let secret = |c: char| Secret::new(c.to_string().repeat(32));
+        let a = PurposeTokens::new(&secret('a'), RESET_AUDIENCE, Duration::from_secs(60)).unwrap();
+        let b = PurposeTokens::new(&secret('b'), RESET_AUDIENCE, Duration::from_secs(60)).unwrap();
         let d = a.digest(b"$argon2id$hash");
         assert!(a.digest_matches(&d, b"$argon2id$hash"));
         assert!(!a.digest_matches(&d, b"$argon2id$other"));
@@ -388,6 +434,26 @@ mod tests {
         assert_eq!(
             token_digest("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn short_secrets_are_refused_unless_allowed_and_empty_ones_always() {
+        let short = "x".repeat(MIN_SECRET_BYTES - 1);
+        match JwtCodec::hs256(&short) {
+            Err(Error::Config(message)) => {
+                assert!(message.contains("at least 32"), "{message}");
+                assert!(message.contains("31 bytes"), "{message}");
+            }
+            other => panic!("a 31-byte secret: {other:?}"),
+        }
+        assert!(JwtCodec::hs256("x".repeat(MIN_SECRET_BYTES)).is_ok());
+        assert!(JwtCodec::hs256_allow_short(&short).is_ok());
+        assert!(JwtCodec::hs256_allow_short("").is_err());
+        assert!(PurposeTokens::new(&Secret::new(&short), RESET_AUDIENCE, Duration::ZERO).is_err());
+        assert!(
+            PurposeTokens::with_secret(&Secret::new(&short), RESET_AUDIENCE, Duration::ZERO, true)
+                .is_ok()
         );
     }
 

@@ -399,3 +399,107 @@ async fn example_server_walks_the_contract_from_register_to_delete_and_stops_on_
     let status = server.terminate();
     assert!(status.success(), "exit {status}:\n{}", server.log_text());
 }
+
+// ---------------------------------------------------------------------------
+// SECRET: refused when short (unless opted in), random when unset.
+
+/// The public constant earlier versions signed with when `SECRET` was unset.
+const OLD_DEVELOPMENT_SECRET: &str = "axum-users-development-secret-do-not-use-in-production";
+
+#[tokio::test]
+async fn the_example_server_exits_at_start_when_secret_is_shorter_than_32_bytes() {
+    let secret = "x".repeat(31);
+    let mut server = ExampleServer::spawn(
+        "short-secret",
+        &[("DATABASE_URL", "memory://"), ("SECRET", &secret)],
+    );
+    let status = server.wait_exit(std::time::Duration::from_secs(30)).await;
+    assert!(!status.success(), "exit status {status}");
+    let log = server.log_text();
+    assert!(log.contains("at least 32"), "{log}");
+    assert!(
+        log.contains("ALLOW_SHORT_SECRET"),
+        "the opt-in is named: {log}"
+    );
+    assert!(!log.contains(&secret), "the secret is not logged: {log}");
+}
+
+#[tokio::test]
+async fn allow_short_secret_lets_a_migrated_short_secret_sign_and_verify() {
+    let secret = "fastapi-users-secret";
+    let server = ExampleServer::start(
+        "allowed-short-secret",
+        &[
+            ("DATABASE_URL", "memory://"),
+            ("SECRET", secret),
+            ("ALLOW_SHORT_SECRET", "1"),
+        ],
+    )
+    .await;
+    assert!(server.log_text().contains("shorter than 32 bytes"));
+    let registered = server
+        .register("short@example.com", "a good password")
+        .await;
+    assert_eq!(registered.status, 201, "{}", registered.describe());
+    let id = registered.json()["id"].as_str().unwrap().to_owned();
+    // A token FastAPI Users minted with the old secret is accepted…
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let minted = common::sign_hs256(
+        &json!({"sub": id, "aud": ["fastapi-users:auth"], "exp": now + 600}),
+        secret,
+    );
+    let me = server
+        .call(&Req::get("/users/me").header("authorization", &format!("Bearer {minted}")))
+        .await;
+    assert_eq!(me.status, 200, "{}", me.describe());
+    // …and ours verify with it.
+    let login = server
+        .login("jwt", "short@example.com", "a good password")
+        .await;
+    let token = login.json()["access_token"].as_str().unwrap().to_owned();
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_audience(&["fastapi-users:auth"]);
+    jsonwebtoken::decode::<Value>(
+        &token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .expect("signed with the short secret");
+}
+
+#[tokio::test]
+async fn without_secret_the_example_server_signs_with_a_random_secret_and_says_so() {
+    let server = ExampleServer::start("no-secret", &[("DATABASE_URL", "memory://")]).await;
+    let log = server.log_text();
+    assert!(log.contains("SECRET is not set"), "{log}");
+    assert!(
+        log.contains("restart"),
+        "says that tokens die at restart: {log}"
+    );
+    let registered = server
+        .register("nosecret@example.com", "a good password")
+        .await;
+    let id = registered.json()["id"].as_str().unwrap().to_owned();
+    // Nobody can mint a token with a known secret: the old public constant
+    // (or any other) is refused.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let forged = common::sign_hs256(
+        &json!({"sub": id, "aud": ["fastapi-users:auth"], "exp": now + 600}),
+        OLD_DEVELOPMENT_SECRET,
+    );
+    let me = server
+        .call(&Req::get("/users/me").header("authorization", &format!("Bearer {forged}")))
+        .await;
+    assert_eq!(me.status, 401, "{}", me.describe());
+    // The server's own tokens work.
+    let credential = server
+        .sign_in("jwt", "nosecret@example.com", "a good password")
+        .await;
+    assert_eq!(server.me(&credential).await.status, 200);
+}

@@ -710,7 +710,67 @@ fn empty_secret_is_a_config_error() {
         matches!(JwtStrategy::hs256(""), Err(Error::Config(_))),
         "JwtStrategy::hs256(\"\")"
     );
-    assert!(JwtCodec::hs256("x").is_ok(), "a non-empty secret is fine");
+    assert!(
+        matches!(JwtCodec::hs256_allow_short(""), Err(Error::Config(_))),
+        "not even when short secrets are allowed"
+    );
+    assert!(JwtCodec::hs256("x".repeat(32)).is_ok(), "32 bytes are fine");
+}
+
+#[test]
+fn a_secret_shorter_than_32_bytes_is_a_config_error_naming_the_minimum() {
+    for short in ["x", "fastapi-users-secret", &"x".repeat(31)] {
+        for result in [
+            JwtCodec::hs256(short).map(|_| ()),
+            JwtStrategy::hs256(short).map(|_| ()),
+        ] {
+            match result {
+                Err(Error::Config(message)) => {
+                    assert!(message.contains("at least 32"), "{message}");
+                    assert!(
+                        short.len() < 8 || !message.contains(short),
+                        "the secret is not echoed: {message}"
+                    );
+                }
+                other => panic!("{short:?}: {other:?}"),
+            }
+        }
+        let manager = UserManager::builder(MemoryStore::<User>::new())
+            .token_secret(short)
+            .try_build();
+        assert!(
+            matches!(manager, Err(Error::Config(_))),
+            "manager, {short:?}"
+        );
+        // The documented opt-in, for migrated deployments.
+        assert!(JwtStrategy::hs256_allow_short(short).is_ok());
+        assert!(
+            UserManager::builder(MemoryStore::<User>::new())
+                .token_secret(short)
+                .allow_short_secrets(true)
+                .try_build()
+                .is_ok()
+        );
+    }
+}
+
+#[tokio::test]
+async fn tokens_signed_with_an_allowed_short_secret_round_trip() {
+    let short = "fastapi-users-secret";
+    let app = app_with_strategy(JwtStrategy::hs256_allow_short(short).unwrap());
+    let user = app.create_user("a@example.com", true, false, false).await;
+    let minted = mint(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(short.as_bytes()),
+        &claims_for(&user.id.to_string()),
+    );
+    assert_me(
+        &app,
+        &minted,
+        StatusCode::OK,
+        "minted with the short secret",
+    )
+    .await;
 }
 
 #[test]

@@ -844,7 +844,10 @@ async fn separate_reset_secret_refuses_tokens_signed_with_the_shared_secret() {
         .hasher(fast_hasher())
         .hooks(own_hooks)
         .token_secret(SECRET)
-        .reset_password_token("reset-secret", Duration::from_secs(3600))
+        .reset_password_token(
+            "a separate reset secret of 32 bytes or more",
+            Duration::from_secs(3600),
+        )
         .build();
     let own = app_from_manager(manager, Options::default());
     shared
@@ -870,7 +873,10 @@ async fn separate_reset_secret_keeps_verify_tokens_on_the_shared_secret() {
     let (hooks, mut mailbox) = MailHooks::new();
     let manager = mail_manager(hooks)
         .token_secret(SECRET)
-        .reset_password_token("reset-secret", Duration::from_secs(3600))
+        .reset_password_token(
+            "a separate reset secret of 32 bytes or more",
+            Duration::from_secs(3600),
+        )
         .build();
     let app = app_from_manager(manager, Options::default());
     app.create_user("user@example.com", true, false, false)

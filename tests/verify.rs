@@ -458,7 +458,10 @@ async fn separate_verify_secret_refuses_tokens_signed_with_the_shared_secret() {
     let (hooks, mut mailbox) = MailHooks::new();
     let manager = mail_manager(hooks)
         .token_secret(SECRET)
-        .verification_token("verify-secret", Duration::from_secs(3600))
+        .verification_token(
+            "a separate verify secret of 32 bytes or more",
+            Duration::from_secs(3600),
+        )
         .build();
     let app = app_from_manager(manager, Options::default());
     let user = app

@@ -90,7 +90,7 @@ pub trait Strategy<U: UserModel>: Send + Sync + 'static {
 /// let backend: AuthBackend<User> = AuthBackend::new(
 ///     "jwt",
 ///     BearerTransport::new("auth/jwt/login"),
-///     JwtStrategy::hs256("a long random secret").unwrap(),
+///     JwtStrategy::hs256("a random secret of 32 bytes or more").unwrap(),
 /// );
 /// ```
 pub struct AuthBackend<U: UserModel> {

@@ -20,7 +20,7 @@
 //! use axum_users::{AxumUsers, User, UserManager, store::MemoryStore};
 //!
 //! # fn run() -> axum_users::Result<()> {
-//! let secret = "a long random secret";
+//! let secret = "a random secret of 32 bytes or more";
 //! let jwt = AuthBackend::new("jwt", BearerTransport::new("auth/jwt/login"), JwtStrategy::hs256(secret)?);
 //! let users = AxumUsers::new(UserManager::new(MemoryStore::<User>::new()), vec![jwt.clone()]);
 //!

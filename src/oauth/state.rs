@@ -187,8 +187,13 @@ pub(crate) fn pkce_challenge(verifier: &str) -> String {
 mod tests {
     use super::*;
 
-    fn codec(secret: &str) -> StateCodec {
-        StateCodec::new(&Secret::new(secret), 3600, "oidc", "https://app/cb").unwrap()
+    /// A codec whose secret is `name` made long enough.
+    fn codec(name: &str) -> StateCodec {
+        StateCodec::new(&secret(name), 3600, "oidc", "https://app/cb").unwrap()
+    }
+
+    fn secret(name: &str) -> Secret {
+        Secret::new(format!("{name}-a-state-secret-of-32-bytes-or-more"))
     }
 
     #[test]
@@ -210,8 +215,7 @@ mod tests {
     #[test]
     fn a_state_names_its_router() {
         let login = codec("s");
-        let other =
-            StateCodec::new(&Secret::new("s"), 3600, "oidc", "https://app/associate").unwrap();
+        let other = StateCodec::new(&secret("s"), 3600, "oidc", "https://app/associate").unwrap();
         let claims = login.read(&login.issue(None).unwrap().state).unwrap();
         assert!(login.is_for_this_router(&claims));
         assert!(!other.is_for_this_router(&claims));
@@ -227,7 +231,7 @@ mod tests {
 
     #[test]
     fn expired_state_is_told_apart() {
-        let expired = StateCodec::new(&Secret::new("s"), 0, "oidc", "https://app/cb").unwrap();
+        let expired = StateCodec::new(&secret("s"), 0, "oidc", "https://app/cb").unwrap();
         let issued = expired.issue(None).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1100));
         assert!(matches!(
@@ -248,9 +252,9 @@ mod tests {
         // Another provider, or another callback of the same provider (the
         // associate router's), derives another verifier from the same state.
         let other_provider =
-            StateCodec::new(&Secret::new("s"), 3600, "github", "https://app/cb").unwrap();
+            StateCodec::new(&secret("s"), 3600, "github", "https://app/cb").unwrap();
         let other_callback =
-            StateCodec::new(&Secret::new("s"), 3600, "oidc", "https://app/cb2").unwrap();
+            StateCodec::new(&secret("s"), 3600, "oidc", "https://app/cb2").unwrap();
         assert_ne!(verifier, other_provider.pkce_verifier("csrf"));
         assert_ne!(verifier, other_callback.pkce_verifier("csrf"));
         assert_ne!(a.nonce("csrf"), other_provider.nonce("csrf"));

@@ -23,7 +23,7 @@
 //! let jwt = AuthBackend::new(
 //!     "jwt",
 //!     BearerTransport::new("auth/jwt/login"),
-//!     JwtStrategy::hs256("a long random secret").unwrap(),
+//!     JwtStrategy::hs256("a random secret of 32 bytes or more").unwrap(),
 //! );
 //! let users = AxumUsers::new(UserManager::new(MemoryStore::<User>::new()), vec![jwt.clone()]);
 //! let api = users

@@ -27,7 +27,7 @@ use crate::user::UserModel;
 /// use axum_users::auth::{AuthBackend, BearerTransport, CookieTransport, JwtStrategy};
 /// use axum_users::{AxumUsers, User, UserManager, store::MemoryStore};
 ///
-/// let jwt = JwtStrategy::hs256("a long random secret").unwrap();
+/// let jwt = JwtStrategy::hs256("a random secret of 32 bytes or more").unwrap();
 /// let bearer = AuthBackend::new("jwt", BearerTransport::new("auth/jwt/login"), jwt.clone());
 /// let cookie = AuthBackend::new("cookie", CookieTransport::new(), jwt);
 /// let users = AxumUsers::new(

@@ -35,6 +35,7 @@ const CLEARED_ENV: &[&str] = &[
     "DATABASE_URL",
     "REDIS_URL",
     "SECRET",
+    "ALLOW_SHORT_SECRET",
     "SMTP_URL",
     "MAIL_FROM",
     "FRONTEND_URL",
@@ -281,6 +282,24 @@ impl ExampleServer {
             assert!(
                 Instant::now() < deadline,
                 "{what} not in the log of server {} within {timeout:?}:\n{}",
+                self.name,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits up to `timeout` for the server to exit by itself (it refused its
+    /// settings, say): its exit status; fails the test when it keeps running.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the server's status") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server {} still runs after {timeout:?}:\n{}",
                 self.name,
                 self.log_text()
             );

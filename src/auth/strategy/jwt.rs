@@ -26,7 +26,7 @@ use crate::user::UserModel;
 /// ```
 /// use axum_users::auth::JwtStrategy;
 /// use std::time::Duration;
-/// let strategy = JwtStrategy::hs256("a long random secret")
+/// let strategy = JwtStrategy::hs256("a random secret of 32 bytes or more")
 ///     .unwrap()
 ///     .lifetime(Duration::from_secs(15 * 60));
 /// ```
@@ -69,9 +69,18 @@ impl JwtStrategy {
         }
     }
 
-    /// HS256 with this secret, as FastAPI Users.
+    /// HS256 with this secret, as FastAPI Users. The secret must have at
+    /// least [`MIN_SECRET_BYTES`](crate::tokens::MIN_SECRET_BYTES) (32) bytes;
+    /// a shorter one is an [`Error::Config`](crate::Error::Config).
     pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self> {
         Ok(Self::new(JwtCodec::hs256(secret)?))
+    }
+
+    /// HS256 with a secret shorter than 32 bytes (never empty), for a
+    /// deployment migrated from FastAPI Users with such a `SECRET`, whose
+    /// tokens must stay valid: see [`JwtCodec::hs256_allow_short`].
+    pub fn hs256_allow_short(secret: impl AsRef<[u8]>) -> Result<Self> {
+        Ok(Self::new(JwtCodec::hs256_allow_short(secret)?))
     }
 
     /// The token lifetime (default 3600 s).
