@@ -13,7 +13,7 @@ use axum::Router;
 use axum_users::auth::{AuthBackend, BearerTransport, CookieTransport, JwtStrategy};
 use axum_users::openapi::{self, Info};
 use axum_users::store::MemoryStore;
-use axum_users::{AxumUsers, User, UserFields, UserManager};
+use axum_users::{AxumUsers, UpdatedBy, User, UserFields, UserManager};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -35,7 +35,7 @@ impl UserFields for Profile {
     fn create(input: Profile) -> Self {
         input
     }
-    fn update(&mut self, update: ProfileUpdate) {
+    fn update(&mut self, update: ProfileUpdate, _by: UpdatedBy) {
         if let Some(name) = update.display_name {
             self.display_name = Some(name);
         }

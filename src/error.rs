@@ -294,7 +294,8 @@ impl IntoResponse for Error {
             Error::Unauthorized => json!("Unauthorized"),
             Error::Forbidden => json!("Forbidden"),
             Error::Validation { loc, message } => json!([{
-                "type": "value_error",
+                // FastAPI's type for an absent field; one for everything else.
+                "type": if message == "Field required" { "missing" } else { "value_error" },
                 "loc": loc,
                 "msg": message,
             }]),

@@ -14,7 +14,7 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::user::{Password, UserId};
+use crate::user::{Password, UserCreate, UserId, UserUpdate};
 
 /// A JSON request body, deserialised into `T`.
 ///
@@ -60,24 +60,131 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let (parts, body) = req.into_parts();
-        let json = is_json(&parts);
-        let bytes = body_bytes(Request::from_parts(parts, body), state).await?;
-        if !json {
-            return Err(Error::validation(
-                &["body"],
-                "expected a JSON body with Content-Type: application/json",
-            ));
-        }
-        // serde would read a JSON array into a struct positionally: refuse it.
-        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') => {}
-            _ => return Err(Error::validation(&["body"], "expected a JSON object")),
-        }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| Error::validation(&["body"], e.to_string()))
+        let bytes = json_object(req, state).await?;
+        parse_json(&bytes, |_| None).map(JsonBody)
     }
+}
+
+/// A body that carries the application's own fields flattened beside the
+/// core ones: the register body ([`UserCreate`]) and the PATCH body
+/// ([`UserUpdate`]). serde loses the path of an error inside flattened
+/// fields, so these are deserialised again alone to name the one that failed.
+pub(crate) trait WithFields: DeserializeOwned {
+    /// The application's fields in the body.
+    type Fields: DeserializeOwned;
+}
+
+impl<C: DeserializeOwned> WithFields for UserCreate<C> {
+    type Fields = C;
+}
+
+impl<P: DeserializeOwned + Default> WithFields for UserUpdate<P> {
+    type Fields = P;
+}
+
+/// [`JsonBody`] for a [`WithFields`] body: a 422 names the application's
+/// field that failed too.
+pub(crate) struct UserBody<T>(pub T);
+
+impl<T: WithFields, S: Send + Sync> FromRequest<S> for UserBody<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let bytes = json_object(req, state).await?;
+        parse_json(&bytes, |bytes| {
+            let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+            serde_path_to_error::deserialize::<_, T::Fields>(&mut deserializer)
+                .err()
+                .map(|error| field_path(&error))
+                .filter(|path| !path.is_empty())
+        })
+        .map(UserBody)
+    }
+}
+
+/// The bytes of a JSON object body: a JSON content type and a JSON object,
+/// else a 422; over the limit, a 413.
+async fn json_object<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error> {
+    let (parts, body) = req.into_parts();
+    let json = is_json(&parts);
+    let bytes = body_bytes(Request::from_parts(parts, body), state).await?;
+    if !json {
+        return Err(Error::validation(
+            &["body"],
+            "expected a JSON body with Content-Type: application/json",
+        ));
+    }
+    // serde would read a JSON array into a struct positionally: refuse it.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(bytes),
+        _ => Err(Error::validation(&["body"], "expected a JSON object")),
+    }
+}
+
+/// Deserialises a JSON body; a schema error is the 422 of the field that
+/// failed, as FastAPI names it (`loc: ["body", "display_name"]`).
+/// `flattened` locates an error serde reported without a path (one inside
+/// flattened fields): the path of the field, if it finds one.
+fn parse_json<T: DeserializeOwned>(
+    bytes: &[u8],
+    flattened: impl Fn(&[u8]) -> Option<Vec<String>>,
+) -> Result<T, Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let error = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    let mut loc = vec!["body".to_owned()];
+    loc.extend(field_path(&error));
+    let inner = error.into_inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return Err(Error::validation(&["body"], "the body is not valid JSON"));
+    }
+    let message = message_without_position(&inner);
+    if let Some(field) = missing_field(&message) {
+        // A required field of a flattened struct is missing at the top level.
+        loc.push(field.to_owned());
+        return Err(Error::Validation {
+            loc,
+            message: "Field required".into(),
+        });
+    }
+    if loc.len() == 1
+        && let Some(path) = flattened(bytes)
+    {
+        loc.extend(path);
+    }
+    Err(Error::Validation { loc, message })
+}
+
+/// The keys and indexes that lead to the value that failed.
+fn field_path(error: &serde_path_to_error::Error<serde_json::Error>) -> Vec<String> {
+    error
+        .path()
+        .iter()
+        .filter_map(|segment| match segment {
+            serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+            serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// serde_json's message without its " at line L column C".
+fn message_without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    message
+        .strip_suffix(&suffix)
+        .map(str::to_owned)
+        .unwrap_or(message)
+}
+
+/// The field of serde's "missing field `name`".
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
 }
 
 /// The login form (`application/x-www-form-urlencoded` or
@@ -122,10 +229,10 @@ impl LoginFields {
             ));
         }
         let Some(username) = self.username else {
-            return Err(Error::validation(&["body", "username"], "field required"));
+            return Err(Error::validation(&["body", "username"], "Field required"));
         };
         let Some(password) = self.password else {
-            return Err(Error::validation(&["body", "password"], "field required"));
+            return Err(Error::validation(&["body", "password"], "Field required"));
         };
         Ok(LoginForm {
             username,

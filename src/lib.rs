@@ -367,8 +367,9 @@
 //!
 //! They authenticate with the [`auth::Authenticator`], which
 //! [`AxumUsers::layer`] puts into the request extensions: add the layer after
-//! the routes it must cover. `U` defaults to [`User`]; with a custom user type,
-//! name it (`CurrentUser<AppUser>`).
+//! the routes it must cover. `U` is the user type, always named
+//! (`CurrentUser<User>`, or `CurrentUser<AppUser>` with a type of your own):
+//! there is no default, so an extractor of the wrong type does not compile.
 //!
 //! ```
 //! use axum::{Router, routing::{get, post}};
@@ -376,19 +377,19 @@
 //! use axum_users::{AxumUsers, CurrentUser, Superuser, User, UserManager, VerifiedUser};
 //! use axum_users::store::MemoryStore;
 //!
-//! async fn dashboard(CurrentUser(user): CurrentUser) -> String {
+//! async fn dashboard(CurrentUser(user): CurrentUser<User>) -> String {
 //!     format!("hello {}", user.data.email)
 //! }
 //!
-//! async fn post_comment(VerifiedUser(user): VerifiedUser) -> String {
+//! async fn post_comment(VerifiedUser(user): VerifiedUser<User>) -> String {
 //!     format!("comment by {}", user.id)
 //! }
 //!
-//! async fn admin(Superuser(_admin): Superuser) -> &'static str {
+//! async fn admin(Superuser(_admin): Superuser<User>) -> &'static str {
 //!     "welcome, admin"
 //! }
 //!
-//! async fn landing(user: Option<CurrentUser>) -> &'static str {
+//! async fn landing(user: Option<CurrentUser<User>>) -> &'static str {
 //!     if user.is_some() { "welcome back" } else { "hello, stranger" }
 //! }
 //!
@@ -590,7 +591,7 @@
 //! (`F` as it serialises; only put there what the API may show).
 //!
 //! ```
-//! use axum_users::{User, UserFields, UserManager, store::MemoryStore};
+//! use axum_users::{UpdatedBy, User, UserFields, UserManager, store::MemoryStore};
 //! use serde::{Deserialize, Serialize};
 //!
 //! /// As stored and as responses show it, beside `id`, `email`, ….
@@ -623,7 +624,7 @@
 //!         Profile { display_name: input.display_name, newsletter: input.newsletter }
 //!     }
 //!
-//!     fn update(&mut self, update: ProfileUpdate) {
+//!     fn update(&mut self, update: ProfileUpdate, _by: UpdatedBy) {
 //!         if let Some(name) = update.display_name {
 //!             self.display_name = name;
 //!         }
@@ -1090,8 +1091,8 @@ pub use manager::{LogoutEverywhere, UserManager, UserManagerBuilder};
 pub use redis;
 pub use routers::{AxumUsers, Routes};
 pub use user::{
-    NoFields, Password, PasswordHash, User, UserCreate, UserData, UserFields, UserId, UserModel,
-    UserUpdate,
+    NoFields, Password, PasswordHash, UpdatedBy, User, UserCreate, UserData, UserFields, UserId,
+    UserModel, UserUpdate,
 };
 
 /// The README's examples, compiled as doctests so that they stay true.

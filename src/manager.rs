@@ -20,7 +20,7 @@ use crate::hooks::{NoHooks, PasswordContext, UpdatedFields, UserHooks};
 use crate::password::{PasswordHasher, PasswordPolicy, Verified};
 use crate::store::{StoreError, UserChanges, UserStore};
 use crate::tokens::{PurposeTokens, RESET_AUDIENCE, Secret, VERIFY_AUDIENCE};
-use crate::user::{Password, UserCreate, UserData, UserFields, UserModel, UserUpdate};
+use crate::user::{Password, UpdatedBy, UserCreate, UserData, UserFields, UserModel, UserUpdate};
 
 /// The user type of a store.
 pub type UserOf<S> = <S as UserStore>::User;
@@ -533,7 +533,11 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             }
         }
         let mut fields = data.fields.clone();
-        fields.update(update.fields);
+        let by = match safe {
+            true => UpdatedBy::Owner,
+            false => UpdatedBy::Superuser,
+        };
+        fields.update(update.fields, by);
         if serde_json::to_value(&fields).ok() != serde_json::to_value(&data.fields).ok() {
             changes.fields = Some(fields);
             updated.fields = true;

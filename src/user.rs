@@ -78,33 +78,52 @@ int_user_id!(
 /// application writes its own with [`serde_json::json!`] or from a schema
 /// generator (schemars, utoipa) serialised to JSON.
 ///
+/// A field only a superuser may set (`plan` here) is ignored in an update by
+/// the user themselves, as `is_superuser` is: [`UserFields::update`] is told
+/// who asks ([`UpdatedBy`]).
+///
 /// ```
-/// use axum_users::UserFields;
+/// use axum_users::{UpdatedBy, UserFields};
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 /// struct Profile {
 ///     display_name: Option<String>,
+///     plan: String,
 /// }
 ///
 /// #[derive(Debug, Default, Deserialize)]
 /// struct ProfileUpdate {
-///     // A missing key keeps the name.
+///     // A missing key keeps the value.
 ///     display_name: Option<String>,
+///     plan: Option<String>,
 /// }
 ///
 /// impl UserFields for Profile {
 ///     type Create = Profile;
 ///     type Update = ProfileUpdate;
 ///     fn create(input: Profile) -> Self {
-///         input
+///         // Registration is the user's own request: no plan of their choice.
+///         Profile { plan: "free".into(), ..input }
 ///     }
-///     fn update(&mut self, update: ProfileUpdate) {
+///     fn update(&mut self, update: ProfileUpdate, by: UpdatedBy) {
 ///         if let Some(name) = update.display_name {
 ///             self.display_name = Some(name);
 ///         }
+///         if let Some(plan) = update.plan
+///             && by == UpdatedBy::Superuser
+///         {
+///             self.plan = plan;
+///         }
 ///     }
 /// }
+///
+/// let mut profile = Profile::default();
+/// let upgrade = || ProfileUpdate { plan: Some("gold".into()), ..Default::default() };
+/// profile.update(upgrade(), UpdatedBy::Owner);
+/// assert_eq!(profile.plan, "");
+/// profile.update(upgrade(), UpdatedBy::Superuser);
+/// assert_eq!(profile.plan, "gold");
 /// ```
 pub trait UserFields: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static {
     /// What the register body may carry for these fields (flattened into it).
@@ -113,8 +132,10 @@ pub trait UserFields: Clone + Debug + Serialize + DeserializeOwned + Send + Sync
     type Update: DeserializeOwned + Default + Send + 'static;
     /// The fields of a new user.
     fn create(input: Self::Create) -> Self;
-    /// Applies a PATCH.
-    fn update(&mut self, update: Self::Update);
+    /// Applies a PATCH asked for `by` the user themselves or a superuser:
+    /// ignore in an [`UpdatedBy::Owner`] update the fields a user must not set
+    /// on their own account (a role, a plan).
+    fn update(&mut self, update: Self::Update, by: UpdatedBy);
 
     /// The JSON Schema of these fields as responses show them (see the trait's
     /// documentation); by default any object. `additionalProperties: false`
@@ -134,6 +155,18 @@ pub trait UserFields: Clone + Debug + Serialize + DeserializeOwned + Send + Sync
     }
 }
 
+/// Who asks for an update of a user's fields, as [`UserFields::update`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpdatedBy {
+    /// The user themselves: `PATCH /users/me`, a *safe*
+    /// [`UserManager::update`](crate::UserManager::update).
+    Owner,
+    /// A superuser (`PATCH /users/{id}`), or the application's own code: an
+    /// unsafe [`UserManager::update`](crate::UserManager::update).
+    Superuser,
+}
+
 /// No fields of the application's own: the user object is exactly the core one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoFields {}
@@ -144,7 +177,7 @@ impl UserFields for NoFields {
     fn create(input: Self::Create) -> Self {
         input
     }
-    fn update(&mut self, _update: Self::Update) {}
+    fn update(&mut self, _update: Self::Update, _by: UpdatedBy) {}
     fn read_schema() -> serde_json::Value {
         // The user object is exactly the core one.
         serde_json::json!({"type": "object", "properties": {}, "additionalProperties": false})
@@ -381,15 +414,45 @@ pub struct UserCreate<C> {
 }
 
 impl<C: Default> UserCreate<C> {
-    /// A create request with only an address and a password.
+    /// A create request with only an address and a password (the
+    /// application's fields at their default; see
+    /// [`with_fields`](UserCreate::with_fields) for fields without one).
     pub fn new(email: Email, password: impl Into<String>) -> Self {
+        Self::with_fields(email, password, C::default())
+    }
+}
+
+impl<C> UserCreate<C> {
+    /// A create request with an address, a password and the application's
+    /// fields: what [`UserManager::create`](crate::UserManager::create) takes
+    /// to create a user from the application's own code (a command that
+    /// creates the first superuser, say). Set `is_superuser`, `is_verified` or
+    /// `is_active` on it before an unsafe create.
+    ///
+    /// ```
+    /// # async fn run() -> axum_users::Result<()> {
+    /// use axum_users::{Email, User, UserCreate, UserManager, store::MemoryStore};
+    /// let manager = UserManager::new(MemoryStore::<User>::new());
+    /// let mut admin = UserCreate::with_fields(
+    ///     Email::parse("admin@example.com").expect("a valid address"),
+    ///     "a long admin password",
+    ///     axum_users::NoFields {},
+    /// );
+    /// admin.is_superuser = Some(true);
+    /// admin.is_verified = Some(true);
+    /// // Unsafe (`false`): the flags are honoured.
+    /// let admin = manager.create(admin, false, None).await?;
+    /// assert!(admin.data.is_superuser);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_fields(email: Email, password: impl Into<String>, fields: C) -> Self {
         Self {
             email,
             password: Password::new(password),
             is_active: None,
             is_superuser: None,
             is_verified: None,
-            fields: C::default(),
+            fields,
         }
     }
 }

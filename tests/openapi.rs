@@ -20,7 +20,7 @@ use axum_users::routers::spec::{
     AUTH_ROUTES, REGISTER_ROUTES, RESET_ROUTES, RouteSpec, USERS_ROUTES, VERIFY_ROUTES,
 };
 use axum_users::store::MemoryStore;
-use axum_users::{AxumUsers, ErrorCode, NoHooks, Routes, User, UserFields, UserManager};
+use axum_users::{AxumUsers, ErrorCode, NoHooks, Routes, UpdatedBy, User, UserFields, UserManager};
 use common::{PASSWORD, SECRET, body_json, fast_hasher, json_request, login_request, raw_request};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,7 @@ impl UserFields for Profile {
     fn create(input: Profile) -> Self {
         input
     }
-    fn update(&mut self, update: ProfileUpdate) {
+    fn update(&mut self, update: ProfileUpdate, _by: UpdatedBy) {
         if let Some(name) = update.display_name {
             self.display_name = Some(name);
         }

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum_users::auth::{AuthBackend, BearerTransport, JwtStrategy};
 use axum_users::store::{MemoryStore, SqliteStore, UserStore};
-use axum_users::{AxumUsers, NoHooks, User, UserFields, UserManager};
+use axum_users::{AxumUsers, NoHooks, UpdatedBy, User, UserFields, UserManager};
 use common::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -497,7 +497,7 @@ impl UserFields for Profile {
     fn create(input: Profile) -> Self {
         input
     }
-    fn update(&mut self, update: ProfileUpdate) {
+    fn update(&mut self, update: ProfileUpdate, _by: UpdatedBy) {
         if let Some(name) = update.display_name {
             self.display_name = Some(name);
         }
@@ -663,4 +663,146 @@ async fn custom_fields_round_trip_through_register_me_and_patch_on_postgres_stor
         .unwrap()
         .unwrap();
     assert_eq!(stored.data.fields.display_name.as_deref(), Some(odd));
+}
+
+// ---------------------------------------------------------------------------
+// 422 bodies name the field that failed, as FastAPI does.
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Member {
+    display_name: String,
+    age: Option<u32>,
+}
+
+/// A required field, and no `Default` anywhere.
+#[derive(Debug, Deserialize)]
+struct MemberCreate {
+    display_name: String,
+    #[serde(default)]
+    age: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct MemberUpdate {
+    age: Option<u32>,
+}
+
+impl UserFields for Member {
+    type Create = MemberCreate;
+    type Update = MemberUpdate;
+    fn create(input: MemberCreate) -> Self {
+        Member {
+            display_name: input.display_name,
+            age: input.age,
+        }
+    }
+    fn update(&mut self, update: MemberUpdate, _by: UpdatedBy) {
+        if let Some(age) = update.age {
+            self.age = Some(age);
+        }
+    }
+}
+
+/// Sends; a 422 may name the `password` field, so no check of the body here.
+async fn send_plain(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    (status, body_json(response).await)
+}
+
+/// The first error of a 422: its `loc` and `type`.
+fn first_error(status: StatusCode, body: &Value) -> (Value, Value) {
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let error = &body["detail"][0];
+    assert!(
+        error["msg"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(!error["msg"].as_str().unwrap().contains("line 1"), "{body}");
+    (error["loc"].clone(), error["type"].clone())
+}
+
+#[tokio::test]
+async fn a_422_names_the_field_that_failed() {
+    let router = fields_app::<Member, _>(MemoryStore::<User<Member>>::new());
+    let register = |body: Value| json_request("POST", "/auth/register", None, &body);
+    let cases = [
+        (json!({}), json!(["body", "email"]), "missing"),
+        (
+            json!({"email": "a@example.com"}),
+            json!(["body", "password"]),
+            "missing",
+        ),
+        (
+            json!({"email": "a@example.com", "password": 5, "display_name": "A"}),
+            json!(["body", "password"]),
+            "value_error",
+        ),
+        (
+            json!({"email": "not-an-email", "password": PASSWORD, "display_name": "A"}),
+            json!(["body", "email"]),
+            "value_error",
+        ),
+        (
+            json!({"email": "a@example.com", "password": PASSWORD, "is_active": "yes", "display_name": "A"}),
+            json!(["body", "is_active"]),
+            "value_error",
+        ),
+        // The application's own fields, flattened into the body.
+        (
+            json!({"email": "a@example.com", "password": PASSWORD}),
+            json!(["body", "display_name"]),
+            "missing",
+        ),
+        (
+            json!({"email": "a@example.com", "password": PASSWORD, "display_name": 5}),
+            json!(["body", "display_name"]),
+            "value_error",
+        ),
+        (
+            json!({"email": "a@example.com", "password": PASSWORD, "display_name": "A", "age": "old"}),
+            json!(["body", "age"]),
+            "value_error",
+        ),
+    ];
+    for (body, loc, kind) in cases {
+        let (status, answer) = send_plain(&router, register(body.clone())).await;
+        assert_eq!(first_error(status, &answer), (loc, json!(kind)), "{body}");
+    }
+    // Not JSON at all: the body as a whole.
+    let request = raw_request(
+        "POST",
+        "/auth/register",
+        None,
+        Some("application/json"),
+        "{\"email\": ",
+    );
+    let (status, answer) = send_plain(&router, request).await;
+    assert_eq!(first_error(status, &answer).0, json!(["body"]));
+
+    // The same on PATCH /users/me, and a registration that fits succeeds.
+    let (status, _) = send_plain(
+        &router,
+        register(json!({"email": "a@example.com", "password": PASSWORD, "display_name": "A"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, login) = send_plain(
+        &router,
+        login_request("/auth/jwt/login", "a@example.com", PASSWORD),
+    )
+    .await;
+    let token = login["access_token"].as_str().unwrap();
+    for (body, loc) in [
+        (json!({"age": "old"}), json!(["body", "age"])),
+        (json!({"email": 5}), json!(["body", "email"])),
+        (json!({"email": null}), json!(["body", "email"])),
+    ] {
+        let (status, answer) = send_plain(
+            &router,
+            json_request("PATCH", "/users/me", Some(token), &body),
+        )
+        .await;
+        assert_eq!(first_error(status, &answer).0, loc, "{body}");
+    }
 }

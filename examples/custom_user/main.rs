@@ -1,6 +1,7 @@
 //! An application with its own user model and its own store: integer ids, and
-//! a profile (`display_name`, required at registration, and an optional
-//! `locale`) that flows through register, `/users/me` and PATCH.
+//! a profile (`display_name`, required at registration, an optional `locale`,
+//! and a `role` that only superusers may set) that flows through register,
+//! `/users/me` and PATCH.
 //!
 //! - `user.rs`: the user type `AppUser` and its fields `Profile`;
 //! - `store.rs`: `AppStore`, the application's `UserStore`, which

@@ -2,7 +2,7 @@
 //! ([`UserData`]: e-mail, password hash, flags) and the application's own
 //! fields ([`Profile`]).
 
-use axum_users::{UserData, UserFields, UserModel};
+use axum_users::{UpdatedBy, UserData, UserFields, UserModel};
 use serde::{Deserialize, Deserializer, Serialize, de};
 
 /// The application's user type.
@@ -59,7 +59,13 @@ pub struct Profile {
     pub display_name: String,
     /// A BCP 47 language tag such as `fr-FR`, if the user chose one.
     pub locale: Option<String>,
+    /// What the user may do in the application (`member`, `moderator`):
+    /// readable by the user, set by superusers only.
+    pub role: String,
 }
+
+/// The role of a new user.
+pub const DEFAULT_ROLE: &str = "member";
 
 /// What `POST /auth/register` takes beside `email` and `password`:
 /// `display_name` is required and must not be blank (else 422).
@@ -72,13 +78,17 @@ pub struct ProfileCreate {
 }
 
 /// What `PATCH /users/me` (and `/users/{id}`) takes beside the core fields: a
-/// missing key keeps the value, `"locale": null` clears the locale.
+/// missing key keeps the value, `"locale": null` clears the locale. `role` is
+/// read from every PATCH but applied only to a superuser's (`PATCH
+/// /users/{id}`), as `is_superuser` is.
 #[derive(Debug, Default, Deserialize)]
 pub struct ProfileUpdate {
     #[serde(default, deserialize_with = "some_non_blank")]
     display_name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     locale: Option<Option<String>>,
+    #[serde(default, deserialize_with = "some_non_blank")]
+    role: Option<String>,
 }
 
 impl UserFields for Profile {
@@ -89,15 +99,23 @@ impl UserFields for Profile {
         Profile {
             display_name: input.display_name,
             locale: input.locale,
+            // Registration is the user's own request: never a role of their choice.
+            role: DEFAULT_ROLE.to_owned(),
         }
     }
 
-    fn update(&mut self, update: ProfileUpdate) {
+    fn update(&mut self, update: ProfileUpdate, by: UpdatedBy) {
         if let Some(display_name) = update.display_name {
             self.display_name = display_name;
         }
         if let Some(locale) = update.locale {
             self.locale = locale;
+        }
+        // Admin-only: a user's own PATCH /users/me cannot change it.
+        if let Some(role) = update.role
+            && by == UpdatedBy::Superuser
+        {
+            self.role = role;
         }
     }
 }

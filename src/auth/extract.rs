@@ -3,7 +3,7 @@ use http::request::Parts;
 
 use super::{Authenticator, Requirements};
 use crate::error::Error;
-use crate::user::{User, UserModel};
+use crate::user::UserModel;
 
 async fn authenticate<U: UserModel>(
     parts: &Parts,
@@ -14,8 +14,8 @@ async fn authenticate<U: UserModel>(
             user_type = std::any::type_name::<U>(),
             "no axum_users Authenticator for this user type in the request extensions: \
              add `.layer(users.layer())` (or `authenticator.layer()`) to the router, after \
-             the routes that use the extractors; with a user type of your own, name it in \
-             the extractor (`CurrentUser<MyUser>`: the default is `User`)"
+             the routes that use the extractors, and name the application's user type in \
+             the extractor (`CurrentUser<MyUser>`)"
         );
         return Err(Error::Internal("authenticator missing".into()));
     };
@@ -29,7 +29,7 @@ macro_rules! user_extractor {
     ($(#[$doc:meta])* $name:ident, $requirements:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone)]
-        pub struct $name<U = User>(pub U);
+        pub struct $name<U>(pub U);
 
         impl<U: UserModel, S: Send + Sync> FromRequestParts<S> for $name<U> {
             type Rejection = Error;
@@ -72,6 +72,17 @@ user_extractor!(
     ///
     /// `Option<CurrentUser<U>>` is `None` instead of a 401. Needs the
     /// [`Authenticator`] in the request extensions (see [`Authenticator::layer`]).
+    ///
+    /// The user type has no default: name it (`CurrentUser<User>`, or your own
+    /// `CurrentUser<MyUser>`), so that an extractor of another type than the
+    /// application's users does not compile, instead of answering 500:
+    ///
+    /// ```compile_fail
+    /// use axum_users::CurrentUser;
+    /// async fn hello(CurrentUser(user): CurrentUser) -> String {
+    ///     String::new()
+    /// }
+    /// ```
     ///
     /// ```
     /// use axum_users::{CurrentUser, User};

@@ -9,7 +9,7 @@ use http::request::Parts;
 use super::route;
 use super::spec::REGISTER_ROUTES;
 use crate::error::{ErrorCode, Result};
-use crate::extract::JsonBody;
+use crate::extract::UserBody;
 use crate::hooks::UserHooks;
 use crate::manager::{UserManager, UserOf};
 use crate::store::UserStore;
@@ -30,7 +30,7 @@ where
 async fn register<S: UserStore, H: UserHooks<S::User>>(
     State(manager): State<UserManager<S, H>>,
     parts: Parts,
-    JsonBody(create): JsonBody<CreateOf<S>>,
+    UserBody(create): UserBody<CreateOf<S>>,
 ) -> Result<Response> {
     let user = manager
         .create(create, true, Some(&parts))

@@ -10,7 +10,7 @@ use super::route;
 use super::spec::USERS_ROUTES;
 use crate::auth::{Authenticator, Requirements};
 use crate::error::{Error, ErrorCode, Result};
-use crate::extract::{IdPath, JsonBody};
+use crate::extract::{IdPath, UserBody};
 use crate::hooks::UserHooks;
 use crate::manager::{UserManager, UserOf};
 use crate::store::UserStore;
@@ -118,7 +118,7 @@ async fn update_me<S: UserStore, H: UserHooks<S::User>>(
     State(state): State<UsersState<S, H>>,
     Caller(user): Caller<UserOf<S>>,
     parts: Parts,
-    JsonBody(update): JsonBody<UpdateOf<S>>,
+    UserBody(update): UserBody<UpdateOf<S>>,
 ) -> Result<Response> {
     let user = state
         .manager
@@ -142,7 +142,7 @@ async fn update_user<S: UserStore, H: UserHooks<S::User>>(
     _admin: Admin,
     IdPath(id): IdPath<IdOf<S>>,
     parts: Parts,
-    JsonBody(update): JsonBody<UpdateOf<S>>,
+    UserBody(update): UserBody<UpdateOf<S>>,
 ) -> Result<Response> {
     let user = state.manager.get(&id).await?;
     let user = state
