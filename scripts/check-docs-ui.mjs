@@ -1,7 +1,7 @@
 // Opens the example server's /docs (Swagger UI) in headless Chromium and
 // checks it: every operation of /openapi.json rendered (count, method and
-// path), no request off loopback attempted (every one is refused and
-// recorded), no console error; saves a full-page screenshot.
+// path; at least one), no request off loopback attempted (every one is
+// refused and recorded), no console error; saves a full-page screenshot.
 // Run by scripts/check-docs-ui.sh, which starts the server and installs
 // playwright-core (pinned) under ~/.cache/axum-users-docs-check.
 //
@@ -174,6 +174,10 @@ try {
   const renderedSet = new Set(rendered.operations);
   const missing = expected.filter((op) => !renderedSet.has(op));
   const extra = rendered.operations.filter((op) => !expected.includes(op));
+  // Equal counts prove nothing when both are zero (an empty document, or a
+  // page that never rendered): at least one operation must be there.
+  if (expected.length === 0) problems.push('/openapi.json has no operation');
+  if (rendered.operations.length === 0) problems.push('no operation rendered (.opblock)');
   if (rendered.operations.length !== expected.length) {
     problems.push(`${rendered.operations.length} operations rendered, ${expected.length} in /openapi.json`);
   }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks the example server's /docs (the vendored Swagger UI) in headless
 # Chromium (scripts/check-docs-ui.mjs): every operation of /openapi.json
-# rendered, no request off loopback attempted (each is refused and listed),
-# no console error; saves a full-page screenshot.
+# rendered (at least one: an empty document or page fails), no request off
+# loopback attempted (each is refused and listed), no console error; saves a
+# full-page screenshot.
 #
 #   scripts/check-docs-ui.sh       # from the repository root
 #

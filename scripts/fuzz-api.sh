@@ -8,7 +8,11 @@
 #
 # Checks: not_a_server_error, response_schema_conformance,
 # status_code_conformance. Exits non-zero when schemathesis reports a failure
-# or an error, after printing its summary and a per-check table.
+# or an error, after printing its summary and a per-check table, and when a
+# success path was never reached: a login (POST /auth/<backend>/login 200 or
+# 204), a password reset (POST /auth/reset-password 200) and an OAuth callback
+# (GET /auth/oidc/callback or /auth/associate/oidc/callback 200) must each have
+# been answered at least once (counted from schemathesis' events.ndjson).
 #
 # Installs what it needs: schemathesis (pinned) in a virtualenv under
 # ~/.cache/axum-users-fuzz-venv, and tests/oidc/node_modules (npm ci) when
@@ -189,6 +193,28 @@ try:
           'logins by scheme: ' + ", ".join(f"{k} {v}" for k, v in hooks["by_scheme"].items()))
 except OSError:
     pass
+
+# The success paths that the hooks open (real credentials, mailed tokens, a
+# real authorization response) must each have been reached at least once, as
+# schemathesis recorded the answers to its own requests (the hooks' setup
+# requests are not in events.ndjson): otherwise their 2xx answers went
+# unchecked (a hook broken by a changed route, mail or provider) while the run
+# looked green.
+SUCCESS_PATHS = {
+    "login": [("POST /auth/jwt/login", 200), ("POST /auth/cookie/login", 204),
+              ("POST /auth/session/login", 204)],
+    "reset password": [("POST /auth/reset-password", 200)],
+    "OAuth callback": [("GET /auth/oidc/callback", 200), ("GET /auth/associate/oidc/callback", 200)],
+}
+print("\nsuccess paths reached (answers recorded by schemathesis):")
+unreached = []
+for name, wanted_answers in SUCCESS_PATHS.items():
+    counts = [(label, status, statuses.get(label, {}).get(status, 0)) for label, status in wanted_answers]
+    total = sum(n for _, _, n in counts)
+    print(f"  {name:16} {total:>4}  (" + ", ".join(f"{l} {s}: {n}" for l, s, n in counts) + ")")
+    if total == 0:
+        unreached.append(name)
+
 failures = sum(c["failure"] for c in checks.values())
 with open(report_path) as f:
     report = json.load(f)["test_cases"]
@@ -196,7 +222,10 @@ generated, with_failures = report["generated"], report["with_failures"]
 print(f'\ntest cases: {generated} generated, {with_failures} with failures '
       f'({report["unique_failures"]} unique), {report["errored"]} errored')
 print(f"fuzz: {generated - with_failures} passed, {with_failures} failed")
-sys.exit(1 if failures or errors or with_failures or report["errored"] else 0)
+if unreached:
+    print("FAILED: success path(s) never reached: " + ", ".join(unreached)
+          + " (see the hooks' substitution counts above, and scripts/fuzz_hooks.py)")
+sys.exit(1 if failures or errors or with_failures or report["errored"] or unreached else 0)
 EOF
 summary_rc=$?
 set -e

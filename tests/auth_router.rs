@@ -799,3 +799,186 @@ async fn login_accepts_a_multipart_form_as_fastapi_does() {
         "truncated multipart"
     );
 }
+
+// ---- every cookie option, over HTTP, parsed with the `cookie` crate --------
+
+mod cookie_options {
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum_users::auth::{AuthBackend, CookieTransport, JwtStrategy, SameSite};
+    use axum_users::store::MemoryStore;
+    use axum_users::{AxumUsers, User, UserManager};
+    use cookie::Cookie;
+
+    use super::*;
+
+    /// A cookie login and logout at `/auth/cookie` with `transport`.
+    async fn login_and_logout(transport: CookieTransport) -> (Cookie<'static>, Cookie<'static>) {
+        let name = transport.cookie_name().to_owned();
+        let backend = AuthBackend::new("cookie", transport, JwtStrategy::hs256(SECRET).unwrap());
+        let manager = UserManager::builder(MemoryStore::<User>::new())
+            .hasher(fast_hasher())
+            .build();
+        let users = AxumUsers::new(manager, vec![backend.clone()]);
+        let app = TestApp {
+            router: Router::new()
+                .nest("/auth/cookie", users.auth_router(&backend))
+                .nest("/users", users.users_router())
+                .layer(users.layer()),
+            users,
+        };
+        app.create_user("a@example.com", true, false, false).await;
+        let response = app
+            .send(login_request(
+                "/auth/cookie/login",
+                "a@example.com",
+                PASSWORD,
+            ))
+            .await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let login = only_cookie(&response);
+        assert_eq!(login.name(), name);
+        // The cookie authenticates (the transport reads it back).
+        let (status, body) = app
+            .call(with_cookie(
+                "GET",
+                "/users/me",
+                &format!("{name}={}", login.value()),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let response = app
+            .send(with_cookie(
+                "POST",
+                "/auth/cookie/logout",
+                &format!("{name}={}", login.value()),
+            ))
+            .await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        (login, only_cookie(&response))
+    }
+
+    fn only_cookie(response: &Response) -> Cookie<'static> {
+        let values: Vec<_> = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .collect();
+        assert_eq!(values.len(), 1, "one Set-Cookie: {values:?}");
+        Cookie::parse(values[0].to_str().unwrap().to_owned()).expect("a valid Set-Cookie")
+    }
+
+    /// The logout cookie clears the login cookie: same name and attributes,
+    /// empty value, `Max-Age=0`.
+    #[track_caller]
+    fn assert_clears(login: &Cookie<'_>, logout: &Cookie<'_>) {
+        assert_eq!(logout.name(), login.name());
+        assert_eq!(logout.value_trimmed(), "", "{logout}");
+        assert_eq!(
+            logout.max_age(),
+            Some(cookie::time::Duration::ZERO),
+            "{logout}"
+        );
+        assert_eq!(logout.path(), login.path(), "{logout}");
+        assert_eq!(logout.domain(), login.domain(), "{logout}");
+        assert_eq!(logout.secure(), login.secure(), "{logout}");
+        assert_eq!(logout.http_only(), login.http_only(), "{logout}");
+        assert_eq!(logout.same_site(), login.same_site(), "{logout}");
+    }
+
+    #[tokio::test]
+    async fn the_default_cookie_is_secure_http_only_lax_for_an_hour_on_every_path() {
+        let (login, logout) = login_and_logout(CookieTransport::new()).await;
+        assert_eq!(login.name(), "fastapiusersauth");
+        assert_eq!(login.secure(), Some(true));
+        assert_eq!(login.http_only(), Some(true));
+        assert_eq!(login.same_site(), Some(cookie::SameSite::Lax));
+        assert_eq!(login.path(), Some("/"));
+        assert_eq!(login.domain(), None);
+        assert_eq!(login.max_age(), Some(cookie::time::Duration::seconds(3600)));
+        assert_eq!(login.value().split('.').count(), 3, "a JWT");
+        assert_clears(&login, &logout);
+    }
+
+    #[tokio::test]
+    async fn secure_false_and_http_only_false_drop_those_attributes() {
+        let transport = CookieTransport::new().secure(false).http_only(false);
+        let (login, logout) = login_and_logout(transport).await;
+        assert_eq!(login.secure(), None, "{login}");
+        assert_eq!(login.http_only(), None, "{login}");
+        assert!(!login.to_string().contains("Secure"), "{login}");
+        assert!(!login.to_string().contains("HttpOnly"), "{login}");
+        assert_clears(&login, &logout);
+    }
+
+    #[tokio::test]
+    async fn same_site_strict_and_none_are_sent_as_configured() {
+        let (login, logout) =
+            login_and_logout(CookieTransport::new().same_site(SameSite::Strict)).await;
+        assert_eq!(login.same_site(), Some(cookie::SameSite::Strict));
+        assert_clears(&login, &logout);
+        let (login, logout) =
+            login_and_logout(CookieTransport::new().same_site(SameSite::None)).await;
+        assert_eq!(login.same_site(), Some(cookie::SameSite::None));
+        assert_eq!(login.secure(), Some(true), "SameSite=None needs Secure");
+        assert_clears(&login, &logout);
+    }
+
+    #[tokio::test]
+    async fn domain_path_and_name_are_sent_as_configured() {
+        let transport = CookieTransport::new()
+            .name("session")
+            .domain(Some("example.com".into()))
+            .path("/app");
+        let (login, logout) = login_and_logout(transport).await;
+        assert_eq!(login.name(), "session");
+        assert_eq!(login.domain(), Some("example.com"));
+        assert_eq!(login.path(), Some("/app"));
+        assert_clears(&login, &logout);
+    }
+
+    #[tokio::test]
+    async fn a_session_cookie_has_no_max_age_and_a_max_age_is_sent_in_seconds() {
+        let (login, logout) = login_and_logout(CookieTransport::new().max_age(None)).await;
+        assert_eq!(login.max_age(), None, "{login}");
+        assert_eq!(login.expires(), None, "{login}");
+        assert_clears(&login, &logout);
+        let week = Duration::from_secs(7 * 24 * 3600);
+        let (login, _) = login_and_logout(CookieTransport::new().max_age(Some(week))).await;
+        assert_eq!(
+            login.max_age(),
+            Some(cookie::time::Duration::seconds(7 * 24 * 3600))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_last_cookie_of_the_name_wins_and_quotes_are_trimmed() {
+        let app = app();
+        app.create_user("a@example.com", true, false, false).await;
+        let response = app
+            .send(login_request(
+                "/auth/cookie/login",
+                "a@example.com",
+                PASSWORD,
+            ))
+            .await;
+        let token = only_cookie(&response).value().to_owned();
+        for header in [
+            format!("fastapiusersauth=garbage; other=1; fastapiusersauth={token}"),
+            format!("fastapiusersauth=\"{token}\""),
+            format!("a=b;fastapiusersauth={token};c=d"),
+        ] {
+            let (status, body) = app.call(with_cookie("GET", "/users/me", &header)).await;
+            assert_eq!(status, StatusCode::OK, "{header}: {body}");
+        }
+        for header in [
+            format!("fastapiusersauth={token}; fastapiusersauth=garbage"),
+            "fastapiusersauth=".to_owned(),
+            format!("fastapiusersauthx={token}"),
+        ] {
+            let (status, _) = app.call(with_cookie("GET", "/users/me", &header)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{header}");
+        }
+    }
+}

@@ -1207,12 +1207,20 @@ async fn authorize_answers_a_pkce_url_and_sets_the_csrf_cookie() {
         assert!(query_param(url, "code_verifier").is_none(), "{url}");
 
         // The cookie.
+        let cookie = cookie::Cookie::parse(authorized.set_cookie.clone()).unwrap();
         assert_eq!(
-            authorized.set_cookie,
-            format!(
-                "{CSRF_COOKIE}={}; HttpOnly; Max-Age=3600; Path=/; SameSite=lax; Secure",
-                authorized.csrf
-            )
+            (cookie.name(), cookie.value()),
+            (CSRF_COOKIE, authorized.csrf.as_str())
+        );
+        assert_eq!(cookie.http_only(), Some(true), "{cookie}");
+        assert_eq!(cookie.secure(), Some(true), "{cookie}");
+        assert_eq!(cookie.same_site(), Some(cookie::SameSite::Lax), "{cookie}");
+        assert_eq!(cookie.path(), Some("/"), "{cookie}");
+        assert_eq!(cookie.domain(), None, "{cookie}");
+        assert_eq!(
+            cookie.max_age(),
+            Some(cookie::time::Duration::seconds(3600)),
+            "{cookie}"
         );
         assert!(authorized.csrf.len() >= 32, "{}", authorized.csrf);
 

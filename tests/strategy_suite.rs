@@ -115,7 +115,7 @@ mod redis_strategy {
     use tokio::net::{TcpListener, TcpStream};
     use tokio::task::AbortHandle;
 
-    use super::common::services::{service_url, unreachable_service};
+    use super::common::services::{service_url, skip, unreachable_service};
     use super::two_users;
 
     const REDIS_URL: &str = "AXUM_USERS_TEST_REDIS_URL";
@@ -586,8 +586,10 @@ mod redis_strategy {
             let info = redis::Client::open(run.url.as_str()).unwrap();
             let redis::ConnectionAddr::Tcp(host, port) = info.get_connection_info().addr().clone()
             else {
-                eprintln!("SKIPPED: the proxy test needs Redis over TCP");
-                return;
+                return skip(&format!(
+                    "the proxy test needs Redis over TCP (a redis:// URL in {REDIS_URL}), not {}",
+                    info.get_connection_info().addr()
+                ));
             };
             tokio::net::lookup_host((host.as_str(), port))
                 .await

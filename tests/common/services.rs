@@ -36,6 +36,22 @@ pub fn service_url(var: &str, service: &str) -> Option<String> {
     }
 }
 
+/// A test that cannot run here for `reason` (a tool or setup it needs is
+/// missing, or the service is not of a kind it can use): prints
+/// `SKIPPED: reason` so that the caller returns early; a panic instead when
+/// services are required, so that CI never passes a test that did not run.
+///
+/// ```ignore
+/// let Some(python) = validator else { return skip("no validator") };
+/// ```
+#[track_caller]
+pub fn skip(reason: &str) {
+    if services_required() {
+        panic!("{reason}; {REQUIRE_SERVICES} is set, so the test fails instead of skipping");
+    }
+    eprintln!("SKIPPED: {reason}");
+}
+
 /// Fails the test because the service whose URL was given cannot be reached
 /// (a URL that is set means the service is wanted, required or not).
 pub fn unreachable_service(service: &str, error: &dyn std::fmt::Display) -> ! {

@@ -1,4 +1,3 @@
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode};
@@ -17,16 +16,6 @@ pub enum SameSite {
     Strict,
     /// Always sent (requires `Secure`); protect state-changing routes against CSRF.
     None,
-}
-
-impl SameSite {
-    fn as_str(self) -> &'static str {
-        match self {
-            SameSite::Lax => "lax",
-            SameSite::Strict => "strict",
-            SameSite::None => "none",
-        }
-    }
 }
 
 /// The cookie transport: login sets the token in a cookie (204), logout clears it
@@ -117,25 +106,27 @@ impl CookieTransport {
         &self.name
     }
 
-    /// A `Set-Cookie` value in Starlette's attribute order, as FastAPI Users sends it.
+    /// The `Set-Cookie` of this cookie with `value`, built by the `cookie`
+    /// crate: every configured attribute, `Max-Age` when given.
     fn set_cookie(&self, value: &str, max_age: Option<u64>) -> Response {
-        let mut header = format!("{}={}", self.name, value);
+        let mut cookie = cookie::Cookie::build((self.name.as_str(), value))
+            .path(self.path.as_str())
+            .secure(self.secure)
+            .http_only(self.http_only)
+            .same_site(match self.same_site {
+                SameSite::Lax => cookie::SameSite::Lax,
+                SameSite::Strict => cookie::SameSite::Strict,
+                SameSite::None => cookie::SameSite::None,
+            });
         if let Some(domain) = &self.domain {
-            let _ = write!(header, "; Domain={domain}");
-        }
-        if self.http_only {
-            header.push_str("; HttpOnly");
+            cookie = cookie.domain(domain.as_str());
         }
         if let Some(max_age) = max_age {
-            let _ = write!(header, "; Max-Age={max_age}");
-        }
-        let _ = write!(header, "; Path={}", self.path);
-        let _ = write!(header, "; SameSite={}", self.same_site.as_str());
-        if self.secure {
-            header.push_str("; Secure");
+            let seconds = i64::try_from(max_age).unwrap_or(i64::MAX);
+            cookie = cookie.max_age(cookie::time::Duration::seconds(seconds));
         }
         let mut response = StatusCode::NO_CONTENT.into_response();
-        match HeaderValue::from_str(&header) {
+        match HeaderValue::from_str(&cookie.build().to_string()) {
             Ok(value) => {
                 response.headers_mut().insert(SET_COOKIE, value);
             }
@@ -157,10 +148,12 @@ impl Transport for CookieTransport {
             .get_all(COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(|cookie| cookie.ok())
+            .filter_map(|cookie| Some((cookie.name_raw()?, cookie.value_raw()?)))
             // Like Starlette (FastAPI Users), the last cookie of the name wins.
-            .rfind(|(name, _)| *name == self.name)
+            .filter(|(name, _)| *name == self.name)
+            .last()
             .map(|(_, value)| value.trim_matches('"'))
             .filter(|value| !value.is_empty())
     }
