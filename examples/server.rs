@@ -178,6 +178,10 @@ async fn run<S: OAuthAccountStore<User = User> + AccessTokenStore<uuid::Uuid> + 
         .allow_short_secrets(secret.allow_short)
         .try_build()?;
     ensure_admin(&manager).await?;
+    // What a failed login costs, measured on the hashes the store holds (a
+    // database taken over from FastAPI Users keeps bcrypt and 64 MiB argon2
+    // hashes): now, so that the first login does not wait for it.
+    manager.calibrate_login_timing().await?;
 
     let jwt = match secret.allow_short {
         true => JwtStrategy::hs256_allow_short(&secret.value)?,

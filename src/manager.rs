@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::request::Parts;
 use serde::{Deserialize, Serialize};
@@ -17,10 +17,12 @@ pub use oauth::{OAuthCallbackOptions, OAuthLogin};
 use crate::auth::AuthBackend;
 use crate::error::{Error, Result};
 use crate::hooks::{NoHooks, PasswordContext, UpdatedFields, UserHooks};
-use crate::password::{PasswordHasher, PasswordPolicy, Verified};
+use crate::password::{HashClass, MeasuredDummy, PasswordHasher, PasswordPolicy, Verified};
 use crate::store::{StoreError, UserChanges, UserStore};
 use crate::tokens::{PurposeTokens, RESET_AUDIENCE, Secret, VERIFY_AUDIENCE};
-use crate::user::{Password, UpdatedBy, UserCreate, UserData, UserFields, UserModel, UserUpdate};
+use crate::user::{
+    Password, PasswordHash, UpdatedBy, UserCreate, UserData, UserFields, UserModel, UserUpdate,
+};
 
 /// The user type of a store.
 pub type UserOf<S> = <S as UserStore>::User;
@@ -52,7 +54,32 @@ struct Inner<S: UserStore, H> {
     /// The backends whose revocable strategies hold sessions (registered by
     /// [`AxumUsers::new`](crate::AxumUsers::new)).
     backends: RwLock<Vec<AuthBackend<UserOfStore<S>>>>,
+    /// What a failed login costs (see [`UserManager::calibrate_login_timing`]);
+    /// measured at the first login unless calibrated before.
+    login_timing: RwLock<Option<LoginTiming>>,
+    /// Held while the login timing is measured: one measurement at a time.
+    calibrating: tokio::sync::Mutex<()>,
+    /// A measurement runs in the background (a stale one is renewed).
+    recalibrating: AtomicBool,
 }
+
+/// What a failed login costs: a dummy hash of the slowest class of hashes in
+/// the store, and the time one verification against it takes.
+#[derive(Debug, Clone)]
+struct LoginTiming {
+    dummy: PasswordHash,
+    verify_time: Duration,
+    /// Whether failed logins wait to last `verify_time`: only when the store
+    /// holds hashes of another class than the hasher's (kept from a
+    /// migration).
+    pad: bool,
+    measured_at: Instant,
+}
+
+/// How long a login timing holds before it is measured again (in the
+/// background): the classes of hashes in the store change as the users of
+/// migrated hashes log in and get theirs upgraded.
+const LOGIN_TIMING_LIFETIME: Duration = Duration::from_secs(3600);
 
 type UserOfStore<S> = <S as UserStore>::User;
 
@@ -232,6 +259,9 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
                 random_secrets: AtomicBool::new(random_secrets),
                 logout_everywhere: self.logout_everywhere,
                 backends: RwLock::new(Vec::new()),
+                login_timing: RwLock::new(None),
+                calibrating: tokio::sync::Mutex::new(()),
+                recalibrating: AtomicBool::new(false),
             }),
         })
     }
@@ -402,21 +432,34 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     }
 
     /// The user these credentials belong to, whether active or not; `None` for an
-    /// unknown address or a wrong password. An unknown address costs one password
-    /// verification too, so the answer's timing does not tell whether the account
-    /// exists. A hash weaker than the configured parameters is upgraded.
+    /// unknown address or a wrong password. A hash weaker than the configured
+    /// parameters is upgraded.
+    ///
+    /// Every attempt costs exactly one password verification, and a failed one
+    /// takes as long whether or not the account exists: an unknown address is
+    /// verified against a dummy of the slowest class of hashes in the store
+    /// (bcrypt or 64 MiB argon2 kept from FastAPI Users, say), and a wrong
+    /// password for an account whose hash is faster to verify is answered
+    /// only after as long (see [`calibrate_login_timing`](Self::calibrate_login_timing)).
     pub async fn authenticate(
         &self,
         email: &str,
         password: &Password,
     ) -> Result<Option<UserOf<S>>> {
+        let timing = self.login_timing().await?;
         let Some(user) = self.store().get_by_email(email).await? else {
-            self.hasher().verify_dummy(password).await?;
+            let start = Instant::now();
+            self.hasher().verify(password, &timing.dummy).await?;
+            timing.pad_from(start).await;
             return Ok(None);
         };
         let stored = user.data().hashed_password.clone();
+        let start = Instant::now();
         match self.hasher().verify(password, &stored).await? {
-            Verified::No => Ok(None),
+            Verified::No => {
+                timing.pad_from(start).await;
+                Ok(None)
+            }
             Verified::Yes => Ok(Some(user)),
             Verified::YesRehashed(hash) => {
                 // Only the hash is written, and only if it is still the one just
@@ -444,6 +487,99 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                 }
             }
         }
+    }
+
+    /// Measures what a failed login costs, now: asks the store for one hash of
+    /// each class it holds ([`UserStore::password_hash_samples`]), makes a
+    /// dummy of each and times a verification against it, and keeps the
+    /// slowest. [`authenticate`](Self::authenticate) then verifies unknown
+    /// addresses against that dummy and answers a wrong password for a faster
+    /// hash only after as long, so that neither an unknown address nor an
+    /// account of another class of hashes shows by timing.
+    ///
+    /// Without this call the first login measures it (and waits for it: about
+    /// a second with bcrypt hashes of cost 12); it is measured again in the
+    /// background an hour later, as the classes kept from a migration
+    /// disappear when their users log in. Call it at startup, after
+    /// `migrate()`.
+    pub async fn calibrate_login_timing(&self) -> Result<()> {
+        let _measuring = self.inner.calibrating.lock().await;
+        let timing = self.measure_login_timing().await?;
+        self.set_login_timing(timing);
+        Ok(())
+    }
+
+    async fn measure_login_timing(&self) -> Result<LoginTiming> {
+        let mut classes = vec![self.hasher().own_class()];
+        for sample in self.store().password_hash_samples().await? {
+            if let Some(class) = HashClass::of(sample.as_str())
+                && !classes.contains(&class)
+            {
+                classes.push(class);
+            }
+        }
+        let pad = classes.len() > 1;
+        let mut slowest: Option<MeasuredDummy> = None;
+        for class in classes {
+            let measured = self.hasher().measure(class).await?;
+            if slowest
+                .as_ref()
+                .is_none_or(|slowest| measured.verify_time > slowest.verify_time)
+            {
+                slowest = Some(measured);
+            }
+        }
+        // The hasher's own class is always measured.
+        let slowest = slowest.ok_or_else(|| Error::Internal("no hash class measured".into()))?;
+        Ok(LoginTiming {
+            dummy: slowest.hash,
+            verify_time: slowest.verify_time,
+            pad,
+            measured_at: Instant::now(),
+        })
+    }
+
+    fn set_login_timing(&self, timing: LoginTiming) {
+        *self
+            .inner
+            .login_timing
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(timing);
+    }
+
+    fn current_login_timing(&self) -> Option<LoginTiming> {
+        self.inner
+            .login_timing
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The login timing: measured now if it never was, renewed in the
+    /// background when stale.
+    async fn login_timing(&self) -> Result<LoginTiming> {
+        if let Some(timing) = self.current_login_timing() {
+            if timing.measured_at.elapsed() > LOGIN_TIMING_LIFETIME
+                && !self.inner.recalibrating.swap(true, Ordering::AcqRel)
+            {
+                let manager = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = manager.calibrate_login_timing().await {
+                        tracing::warn!(error = %e, "could not measure the login timing again");
+                    }
+                    manager.inner.recalibrating.store(false, Ordering::Release);
+                });
+            }
+            return Ok(timing);
+        }
+        let _measuring = self.inner.calibrating.lock().await;
+        // Measured by a concurrent first login while this one waited.
+        if let Some(timing) = self.current_login_timing() {
+            return Ok(timing);
+        }
+        let timing = self.measure_login_timing().await?;
+        self.set_login_timing(timing.clone());
+        Ok(timing)
     }
 
     /// The login rule: the credentials must match an active user, who must be
@@ -812,9 +948,103 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     }
 }
 
+impl LoginTiming {
+    /// Waits until a verification of the slowest class would have ended, had
+    /// it started at `start`: a failed verification of a faster hash takes as
+    /// long. Only when the store keeps hashes of another class than the
+    /// hasher's (which needs Tokio's timer, on in `#[tokio::main]`).
+    async fn pad_from(&self, start: Instant) {
+        if !self.pad {
+            return;
+        }
+        if let Some(rest) = self.verify_time.checked_sub(start.elapsed()) {
+            tokio::time::sleep(rest).await;
+        }
+    }
+}
+
 fn email_taken(e: StoreError) -> Error {
     match e {
         StoreError::EmailTaken => Error::UserAlreadyExists,
         e => Error::Store(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::password::Argon2Params;
+    use crate::store::MemoryStore;
+    use crate::user::{NoFields, User};
+
+    fn fast() -> PasswordHasher {
+        PasswordHasher::builder()
+            .params(Argon2Params {
+                m_kib: 1024,
+                t: 1,
+                p: 1,
+            })
+            .build()
+    }
+
+    #[tokio::test]
+    async fn an_unknown_address_is_checked_against_the_slowest_class_in_the_store() {
+        let store = MemoryStore::<User>::new();
+        let manager = UserManager::builder(store.clone()).hasher(fast()).build();
+        // Only the hasher's own hashes: no padding, a dummy of its class.
+        manager
+            .create(
+                UserCreate::new(
+                    crate::Email::parse("native@example.com").unwrap(),
+                    "a native password",
+                ),
+                false,
+                None,
+            )
+            .await
+            .unwrap();
+        manager.calibrate_login_timing().await.unwrap();
+        let timing = manager.current_login_timing().unwrap();
+        assert_eq!(
+            HashClass::of(timing.dummy.as_str()),
+            Some(manager.hasher().own_class())
+        );
+        assert!(!timing.pad, "nothing to pad");
+        // A migrated bcrypt hash (cost 10: far slower than 1 MiB argon2).
+        let kept = PasswordHash::new(bcrypt::hash("a kept password", 10).unwrap());
+        store
+            .create(UserData::new("migrated@example.com", kept, NoFields {}))
+            .await
+            .unwrap();
+        manager.calibrate_login_timing().await.unwrap();
+        let timing = manager.current_login_timing().unwrap();
+        assert_eq!(
+            HashClass::of(timing.dummy.as_str()),
+            Some(HashClass::Bcrypt { cost: 10 })
+        );
+        assert!(timing.pad, "native accounts' failures wait as long");
+    }
+
+    #[tokio::test]
+    async fn the_first_login_measures_the_timing_once() {
+        let manager = UserManager::builder(MemoryStore::<User>::new())
+            .hasher(fast())
+            .build();
+        assert!(manager.current_login_timing().is_none());
+        let password = Password::new("x");
+        // Two first logins at once: one measurement, both answered.
+        let (a, b) = tokio::join!(
+            manager.authenticate("nobody@example.com", &password),
+            manager.authenticate("nobody@example.com", &password)
+        );
+        assert!(a.unwrap().is_none() && b.unwrap().is_none());
+        let timing = manager.current_login_timing().expect("measured");
+        manager
+            .authenticate("nobody@example.com", &password)
+            .await
+            .unwrap();
+        let again = manager.current_login_timing().unwrap();
+        assert_eq!(again.measured_at, timing.measured_at, "measured once");
+        assert_eq!(manager.hasher().stats().verifications, 3, "one per attempt");
     }
 }

@@ -354,3 +354,91 @@ async fn a_hash_upgrade_at_login_never_undoes_a_concurrent_deactivation() {
         "the deactivation survived the upgrade"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Every login attempt costs exactly one password verification, account or
+// not: an unknown address that skipped the dummy verification would answer
+// faster and tell that the account does not exist.
+
+#[tokio::test]
+async fn every_login_attempt_costs_exactly_one_password_verification() {
+    let app = app();
+    app.create_user("known@example.com", true, false, false)
+        .await;
+    app.create_user("inactive@example.com", false, false, false)
+        .await;
+    // A hash kept from FastAPI Users (bcrypt): verified, then upgraded.
+    store_user_with_hash(
+        &app,
+        "migrated@example.com",
+        bcrypt::hash(PASSWORD, 4).unwrap(),
+    )
+    .await;
+    let hasher = app.users.manager().hasher().clone();
+    let cases = [
+        (
+            "an unknown address",
+            "nobody@example.com",
+            PASSWORD,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a wrong password",
+            "known@example.com",
+            "wrong password",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "the right password",
+            "known@example.com",
+            PASSWORD,
+            StatusCode::OK,
+        ),
+        (
+            "an inactive user",
+            "inactive@example.com",
+            PASSWORD,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a wrong password, inactive",
+            "inactive@example.com",
+            "wrong",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a migrated hash, wrong",
+            "migrated@example.com",
+            "wrong",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a migrated hash, upgraded",
+            "migrated@example.com",
+            PASSWORD,
+            StatusCode::OK,
+        ),
+        (
+            "unknown again",
+            "other@example.com",
+            "whatever",
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (case, email, password, expected) in cases {
+        for route in ["/auth/jwt/login", "/auth/cookie/login"] {
+            let before = hasher.stats().verifications;
+            let (status, body) = app.call(login_request(route, email, password)).await;
+            let expected = match (route, expected) {
+                ("/auth/cookie/login", StatusCode::OK) => StatusCode::NO_CONTENT,
+                (_, expected) => expected,
+            };
+            assert_eq!(status, expected, "{case} at {route}: {body}");
+            assert_eq!(
+                hasher.stats().verifications - before,
+                1,
+                "{case} at {route}: exactly one verification"
+            );
+        }
+    }
+}

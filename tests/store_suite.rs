@@ -5,7 +5,9 @@ mod common;
 
 use std::sync::Mutex;
 
-use axum_users::store::{MemoryStore, PostgresStore, SqliteStore, StoreError, UserStore, suite};
+use axum_users::store::{
+    AccessTokenStore, MemoryStore, PostgresStore, SqliteStore, StoreError, UserStore, suite,
+};
 use axum_users::{PasswordHash, User, UserData, UserModel};
 use tempfile::TempDir;
 
@@ -67,6 +69,53 @@ async fn sqlite_store_on_a_fresh_file_passes_the_store_suite() {
         dirs.lock().unwrap().len() >= 7,
         "the suite asked for a fresh store per check"
     );
+}
+
+#[tokio::test]
+async fn memory_store_samples_one_hash_of_each_class() {
+    suite::run_hash_samples(|| async { MemoryStore::<User>::new() }).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_samples_one_hash_of_each_class() {
+    let dirs: Mutex<Vec<TempDir>> = Mutex::new(Vec::new());
+    suite::run_hash_samples(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        dirs.lock().unwrap().push(dir);
+        async move {
+            let store = SqliteStore::<User>::open(&path).await.unwrap();
+            store.migrate().await.unwrap();
+            store
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_migrate_binds_the_sessions_of_earlier_versions_to_their_users_credentials() {
+    use axum_users::auth::Binding;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::<User>::open(dir.path().join("t.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
+    // A session stored before sessions had a binding: the column's default.
+    sqlx::query(
+        "INSERT INTO access_tokens (digest, user_id, created_at, expires_at) \
+         VALUES ('old-digest', ?, 0, 4000000000)",
+    )
+    .bind(user.id.hyphenated().to_string())
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let before = store.get_token("old-digest").await.unwrap().unwrap();
+    assert_eq!(before.binding, "", "unbound: refused as it is");
+    store.migrate().await.unwrap();
+    let after = store.get_token("old-digest").await.unwrap().unwrap();
+    assert_eq!(after.binding, Binding::fingerprint(&user));
+    assert!(Binding::parse(&after.binding).unwrap().holds_for(&user));
 }
 
 #[tokio::test]
@@ -134,6 +183,14 @@ async fn postgres_store_on_a_fresh_schema_passes_the_store_suite() {
         schemas.count() >= 7,
         "the suite asked for a fresh store per check"
     );
+}
+
+#[tokio::test]
+async fn postgres_store_samples_one_hash_of_each_class() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    suite::run_hash_samples(|| schemas.store::<User>()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,7 +8,7 @@
 //! call takes as much of the budget as its hash's `m` (a 64 MiB FastAPI Users hash
 //! takes more than a 19 MiB one).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use std::cell::RefCell;
@@ -20,7 +20,9 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, Semaphore};
 
+mod class;
 mod pool;
+pub(crate) use class::{HashClass, MeasuredDummy, parameters_prefix};
 use pool::HashPool;
 
 use crate::error::{Error, PasswordRejection, Result};
@@ -97,6 +99,25 @@ struct HasherInner {
     /// A hash of a random password, verified against when the e-mail is unknown so
     /// that a login costs the same whether or not the account exists.
     dummy: OnceCell<PasswordHash>,
+    /// Passwords hashed so far.
+    hashes: AtomicU64,
+    /// Passwords verified so far (against a stored hash or a dummy).
+    verifications: AtomicU64,
+}
+
+/// What a [`PasswordHasher`] did so far (counters since it was built, shared
+/// by its clones): for metrics, and for tests that count the work a request
+/// costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct HasherStats {
+    /// Passwords hashed ([`PasswordHasher::hash`], and the upgrade of a weak
+    /// stored hash).
+    pub hashes: u64,
+    /// Passwords verified against a stored or a dummy hash
+    /// ([`PasswordHasher::verify`], [`PasswordHasher::verify_dummy`]; not
+    /// [`PasswordHasher::verify_blocking`]).
+    pub verifications: u64,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -185,6 +206,8 @@ impl PasswordHasherBuilder {
                 waiting: AtomicUsize::new(0),
                 pool: OnceLock::new(),
                 dummy: OnceCell::new(),
+                hashes: AtomicU64::new(0),
+                verifications: AtomicU64::new(0),
             }),
         }
     }
@@ -209,6 +232,14 @@ impl PasswordHasher {
         self.inner.params
     }
 
+    /// What this hasher (and its clones) did so far.
+    pub fn stats(&self) -> HasherStats {
+        HasherStats {
+            hashes: self.inner.hashes.load(Ordering::Relaxed),
+            verifications: self.inner.verifications.load(Ordering::Relaxed),
+        }
+    }
+
     /// Checks that the configured parameters are valid argon2 parameters.
     pub fn check(&self) -> Result<()> {
         argon2_for(self.inner.params).map(|_| ())
@@ -216,6 +247,7 @@ impl PasswordHasher {
 
     /// Hashes a password as argon2id with the configured parameters.
     pub async fn hash(&self, password: &Password) -> Result<PasswordHash> {
+        self.inner.hashes.fetch_add(1, Ordering::Relaxed);
         let params = self.inner.params;
         let password = password.expose().to_owned();
         self.run(params.m_kib, move || hash_now(params, &password))
@@ -226,6 +258,7 @@ impl PasswordHasher {
     /// parameters, or bcrypt) and says whether the hash should be upgraded; a
     /// hash in an unknown format never matches.
     pub async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<Verified> {
+        self.inner.verifications.fetch_add(1, Ordering::Relaxed);
         let cost = match parse_argon2(hash.as_str()) {
             Some((_, params)) => params.m_cost(),
             None => BCRYPT_COST_KIB,

@@ -5,10 +5,11 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 
 use super::{
-    AccessTokenRecord, AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserChanges,
-    UserStore,
+    AccessTokenRecord, AccessTokenStore, MAX_HASH_SAMPLES, OAuthAccount, OAuthAccountStore,
+    StoreError, UserChanges, UserStore,
 };
-use crate::user::{UserData, UserId, UserModel};
+use crate::password::parameters_prefix;
+use crate::user::{PasswordHash, UserData, UserId, UserModel};
 
 /// An in-memory [`UserStore`]: fast, shared by its clones, and gone when the
 /// process ends. For tests, examples and prototypes.
@@ -172,6 +173,24 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
             .oauth_accounts
             .retain(|_, account| account.user_id != *id);
         Ok(())
+    }
+
+    async fn password_hash_samples(&self) -> Result<Vec<PasswordHash>, StoreError> {
+        let mut samples: Vec<PasswordHash> = Vec::new();
+        for user in self.read().users.values() {
+            let hash = &user.data().hashed_password;
+            let prefix = parameters_prefix(hash.as_str());
+            if !samples
+                .iter()
+                .any(|seen| parameters_prefix(seen.as_str()) == prefix)
+            {
+                samples.push(hash.clone());
+                if samples.len() == MAX_HASH_SAMPLES {
+                    break;
+                }
+            }
+        }
+        Ok(samples)
     }
 
     async fn forget_unverified_oauth_accounts(&self, id: &U::Id) -> Result<(), StoreError> {

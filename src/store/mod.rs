@@ -34,6 +34,9 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use tokens::{AccessTokenRecord, AccessTokenStore};
 
+/// The most hash samples [`UserStore::password_hash_samples`] returns.
+pub const MAX_HASH_SAMPLES: usize = 64;
+
 /// Why a store operation failed.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +216,21 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Deletes a user; [`StoreError::NotFound`] when there is none with this id.
     async fn delete(&self, id: &<Self::User as UserModel>::Id) -> Result<(), StoreError>;
+
+    /// One stored password hash of each distinct set of hashing parameters
+    /// (bcrypt and its cost; argon2 and its variant, version, `m`, `t`, `p`),
+    /// at most [`MAX_HASH_SAMPLES`]. The manager makes a failed login for an
+    /// unknown address cost what one costs on the slowest of them (see
+    /// [`UserManager::calibrate_login_timing`](crate::UserManager::calibrate_login_timing)),
+    /// so that the accounts taken over from FastAPI Users (bcrypt, argon2id at
+    /// 64 MiB) cannot be told apart by timing before their users log in again.
+    ///
+    /// The default answers none: unknown addresses then cost one verification
+    /// at the hasher's own parameters, which is right for a store whose hashes
+    /// were all made by this crate. The provided stores read their table.
+    async fn password_hash_samples(&self) -> Result<Vec<PasswordHash>, StoreError> {
+        Ok(Vec::new())
+    }
 
     /// Called when the owner of the address takes it back (a password reset,
     /// an e-mail verification, an OAuth login that links by address): a store

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::timed::Timed;
 use super::{
-    AccessTokenRecord, AccessTokenStore, OAuthAccount, OAuthAccountStore, ProviderToken,
-    StoreError, UserChanges, UserStore,
+    AccessTokenRecord, AccessTokenStore, MAX_HASH_SAMPLES, OAuthAccount, OAuthAccountStore,
+    ProviderToken, StoreError, UserChanges, UserStore,
 };
 use crate::user::{PasswordHash, UserData, UserModel};
 
@@ -337,6 +337,24 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn password_hash_samples(&self) -> Result<Vec<PasswordHash>, StoreError> {
+        // A hash's parameters are what comes before its salt: up to the third
+        // `$` of a bcrypt hash (`$2b$12$`), the fourth of an argon2 one
+        // (`$argon2id$v=19$m=65536,t=3,p=4$`).
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT min(hashed_password) FROM users GROUP BY \
+               CASE WHEN hashed_password LIKE '$2%' THEN split_part(hashed_password, '$', 3) \
+                    ELSE split_part(hashed_password, '$', 3) || '$' || split_part(hashed_password, '$', 4) \
+               END, split_part(hashed_password, '$', 2) \
+             LIMIT $1",
+        )
+        .bind(MAX_HASH_SAMPLES as i64)
+        .fetch_all(&self.pool)
+        .timed(map_err)
+        .await?;
+        Ok(rows.into_iter().map(|(h,)| PasswordHash::new(h)).collect())
     }
 
     async fn forget_unverified_oauth_accounts(&self, id: &Uuid) -> Result<(), StoreError> {

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::timed::Timed;
 use super::{
-    AccessTokenRecord, AccessTokenStore, OAuthAccount, OAuthAccountStore, ProviderToken,
-    StoreError, UserChanges, UserStore,
+    AccessTokenRecord, AccessTokenStore, MAX_HASH_SAMPLES, OAuthAccount, OAuthAccountStore,
+    ProviderToken, StoreError, UserChanges, UserStore,
 };
 use crate::user::{PasswordHash, UserData, UserModel};
 
@@ -335,6 +335,25 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn password_hash_samples(&self) -> Result<Vec<PasswordHash>, StoreError> {
+        // A hash's parameters are what comes before its salt: up to the third
+        // `$` of a bcrypt hash (`$2b$12$`), the fourth of an argon2 one
+        // (`$argon2id$v=19$m=65536,t=3,p=4$`). SQLite has no split function:
+        // each `$` is found after the one before.
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "WITH a AS (SELECT hashed_password AS h, \
+                    instr(substr(hashed_password, 2), '$') + 1 AS p1 FROM users), \
+                  b AS (SELECT h, instr(substr(h, p1 + 1), '$') + p1 AS p2 FROM a), \
+                  c AS (SELECT h, instr(substr(h, p2 + 1), '$') + p2 AS p3 FROM b) \
+             SELECT min(h) FROM c GROUP BY substr(h, 1, p3) LIMIT ?",
+        )
+        .bind(MAX_HASH_SAMPLES as i64)
+        .fetch_all(&self.pool)
+        .timed(map_err)
+        .await?;
+        Ok(rows.into_iter().map(|(h,)| PasswordHash::new(h)).collect())
     }
 
     async fn forget_unverified_oauth_accounts(&self, id: &Uuid) -> Result<(), StoreError> {

@@ -47,6 +47,82 @@ where
     update_to_taken_email_fails(make().await).await;
     delete_frees_the_address(make().await).await;
     concurrent_creates_of_one_address_yield_one_user(Arc::new(make().await)).await;
+    password_hash_samples_are_one_per_class(make().await, false).await;
+}
+
+/// Checks [`UserStore::password_hash_samples`] of a store that implements it
+/// (the provided ones do): one sample of each class of hashes stored. [`run`]
+/// accepts a store that answers none, the trait's default.
+pub async fn run_hash_samples<S, Fut, Mk>(make: Mk)
+where
+    S: UserStore,
+    <S::User as UserModel>::Fields: Default,
+    Mk: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    password_hash_samples_are_one_per_class(make().await, true).await;
+}
+
+async fn password_hash_samples_are_one_per_class<S: UserStore>(store: S, required: bool)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    assert!(
+        store.password_hash_samples().await.unwrap().is_empty(),
+        "no users, no samples"
+    );
+    let hashes = [
+        // The default class, twice (two salts).
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA",
+        "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXI",
+        // FastAPI Users' argon2id, twice.
+        "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaA",
+        "$argon2id$v=19$m=65536,t=3,p=4$b3RoZXJzYWx0$b3RoZXI",
+        // passlib's bcrypt, at two costs.
+        "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+        "$2b$12$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui",
+        "$2b$10$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui",
+    ];
+    for (index, hash) in hashes.iter().enumerate() {
+        let mut user = data(&format!("user{index}@camelot.bt"));
+        user.hashed_password = PasswordHash::new(*hash);
+        store.create(user).await.unwrap();
+    }
+    let samples = store.password_hash_samples().await.unwrap();
+    if samples.is_empty() && !required {
+        return;
+    }
+    let mut classes: Vec<String> = samples
+        .iter()
+        .map(|sample| {
+            assert!(
+                hashes.contains(&sample.as_str()),
+                "a stored hash: {sample:?}"
+            );
+            class_of(sample.as_str())
+        })
+        .collect();
+    classes.sort();
+    assert_eq!(
+        classes,
+        [
+            "$2b$10$",
+            "$2b$12$",
+            "$argon2id$v=19$m=19456,t=2,p=1$",
+            "$argon2id$v=19$m=65536,t=3,p=4$",
+        ],
+        "one sample of each class"
+    );
+}
+
+/// What comes before the salt of a hash.
+fn class_of(hash: &str) -> String {
+    let dollars = if hash.starts_with("$2") { 3 } else { 4 };
+    let end = hash
+        .match_indices('$')
+        .nth(dollars - 1)
+        .map_or(hash.len(), |(index, _)| index + 1);
+    hash[..end].to_owned()
 }
 
 async fn create_and_get<S: UserStore>(store: S)
