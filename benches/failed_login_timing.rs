@@ -51,8 +51,14 @@ async fn main() -> Result<(), BoxError> {
     let cases = [
         ("unknown address", "nobody@example.com"),
         ("bcrypt-12 (kept from passlib)", "bcrypt@example.com"),
-        ("argon2id 64 MiB t=3 p=4 (kept from pwdlib)", "argon2@example.com"),
-        ("argon2id 19 MiB t=2 p=1 (the crate's own)", "native@example.com"),
+        (
+            "argon2id 64 MiB t=3 p=4 (kept from pwdlib)",
+            "argon2@example.com",
+        ),
+        (
+            "argon2id 19 MiB t=2 p=1 (the crate's own)",
+            "native@example.com",
+        ),
     ];
 
     // Before: one verification each, no calibration.

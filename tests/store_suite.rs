@@ -322,3 +322,85 @@ async fn a_database_that_does_not_answer_gives_503_service_unavailable_in_bounde
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+// ---------------------------------------------------------------------------
+// migrate() where the tables cannot go: it says what to do instead of failing
+// with a raw database error.
+
+#[tokio::test]
+async fn sqlite_migrate_refuses_an_unrelated_users_table_and_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::<User>::open(dir.path().join("app.db"))
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    match store.migrate().await {
+        Err(StoreError::Schema(message)) => {
+            assert!(message.contains("`users`"), "{message}");
+            assert!(
+                message.contains("`email`"),
+                "names a missing column: {message}"
+            );
+            assert!(message.contains("database file of its own"), "{message}");
+        }
+        other => panic!("an unrelated users table: {other:?}"),
+    }
+    // Its own tables migrate again as before.
+    let ours = SqliteStore::<User>::open(dir.path().join("ours.db"))
+        .await
+        .unwrap();
+    ours.migrate().await.unwrap();
+    ours.migrate().await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_migrate_refuses_an_unrelated_users_table_and_says_what_to_do() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    let schema = schemas.schema().await;
+    let store = PostgresStore::<User>::connect(&schemas.url_for(&schema))
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE users (id SERIAL PRIMARY KEY, name TEXT)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    match store.migrate().await {
+        Err(StoreError::Schema(message)) => {
+            assert!(message.contains(&schema), "names the schema: {message}");
+            assert!(
+                message.contains("`email`"),
+                "names a missing column: {message}"
+            );
+            assert!(
+                message.contains("search_path"),
+                "says what to do: {message}"
+            );
+        }
+        other => panic!("an unrelated users table: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn postgres_migrate_with_a_search_path_naming_no_schema_says_to_create_it() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    let store = PostgresStore::<User>::connect(&schemas.url_for("no_such_schema_for_axum_users"))
+        .await
+        .unwrap();
+    match store.migrate().await {
+        Err(StoreError::Schema(message)) => {
+            assert!(
+                message.contains("no_such_schema_for_axum_users"),
+                "{message}"
+            );
+            assert!(message.contains("CREATE SCHEMA"), "{message}");
+        }
+        other => panic!("a search_path without the schema: {other:?}"),
+    }
+}

@@ -56,6 +56,12 @@ pub enum StoreError {
     /// (`oauth_name`, `account_id`) fired).
     #[error("OAuth account linked to another user")]
     AccountTaken,
+    /// The database cannot hold the store's tables as it is: a table of the
+    /// same name that is not the store's, or a PostgreSQL `search_path` that
+    /// names no existing schema. The message says what to do. Only
+    /// `migrate()` answers it.
+    #[error("{0}")]
+    Schema(String),
     /// The backing service cannot be reached (connection refused, timeout):
     /// answered with 503 `SERVICE_UNAVAILABLE`.
     #[error("store unavailable: {0}")]
@@ -100,6 +106,34 @@ pub struct UserChanges<F> {
     /// A condition: write only if the stored address is still exactly this one,
     /// else fail with [`StoreError::Conflict`] (for e-mail verification).
     pub if_email: Option<String>,
+}
+
+/// The columns of the store's `users` table: a table named `users` without
+/// them is someone else's.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) const USERS_COLUMNS: [&str; 7] = [
+    "id",
+    "email",
+    "hashed_password",
+    "is_active",
+    "is_superuser",
+    "is_verified",
+    "fields",
+];
+
+/// The [`StoreError::Schema`] of a `users` table that is not the store's
+/// (`missing` are the columns it lacks), in `place` (a schema, a file).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn foreign_users_table(place: &str, missing: &[&str], remedy: &str) -> StoreError {
+    StoreError::Schema(format!(
+        "a table named `users` already exists in {place} and is not axum-users' (it has no \
+         column {}): the store would not create its own. {remedy}",
+        missing
+            .iter()
+            .map(|column| format!("`{column}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 impl<F> Default for UserChanges<F> {

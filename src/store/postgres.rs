@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::timed::Timed;
 use super::{
     AccessTokenRecord, AccessTokenStore, MAX_HASH_SAMPLES, OAuthAccount, OAuthAccountStore,
-    ProviderToken, StoreError, UserChanges, UserStore,
+    ProviderToken, StoreError, USERS_COLUMNS, UserChanges, UserStore, foreign_users_table,
 };
 use crate::user::{PasswordHash, UserData, UserModel};
 
@@ -96,7 +96,13 @@ impl<U: UserModel<Id = Uuid>> PostgresStore<U> {
 
     /// Creates or upgrades the schema (idempotent; concurrent calls wait for
     /// each other).
+    ///
+    /// Fails with [`StoreError::Schema`], saying what to do, when the tables
+    /// cannot go where the connection points: its `search_path` names no
+    /// schema that exists, or that schema already has a `users` table that is
+    /// not the store's.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.check_schema().await?;
         let mut migrator = sqlx::migrate!("migrations/postgres");
         migrator.dangerous_set_table_name("_axum_users_migrations");
         migrator.set_ignore_missing(true);
@@ -109,6 +115,49 @@ impl<U: UserModel<Id = Uuid>> PostgresStore<U> {
             }
             e => StoreError::Other(Box::new(e)),
         })
+    }
+}
+
+impl<U> PostgresStore<U> {
+    /// The schema the tables go to exists, and holds no `users` table of
+    /// someone else's.
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        let (schema, search_path): (Option<String>, String) =
+            sqlx::query_as("SELECT current_schema(), current_setting('search_path')")
+                .fetch_one(&self.pool)
+                .timed(map_err)
+                .await?;
+        let Some(schema) = schema else {
+            return Err(StoreError::Schema(format!(
+                "the connection's search_path ({search_path}) names no schema that exists, so \
+                 the store's tables have nowhere to go: create the schema (`CREATE SCHEMA \
+                 <name>;`) or fix `options[search_path]=<name>` in the database URL"
+            )));
+        };
+        let columns: Vec<(String,)> = sqlx::query_as(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = $1 AND table_name = 'users'",
+        )
+        .bind(&schema)
+        .fetch_all(&self.pool)
+        .timed(map_err)
+        .await?;
+        if columns.is_empty() {
+            return Ok(());
+        }
+        let missing: Vec<&str> = USERS_COLUMNS
+            .into_iter()
+            .filter(|column| !columns.iter().any(|(c,)| c == column))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(foreign_users_table(
+            &format!("schema `{schema}`"),
+            &missing,
+            "Give axum-users a schema of its own: `CREATE SCHEMA axum_users;` and \
+             `options[search_path]=axum_users` in the database URL (or rename the other table).",
+        ))
     }
 }
 

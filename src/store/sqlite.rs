@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::timed::Timed;
 use super::{
     AccessTokenRecord, AccessTokenStore, MAX_HASH_SAMPLES, OAuthAccount, OAuthAccountStore,
-    ProviderToken, StoreError, UserChanges, UserStore,
+    ProviderToken, StoreError, USERS_COLUMNS, UserChanges, UserStore, foreign_users_table,
 };
 use crate::user::{PasswordHash, UserData, UserModel};
 
@@ -105,7 +105,25 @@ impl<U: UserModel<Id = Uuid>> SqliteStore<U> {
     }
 
     /// Creates or upgrades the schema (idempotent).
+    ///
+    /// Fails with [`StoreError::Schema`], saying what to do, when the database
+    /// already has a `users` table that is not the store's.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let columns: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info('users')")
+            .fetch_all(&self.pool)
+            .timed(map_err)
+            .await?;
+        let missing: Vec<&str> = USERS_COLUMNS
+            .into_iter()
+            .filter(|column| !columns.iter().any(|(c,)| c == column))
+            .collect();
+        if !columns.is_empty() && !missing.is_empty() {
+            return Err(foreign_users_table(
+                "this SQLite database",
+                &missing,
+                "Give axum-users a database file of its own (or rename the other table).",
+            ));
+        }
         let mut migrator = sqlx::migrate!("migrations/sqlite");
         migrator.dangerous_set_table_name("_axum_users_migrations");
         migrator.set_ignore_missing(true);
