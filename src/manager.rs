@@ -973,19 +973,9 @@ fn email_taken(e: StoreError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::password::Argon2Params;
+    use crate::password::fast_test_hasher as fast;
     use crate::store::MemoryStore;
     use crate::user::{NoFields, User};
-
-    fn fast() -> PasswordHasher {
-        PasswordHasher::builder()
-            .params(Argon2Params {
-                m_kib: 1024,
-                t: 1,
-                p: 1,
-            })
-            .build()
-    }
 
     #[tokio::test]
     async fn an_unknown_address_is_checked_against_the_slowest_class_in_the_store() {

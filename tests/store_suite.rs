@@ -23,6 +23,28 @@ fn data(email: &str) -> UserData<axum_users::NoFields> {
     }
 }
 
+/// Fresh, migrated SQLite stores, each in a database file of its own; the
+/// files live until this is dropped, at the end of the test.
+#[derive(Default)]
+struct SqliteFiles(Mutex<Vec<TempDir>>);
+
+impl SqliteFiles {
+    fn store(&self) -> impl std::future::Future<Output = SqliteStore<User>> + use<> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        self.0.lock().unwrap().push(dir);
+        async move {
+            let store = SqliteStore::<User>::open(&path).await.unwrap();
+            store.migrate().await.unwrap();
+            store
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
 #[tokio::test]
 async fn memory_store_passes_the_store_suite() {
     suite::run(|| async { MemoryStore::<User>::new() }).await;
@@ -35,38 +57,16 @@ async fn memory_store_passes_the_oauth_account_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_store_passes_the_oauth_account_suite() {
-    let dirs: Mutex<Vec<TempDir>> = Mutex::new(Vec::new());
-    suite::run_oauth(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        dirs.lock().unwrap().push(dir);
-        async move {
-            let store = SqliteStore::<User>::open(&path).await.unwrap();
-            store.migrate().await.unwrap();
-            store
-        }
-    })
-    .await;
+    let files = SqliteFiles::default();
+    suite::run_oauth(|| files.store()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_store_on_a_fresh_file_passes_the_store_suite() {
-    // Every store gets its own database file; the directories live until the
-    // end of the test.
-    let dirs: Mutex<Vec<TempDir>> = Mutex::new(Vec::new());
-    suite::run(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        dirs.lock().unwrap().push(dir);
-        async move {
-            let store = SqliteStore::<User>::open(&path).await.unwrap();
-            store.migrate().await.unwrap();
-            store
-        }
-    })
-    .await;
+    let files = SqliteFiles::default();
+    suite::run(|| files.store()).await;
     assert!(
-        dirs.lock().unwrap().len() >= 7,
+        files.count() >= 7,
         "the suite asked for a fresh store per check"
     );
 }
@@ -78,18 +78,8 @@ async fn memory_store_samples_one_hash_of_each_class() {
 
 #[tokio::test]
 async fn sqlite_store_samples_one_hash_of_each_class() {
-    let dirs: Mutex<Vec<TempDir>> = Mutex::new(Vec::new());
-    suite::run_hash_samples(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        dirs.lock().unwrap().push(dir);
-        async move {
-            let store = SqliteStore::<User>::open(&path).await.unwrap();
-            store.migrate().await.unwrap();
-            store
-        }
-    })
-    .await;
+    let files = SqliteFiles::default();
+    suite::run_hash_samples(|| files.store()).await;
 }
 
 #[tokio::test]

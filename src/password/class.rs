@@ -174,7 +174,7 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::password::{Argon2Params, Verified};
+    use crate::password::Verified;
     use crate::user::Password;
 
     #[test]
@@ -207,13 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dummy_has_the_class_it_was_made_for_and_matches_no_password() {
-        let hasher = PasswordHasher::builder()
-            .params(Argon2Params {
-                m_kib: 1024,
-                t: 1,
-                p: 1,
-            })
-            .build();
+        let hasher = crate::password::fast_test_hasher();
         for class in [
             HashClass::Bcrypt { cost: 4 },
             HashClass::Argon2 {

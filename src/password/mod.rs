@@ -594,18 +594,24 @@ fn contains_caseless(haystack: &str, needle: &str) -> bool {
     haystack.to_lowercase().contains(&needle.to_lowercase())
 }
 
+/// A hasher at cheap parameters (1 MiB, one pass), for the crate's unit tests.
+#[cfg(test)]
+pub(crate) fn fast_test_hasher() -> PasswordHasher {
+    PasswordHasher::builder()
+        .params(Argon2Params {
+            m_kib: 1024,
+            t: 1,
+            p: 1,
+        })
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn fast() -> PasswordHasher {
-        PasswordHasher::builder()
-            .params(Argon2Params {
-                m_kib: 1024,
-                t: 1,
-                p: 1,
-            })
-            .build()
+        fast_test_hasher()
     }
 
     #[tokio::test]
