@@ -47,6 +47,7 @@ use axum_users::auth::{
 use axum_users::http::request::Parts;
 use axum_users::oauth::{OAuthConfig, OAuthProvider, OidcProvider, presets};
 use axum_users::openapi;
+use axum_users::password::Verified;
 use axum_users::store::{
     AccessTokenStore, MemoryStore, OAuthAccountStore, PostgresStore, SqliteStore, UserChanges,
     UserStore,
@@ -398,11 +399,23 @@ async fn ensure_admin<S: UserStore<User = User>, H: UserHooks<User>>(
         return Ok(());
     };
     let email = Email::parse(&email)?;
-    let hashed_password = manager.hasher().hash(&Password::new(password)).await?;
+    let password = Password::new(password);
     match manager.store().get_by_email(email.as_str()).await? {
         Some(admin) => {
+            // A new hash only for a new password: writing one ends the
+            // admin's sessions.
+            let known = manager
+                .hasher()
+                .verify(&password, &admin.data.hashed_password)
+                .await?;
+            let (hashed_password, hash_upgrade) = match known {
+                Verified::Yes => (None, false),
+                Verified::YesRehashed(upgraded) => (Some(upgraded), true),
+                _ => (Some(manager.hasher().hash(&password).await?), false),
+            };
             let changes = UserChanges {
-                hashed_password: Some(hashed_password),
+                hashed_password,
+                hash_upgrade,
                 is_active: Some(true),
                 is_superuser: Some(true),
                 is_verified: Some(true),
@@ -412,6 +425,7 @@ async fn ensure_admin<S: UserStore<User = User>, H: UserHooks<User>>(
             tracing::info!(id = %admin.id(), "admin user updated");
         }
         None => {
+            let hashed_password = manager.hasher().hash(&password).await?;
             let mut data = UserData::new(email.into_string(), hashed_password, Default::default());
             data.is_superuser = true;
             data.is_verified = true;

@@ -425,6 +425,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             is_verified: !safe && create.is_verified.unwrap_or(false),
             fields: <FieldsOf<S>>::create(create.fields),
             token_generation: 0,
+            password_generation: 0,
         };
         let user = self.store().create(data).await.map_err(email_taken)?;
         self.hooks().on_after_register(&user, request).await?;
@@ -467,6 +468,8 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                 // is never undone by the upgrade.
                 let changes = UserChanges {
                     hashed_password: Some(hash),
+                    // The same password: its sessions live on.
+                    hash_upgrade: true,
                     if_hashed_password: Some(stored),
                     ..UserChanges::default()
                 };

@@ -236,11 +236,17 @@ pub struct UserData<F> {
     /// it, so an older one is refused when the user is loaded. 0 for a new
     /// user; stores keep it and never lower it.
     pub token_generation: u32,
+    /// The generation of the user's password: raised by the store whenever a
+    /// new password is written (not when the same password is hashed again,
+    /// an upgrade). Sessions are bound to it, so every password change ends
+    /// the sessions opened before it, even one stored by a login that raced
+    /// the change. 0 for a new user.
+    pub password_generation: u32,
 }
 
 impl<F> UserData<F> {
-    /// A new user's data: active, not a superuser, not verified, token
-    /// generation 0.
+    /// A new user's data: active, not a superuser, not verified, generations
+    /// 0.
     ///
     /// ```
     /// use axum_users::{NoFields, UserData, user::PasswordHash};
@@ -256,6 +262,7 @@ impl<F> UserData<F> {
             is_verified: false,
             fields,
             token_generation: 0,
+            password_generation: 0,
         }
     }
 }

@@ -30,6 +30,7 @@ async fn store_user_with_hash<S: UserStore<User = User>, H: UserHooks<User>>(
             is_verified: false,
             fields: Default::default(),
             token_generation: 0,
+            password_generation: 0,
         })
         .await
         .unwrap()
@@ -329,6 +330,7 @@ async fn a_hash_upgrade_at_login_never_undoes_a_concurrent_deactivation() {
             is_verified: false,
             fields: Default::default(),
             token_generation: 0,
+            password_generation: 0,
         })
         .await
         .unwrap();

@@ -570,3 +570,59 @@ mod race {
         );
     }
 }
+
+#[tokio::test]
+async fn a_hash_upgrade_at_login_keeps_the_users_sessions() {
+    // A user whose bcrypt hash was kept from FastAPI Users, with a session
+    // carried over too; the next password login upgrades the hash.
+    use axum_users::auth::Strategy;
+    use axum_users::store::UserStore;
+    use axum_users::user::PasswordHash;
+    use axum_users::{UserData, UserModel};
+
+    let app = session_app(LogoutEverywhere::default());
+    let store = app.manager.store().clone();
+    let bcrypt = PasswordHash::new(bcrypt::hash(PASSWORD, 4).unwrap());
+    let user = store
+        .create(UserData::new(
+            "migrated@example.com",
+            bcrypt,
+            axum_users::NoFields {},
+        ))
+        .await
+        .unwrap();
+    let carried_over = Strategy::<User>::write_token(&DatabaseStrategy::new(store.clone()), &user)
+        .await
+        .unwrap();
+    assert_eq!(app.me_with_session(&carried_over).await, StatusCode::OK);
+    app.bearer("migrated@example.com").await;
+    let upgraded = store.get(user.id()).await.unwrap().unwrap();
+    assert!(
+        upgraded
+            .data
+            .hashed_password
+            .as_str()
+            .starts_with("$argon2id$"),
+        "the login upgraded the hash"
+    );
+    assert_eq!(
+        app.me_with_session(&carried_over).await,
+        StatusCode::OK,
+        "the same password hashed again ends no session"
+    );
+    // A new password does.
+    let token = app.manager.reset_password_token(&upgraded).unwrap();
+    let (status, body, _) = app
+        .call(json_request(
+            "POST",
+            "/auth/reset-password",
+            None,
+            &json!({"token": token, "password": "a brand new password"}),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        app.me_with_session(&carried_over).await,
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -5,9 +5,7 @@ mod common;
 
 use std::sync::Mutex;
 
-use axum_users::store::{
-    AccessTokenStore, MemoryStore, PostgresStore, SqliteStore, StoreError, UserStore, suite,
-};
+use axum_users::store::{MemoryStore, PostgresStore, SqliteStore, StoreError, UserStore, suite};
 use axum_users::{PasswordHash, User, UserData, UserModel};
 use tempfile::TempDir;
 
@@ -20,6 +18,7 @@ fn data(email: &str) -> UserData<axum_users::NoFields> {
         is_verified: false,
         fields: Default::default(),
         token_generation: 0,
+        password_generation: 0,
     }
 }
 
@@ -80,32 +79,6 @@ async fn memory_store_samples_one_hash_of_each_class() {
 async fn sqlite_store_samples_one_hash_of_each_class() {
     let files = SqliteFiles::default();
     suite::run_hash_samples(|| files.store()).await;
-}
-
-#[tokio::test]
-async fn sqlite_migrate_binds_the_sessions_of_earlier_versions_to_their_users_credentials() {
-    use axum_users::auth::Binding;
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::<User>::open(dir.path().join("t.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let user = store.create(data("arthur@camelot.bt")).await.unwrap();
-    // A session stored before sessions had a binding: the column's default.
-    sqlx::query(
-        "INSERT INTO access_tokens (digest, user_id, created_at, expires_at) \
-         VALUES ('old-digest', ?, 0, 4000000000)",
-    )
-    .bind(user.id.hyphenated().to_string())
-    .execute(store.pool())
-    .await
-    .unwrap();
-    let before = store.get_token("old-digest").await.unwrap().unwrap();
-    assert_eq!(before.binding, "", "unbound: refused as it is");
-    store.migrate().await.unwrap();
-    let after = store.get_token("old-digest").await.unwrap().unwrap();
-    assert_eq!(after.binding, Binding::fingerprint(&user));
-    assert!(Binding::parse(&after.binding).unwrap().holds_for(&user));
 }
 
 #[tokio::test]

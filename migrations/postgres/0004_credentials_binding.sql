@@ -1,18 +1,15 @@
--- The token generation of each user (UserData::token_generation): raised when
--- every token and session of the user must end (a password reset, a
--- superuser's password change, a deactivation).
+-- The generations of each user's credentials (UserData::token_generation and
+-- password_generation): the token generation is raised when every token and
+-- session of the user must end (a password reset, a superuser's password
+-- change, a deactivation); the password generation with every new password.
 ALTER TABLE users ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN password_generation BIGINT NOT NULL DEFAULT 0;
 
--- Each database session is bound to the credentials it was opened under:
--- "<token_generation>:<SHA-256 of hashed_password, lowercase hex>" of its user.
--- The sessions of earlier versions get the binding of their user's current
--- credentials, so they live on. An empty binding never matches.
+-- Each database session is bound to the generations it was opened under:
+-- "<token_generation>:<password_generation>". Every user starts at 0:0, so
+-- the sessions of earlier versions live on. An empty binding never matches.
 ALTER TABLE access_tokens ADD COLUMN binding TEXT NOT NULL DEFAULT '';
-UPDATE access_tokens t
-SET binding = u.token_generation::text || ':'
-    || encode(sha256(convert_to(u.hashed_password, 'UTF8')), 'hex')
-FROM users u
-WHERE u.id = t.user_id;
+UPDATE access_tokens SET binding = '0:0';
 
 -- Whether the user's own address was verified when the link was made (the
 -- user was verified, or the provider vouched for that very address). Links

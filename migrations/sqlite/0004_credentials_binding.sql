@@ -1,15 +1,15 @@
--- The token generation of each user (UserData::token_generation): raised when
--- every token and session of the user must end (a password reset, a
--- superuser's password change, a deactivation).
+-- The generations of each user's credentials (UserData::token_generation and
+-- password_generation): the token generation is raised when every token and
+-- session of the user must end (a password reset, a superuser's password
+-- change, a deactivation); the password generation with every new password.
 ALTER TABLE users ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN password_generation INTEGER NOT NULL DEFAULT 0;
 
--- Each database session is bound to the credentials it was opened under:
--- "<token_generation>:<SHA-256 of hashed_password, lowercase hex>" of its user.
--- SQLite
--- has no SHA-256 function: SqliteStore::migrate computes it for the sessions of
--- earlier versions, which it finds by their empty binding (one that never
--- matches until then).
+-- Each database session is bound to the generations it was opened under:
+-- "<token_generation>:<password_generation>". Every user starts at 0:0, so
+-- the sessions of earlier versions live on. An empty binding never matches.
 ALTER TABLE access_tokens ADD COLUMN binding TEXT NOT NULL DEFAULT '';
+UPDATE access_tokens SET binding = '0:0';
 
 -- Whether the user's own address was verified when the link was made (the
 -- user was verified, or the provider vouched for that very address). Links

@@ -9,9 +9,6 @@
 //! old password hash and stores its session after "log out everywhere" ran
 //! stores a dead session.
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
 use crate::user::UserModel;
 
 /// Who a token stands for, as its strategy read it: the user's id and what
@@ -33,7 +30,7 @@ impl<Id> TokenOwner<Id> {
 }
 
 /// What must still hold for a token's user when the token is used.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Binding {
     /// Nothing: the token is valid until it expires. JWTs without a `gen`
@@ -46,31 +43,18 @@ pub enum Binding {
     /// deactivation raise it; a user changing their own password does not, so
     /// the token of the request that did it keeps working.
     Generation(u32),
-    /// The user's token generation *and* password must still be those the
-    /// session was opened under: database and Redis sessions. Any password
-    /// change ends them (unless the application turned
+    /// The user's token generation *and* password generation
+    /// ([`UserData::password_generation`](crate::UserData::password_generation))
+    /// must still be those the session was opened under: database and Redis
+    /// sessions. Any new password ends them (unless the application turned
     /// [`LogoutEverywhere::on_password_change`](crate::LogoutEverywhere)
-    /// off).
+    /// off); an upgrade of the hash of the same password does not.
     Credentials {
         /// The token generation.
         generation: u32,
-        /// The SHA-256 (lowercase hex) of the password hash.
-        password: String,
+        /// The password generation.
+        password_generation: u32,
     },
-}
-
-impl std::fmt::Debug for Binding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Binding::Unbound => f.write_str("Unbound"),
-            Binding::Generation(generation) => write!(f, "Generation({generation})"),
-            // Not secret, but of no use in a log either.
-            Binding::Credentials { generation, .. } => f
-                .debug_struct("Credentials")
-                .field("generation", generation)
-                .finish_non_exhaustive(),
-        }
-    }
 }
 
 impl Binding {
@@ -79,18 +63,14 @@ impl Binding {
         let data = user.data();
         Binding::Credentials {
             generation: data.token_generation,
-            password: password_fingerprint(data.hashed_password.as_str()),
+            password_generation: data.password_generation,
         }
     }
 
-    /// The fingerprint of `user`'s credentials that sessions store:
-    /// `"<token generation>:<SHA-256 of the password hash, lowercase hex>"`.
-    ///
-    /// It changes with every password change and every raise of the token
-    /// generation. It is not keyed: the hash it is computed from holds a random
-    /// salt, so it tells nothing about the password, and a migration can
-    /// compute it in SQL (`'0:' || encode(sha256(convert_to(hashed_password,
-    /// 'UTF8')), 'hex')` on PostgreSQL). [`Binding::parse`] reads it back.
+    /// The binding of a session opened now for `user`, as sessions store it:
+    /// `"<token generation>:<password generation>"` (`"0:0"` for a user whose
+    /// tokens were never ended and whose password was never changed, such as
+    /// one copied from FastAPI Users). [`Binding::parse`] reads it back.
     ///
     /// ```
     /// use axum_users::auth::Binding;
@@ -100,29 +80,21 @@ impl Binding {
     ///     data: UserData::new("a@example.com", PasswordHash::new("$argon2id$…"), NoFields {}),
     /// };
     /// let stored = Binding::fingerprint(&user);
-    /// assert!(stored.starts_with("0:") && stored.len() == 66);
-    /// let binding = Binding::parse(&stored).unwrap();
-    /// assert!(binding.holds_for(&user));
+    /// assert_eq!(stored, "0:0");
+    /// assert!(Binding::parse(&stored).unwrap().holds_for(&user));
     /// ```
     pub fn fingerprint<U: UserModel>(user: &U) -> String {
         let data = user.data();
-        credentials_fingerprint(data.token_generation, data.hashed_password.as_str())
+        format!("{}:{}", data.token_generation, data.password_generation)
     }
 
     /// Reads a [`fingerprint`](Self::fingerprint) back; `None` for anything
     /// else (an empty or malformed value binds nothing, and must be refused).
     pub fn parse(fingerprint: &str) -> Option<Self> {
-        let (generation, password) = fingerprint.split_once(':')?;
-        if password.len() != 64 || !password.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        // Digits only: `u32::from_str` would also take a leading `+`.
-        if generation.is_empty() || !generation.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
+        let (generation, password_generation) = fingerprint.split_once(':')?;
         Some(Binding::Credentials {
-            generation: generation.parse().ok()?,
-            password: password.to_ascii_lowercase(),
+            generation: parse_generation(generation)?,
+            password_generation: parse_generation(password_generation)?,
         })
     }
 
@@ -146,28 +118,22 @@ impl Binding {
             Binding::Generation(generation) => *generation == data.token_generation,
             Binding::Credentials {
                 generation,
-                password,
+                password_generation,
             } => {
                 *generation == data.token_generation
-                    && (!with_password
-                        || bool::from(
-                            password_fingerprint(data.hashed_password.as_str())
-                                .as_bytes()
-                                .ct_eq(password.as_bytes()),
-                        ))
+                    && (!with_password || *password_generation == data.password_generation)
             }
         }
     }
 }
 
-/// The SHA-256 of a password hash, lowercase hex.
-fn password_fingerprint(hashed_password: &str) -> String {
-    crate::tokens::hex(&Sha256::digest(hashed_password.as_bytes()))
-}
-
-/// [`Binding::fingerprint`] of a token generation and a password hash.
-pub(crate) fn credentials_fingerprint(generation: u32, hashed_password: &str) -> String {
-    format!("{generation}:{}", password_fingerprint(hashed_password))
+/// A generation as stored: decimal digits only (`u32::from_str` would also
+/// take a leading `+`).
+fn parse_generation(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 #[cfg(test)]
@@ -175,9 +141,14 @@ mod tests {
     use super::*;
     use crate::user::{NoFields, PasswordHash, User, UserData};
 
-    fn user(hash: &str, generation: u32) -> User {
-        let mut data = UserData::new("a@example.com", PasswordHash::new(hash), NoFields {});
+    fn user(generation: u32, password_generation: u32) -> User {
+        let mut data = UserData::new(
+            "a@example.com",
+            PasswordHash::new("$argon2id$x"),
+            NoFields {},
+        );
         data.token_generation = generation;
+        data.password_generation = password_generation;
         User {
             id: uuid::Uuid::nil(),
             data,
@@ -185,56 +156,63 @@ mod tests {
     }
 
     #[test]
-    fn a_session_binding_breaks_with_the_password_or_the_generation() {
-        let before = user("$argon2id$old", 0);
+    fn a_session_binding_breaks_with_a_new_password_or_generation() {
+        let before = user(0, 0);
         let binding = Binding::credentials_of(&before);
         assert!(binding.holds_for(&before));
-        assert!(!binding.holds_for(&user("$argon2id$new", 0)));
-        assert!(!binding.holds_for(&user("$argon2id$old", 1)));
-        assert!(binding.holds_for_any_password(&user("$argon2id$new", 0)));
-        assert!(!binding.holds_for_any_password(&user("$argon2id$old", 1)));
+        assert!(!binding.holds_for(&user(0, 1)), "a new password");
+        assert!(!binding.holds_for(&user(1, 0)), "a raised token generation");
+        assert!(binding.holds_for_any_password(&user(0, 1)));
+        assert!(!binding.holds_for_any_password(&user(1, 0)));
+        // The same password hashed again changes neither generation.
+        let mut upgraded = before.clone();
+        upgraded.data.hashed_password = PasswordHash::new("$argon2id$upgraded");
+        assert!(binding.holds_for(&upgraded));
     }
 
     #[test]
-    fn a_jwt_binding_breaks_with_the_generation_only() {
+    fn a_jwt_binding_breaks_with_the_token_generation_only() {
         let binding = Binding::Generation(3);
-        assert!(binding.holds_for(&user("$argon2id$old", 3)));
-        assert!(binding.holds_for(&user("$argon2id$new", 3)));
-        assert!(!binding.holds_for(&user("$argon2id$old", 4)));
-        assert!(Binding::Unbound.holds_for(&user("$argon2id$x", 9)));
+        assert!(binding.holds_for(&user(3, 0)));
+        assert!(
+            binding.holds_for(&user(3, 7)),
+            "a new password of the user's own"
+        );
+        assert!(!binding.holds_for(&user(4, 0)));
+        assert!(Binding::Unbound.holds_for(&user(9, 9)));
     }
 
     #[test]
-    fn the_fingerprint_is_what_the_migration_guide_computes() {
-        // '0:' || sha256 hex of the hash, as the guide's SQL computes it.
-        let expected = format!("0:{}", crate::tokens::hex(&Sha256::digest(b"$argon2id$x")));
-        let stored = Binding::fingerprint(&user("$argon2id$x", 0));
-        assert_eq!(stored, expected);
+    fn a_fingerprint_reads_back() {
+        let stored = Binding::fingerprint(&user(12, 3));
+        assert_eq!(stored, "12:3");
         assert_eq!(
             Binding::parse(&stored),
-            Some(Binding::credentials_of(&user("$argon2id$x", 0)))
+            Some(Binding::credentials_of(&user(12, 3)))
         );
         assert_eq!(
-            format!("{:?}", Binding::credentials_of(&user("$argon2id$x", 0))),
-            "Credentials { generation: 0, .. }"
+            Binding::parse("0:0"),
+            Some(Binding::credentials_of(&user(0, 0)))
         );
     }
 
     #[test]
     fn malformed_fingerprints_bind_nothing() {
-        let hex = "a".repeat(64);
         for bad in [
-            String::new(),
-            hex.clone(),
-            format!(":{hex}"),
-            format!("+1:{hex}"),
-            format!("x:{hex}"),
-            format!("1:{}", &hex[1..]),
-            format!("1:{}g", &hex[1..]),
-            format!("99999999999:{hex}"),
+            "",
+            "0",
+            ":",
+            "0:",
+            ":0",
+            "+1:0",
+            "1:+0",
+            "x:0",
+            "0:x",
+            "1:2:3",
+            " 1:2",
+            "99999999999:0",
         ] {
-            assert_eq!(Binding::parse(&bad), None, "{bad:?}");
+            assert_eq!(Binding::parse(bad), None, "{bad:?}");
         }
-        assert!(Binding::parse(&format!("12:{hex}")).is_some());
     }
 }

@@ -18,7 +18,6 @@ mod extract;
 pub mod strategy;
 pub mod transport;
 
-pub(crate) use binding::credentials_fingerprint;
 pub use binding::{Binding, TokenOwner};
 pub use extract::{CurrentUser, Superuser, VerifiedUser};
 #[cfg(feature = "redis")]

@@ -154,6 +154,7 @@ where
             is_verified: options.is_verified_by_default && login.email_verified,
             fields: FieldsOf::<S>::default(),
             token_generation: 0,
+            password_generation: 0,
         };
         // The user and its link appear together: a concurrent first login of
         // the same account finds the link, never an unlinked user.

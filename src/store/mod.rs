@@ -85,7 +85,10 @@ pub enum StoreError {
 pub struct UserChanges<F> {
     /// A new address.
     pub email: Option<String>,
-    /// A new password hash.
+    /// A new password hash. Writing one raises the password generation
+    /// ([`UserData::password_generation`]) by one, ending the user's sessions,
+    /// unless [`hash_upgrade`](Self::hash_upgrade) says it is the same
+    /// password hashed again.
     pub hashed_password: Option<PasswordHash>,
     /// A new `is_active`.
     pub is_active: Option<bool>,
@@ -99,6 +102,10 @@ pub struct UserChanges<F> {
     /// atomically (`token_generation = token_generation + 1`): every token
     /// and session issued before ends.
     pub bump_token_generation: bool,
+    /// The new `hashed_password` is the same password hashed again (an
+    /// upgrade of a weak hash at login): the password generation stays, and
+    /// so do the user's sessions.
+    pub hash_upgrade: bool,
     /// A condition: write only if the stored hash is still this one, else fail
     /// with [`StoreError::Conflict`] (a compare-and-set, for hash upgrades and
     /// password resets).
@@ -146,6 +153,7 @@ impl<F> Default for UserChanges<F> {
             is_verified: None,
             fields: None,
             bump_token_generation: false,
+            hash_upgrade: false,
             if_hashed_password: None,
             if_email: None,
         }
@@ -185,6 +193,9 @@ impl<F> UserChanges<F> {
         }
         if let Some(hash) = self.hashed_password {
             data.hashed_password = hash;
+            if !self.hash_upgrade {
+                data.password_generation = data.password_generation.saturating_add(1);
+            }
         }
         if let Some(v) = self.is_active {
             data.is_active = v;
@@ -215,9 +226,12 @@ impl<F> UserChanges<F> {
 /// - the address is stored and returned exactly as given;
 /// - `update` writes only the given fields, atomically, honours the
 ///   `if_hashed_password` and `if_email` conditions, raises the token
-///   generation by one when asked (never otherwise), and fails with
-///   [`StoreError::EmailTaken`] when the new address belongs to another user;
-/// - every field of [`UserData`] is kept, `token_generation` included.
+///   generation by one when asked (never otherwise), raises the password
+///   generation by one with every new `hashed_password` but a `hash_upgrade`,
+///   and fails with [`StoreError::EmailTaken`] when the new address belongs to
+///   another user ([`UserChanges::apply_to`] does all this for stores that
+///   keep users as values);
+/// - every field of [`UserData`] is kept, the generations included.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
     /// The user type stored.

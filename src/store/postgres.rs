@@ -199,7 +199,7 @@ fn map_err(e: sqlx::Error) -> StoreError {
 macro_rules! columns {
     () => {
         "id, email, hashed_password, is_active, is_superuser, is_verified, fields::text, \
-         token_generation"
+         token_generation, password_generation"
     };
 }
 
@@ -215,7 +215,7 @@ macro_rules! ascii_lower {
     };
 }
 
-type Row = (Uuid, String, String, bool, bool, bool, String, i64);
+type Row = (Uuid, String, String, bool, bool, bool, String, i64, i64);
 
 /// A stored token generation (never negative, never above `u32::MAX` when
 /// written by this crate).
@@ -224,8 +224,17 @@ fn generation_of(stored: i64) -> u32 {
 }
 
 fn from_row<U: UserModel<Id = Uuid>>(row: Row) -> Result<U, StoreError> {
-    let (id, email, hashed_password, is_active, is_superuser, is_verified, fields, generation) =
-        row;
+    let (
+        id,
+        email,
+        hashed_password,
+        is_active,
+        is_superuser,
+        is_verified,
+        fields,
+        token_generation,
+        password_generation,
+    ) = row;
     let fields = serde_json::from_str(&fields).map_err(|e| StoreError::Other(Box::new(e)))?;
     Ok(U::from_parts(
         id,
@@ -236,7 +245,8 @@ fn from_row<U: UserModel<Id = Uuid>>(row: Row) -> Result<U, StoreError> {
             is_superuser,
             is_verified,
             fields,
-            token_generation: generation_of(generation),
+            token_generation: generation_of(token_generation),
+            password_generation: generation_of(password_generation),
         },
     ))
 }
@@ -304,6 +314,9 @@ impl<U: UserModel<Id = Uuid>> UserStore for PostgresStore<U> {
         }
         if changes.hashed_password.is_some() {
             sets.push(format!("hashed_password = {}", placeholder()));
+            if !changes.hash_upgrade {
+                sets.push("password_generation = password_generation + 1".to_owned());
+            }
         }
         if changes.is_active.is_some() {
             sets.push(format!("is_active = {}", placeholder()));
@@ -520,7 +533,8 @@ fn insert_user<F>(
 ) -> sqlx::query::Query<'static, sqlx::Postgres, PgArgs> {
     sqlx::query(
         "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, \
-         fields, token_generation) VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8)",
+         fields, token_generation, password_generation) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9)",
     )
     .bind(id)
     .bind(data.email.clone())
@@ -530,6 +544,7 @@ fn insert_user<F>(
     .bind(data.is_verified)
     .bind(fields)
     .bind(i64::from(data.token_generation))
+    .bind(i64::from(data.password_generation))
 }
 
 /// Text PostgreSQL cannot hold (NUL): no stored account has it.
@@ -599,7 +614,7 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for PostgresStore<U> {
         }
         sqlx::query_as::<_, Row>(
             "SELECT u.id, u.email, u.hashed_password, u.is_active, u.is_superuser, \
-             u.is_verified, u.fields::text, u.token_generation \
+             u.is_verified, u.fields::text, u.token_generation, u.password_generation \
              FROM oauth_accounts a JOIN users u ON u.id = a.user_id \
              WHERE a.oauth_name = $1 AND a.account_id = $2",
         )

@@ -130,31 +130,7 @@ impl<U: UserModel<Id = Uuid>> SqliteStore<U> {
         migrator
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Other(Box::new(e)))?;
-        self.bind_old_sessions().await
-    }
-
-    /// Gives the sessions stored before sessions were bound to credentials
-    /// (an empty `binding`) the binding of their user's current credentials:
-    /// SQLite has no SHA-256 function for the migration to do it.
-    async fn bind_old_sessions(&self) -> Result<(), StoreError> {
-        let unbound: Vec<(String, i64, String)> = sqlx::query_as(
-            "SELECT t.digest, u.token_generation, u.hashed_password \
-             FROM access_tokens t JOIN users u ON u.id = t.user_id WHERE t.binding = ''",
-        )
-        .fetch_all(&self.pool)
-        .timed(map_err)
-        .await?;
-        for (digest, generation, hash) in unbound {
-            let binding = crate::auth::credentials_fingerprint(generation_of(generation), &hash);
-            sqlx::query("UPDATE access_tokens SET binding = ? WHERE digest = ? AND binding = ''")
-                .bind(binding)
-                .bind(digest)
-                .execute(&self.pool)
-                .timed(map_err)
-                .await?;
-        }
-        Ok(())
+            .map_err(|e| StoreError::Other(Box::new(e)))
     }
 }
 
@@ -185,11 +161,12 @@ fn map_err(e: sqlx::Error) -> StoreError {
 /// The columns read back, in [`Row`]'s order.
 macro_rules! columns {
     () => {
-        "id, email, hashed_password, is_active, is_superuser, is_verified, fields, token_generation"
+        "id, email, hashed_password, is_active, is_superuser, is_verified, fields, \
+         token_generation, password_generation"
     };
 }
 
-type Row = (String, String, String, bool, bool, bool, String, i64);
+type Row = (String, String, String, bool, bool, bool, String, i64, i64);
 
 /// A stored token generation (never negative, never above `u32::MAX` when
 /// written by this crate).
@@ -198,8 +175,17 @@ fn generation_of(stored: i64) -> u32 {
 }
 
 fn from_row<U: UserModel<Id = Uuid>>(row: Row) -> Result<U, StoreError> {
-    let (id, email, hashed_password, is_active, is_superuser, is_verified, fields, generation) =
-        row;
+    let (
+        id,
+        email,
+        hashed_password,
+        is_active,
+        is_superuser,
+        is_verified,
+        fields,
+        token_generation,
+        password_generation,
+    ) = row;
     let id = Uuid::parse_str(&id).map_err(|e| StoreError::Other(Box::new(e)))?;
     let fields = serde_json::from_str(&fields).map_err(|e| StoreError::Other(Box::new(e)))?;
     Ok(U::from_parts(
@@ -211,7 +197,8 @@ fn from_row<U: UserModel<Id = Uuid>>(row: Row) -> Result<U, StoreError> {
             is_superuser,
             is_verified,
             fields,
-            token_generation: generation_of(generation),
+            token_generation: generation_of(token_generation),
+            password_generation: generation_of(password_generation),
         },
     ))
 }
@@ -266,6 +253,9 @@ impl<U: UserModel<Id = Uuid>> UserStore for SqliteStore<U> {
         }
         if changes.hashed_password.is_some() {
             sets.push("hashed_password = ?");
+            if !changes.hash_upgrade {
+                sets.push("password_generation = password_generation + 1");
+            }
         }
         if changes.is_active.is_some() {
             sets.push("is_active = ?");
@@ -452,7 +442,7 @@ fn insert_user<F>(
 ) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteArgs> {
     sqlx::query(
         "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, \
-         fields, token_generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         fields, token_generation, password_generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.hyphenated().to_string())
     .bind(data.email.clone())
@@ -462,6 +452,7 @@ fn insert_user<F>(
     .bind(data.is_verified)
     .bind(fields)
     .bind(i64::from(data.token_generation))
+    .bind(i64::from(data.password_generation))
 }
 
 /// Links an OAuth account in one statement: insert, or refresh when the same
@@ -548,7 +539,7 @@ impl<U: UserModel<Id = Uuid>> OAuthAccountStore for SqliteStore<U> {
     ) -> Result<Option<U>, StoreError> {
         sqlx::query_as::<_, Row>(
             "SELECT u.id, u.email, u.hashed_password, u.is_active, u.is_superuser, \
-             u.is_verified, u.fields, u.token_generation \
+             u.is_verified, u.fields, u.token_generation, u.password_generation \
              FROM oauth_accounts a JOIN users u ON u.id = a.user_id \
              WHERE a.oauth_name = ? AND a.account_id = ?",
         )

@@ -25,6 +25,7 @@ fn data<F: Default>(email: &str) -> UserData<F> {
         is_verified: false,
         fields: F::default(),
         token_generation: 0,
+        password_generation: 0,
     }
 }
 
@@ -44,6 +45,7 @@ where
     update_writes_only_the_given_fields(make().await).await;
     conditional_update_is_a_compare_and_set(make().await).await;
     token_generation_is_kept_and_raised_on_demand(make().await).await;
+    password_generation_is_raised_by_every_new_password_but_an_upgrade(make().await).await;
     update_to_taken_email_fails(make().await).await;
     delete_frees_the_address(make().await).await;
     concurrent_creates_of_one_address_yield_one_user(Arc::new(make().await)).await;
@@ -362,6 +364,60 @@ where
     assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
     let stored = store.get(user.id()).await.unwrap().unwrap();
     assert_eq!(stored.data().token_generation, 9);
+}
+
+async fn password_generation_is_raised_by_every_new_password_but_an_upgrade<S: UserStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let mut given = data("arthur@camelot.bt");
+    given.password_generation = 4;
+    let user = store.create(given).await.unwrap();
+    let generation = |user: &S::User| user.data().password_generation;
+    assert_eq!(generation(&user), 4, "kept as created");
+    let new_password = |hash: &str| UserChanges {
+        hashed_password: Some(PasswordHash::new(hash)),
+        ..UserChanges::default()
+    };
+    let after = store
+        .update(user.id(), new_password("$argon2id$one"))
+        .await
+        .unwrap();
+    assert_eq!(generation(&after), 5, "a new password raises it");
+    let stored = store.get(user.id()).await.unwrap().unwrap();
+    assert_eq!(generation(&stored), 5, "as stored");
+    let upgrade = UserChanges {
+        hashed_password: Some(PasswordHash::new("$argon2id$upgraded")),
+        hash_upgrade: true,
+        ..UserChanges::default()
+    };
+    let after = store.update(user.id(), upgrade).await.unwrap();
+    assert_eq!(after.data().hashed_password.as_str(), "$argon2id$upgraded");
+    assert_eq!(
+        generation(&after),
+        5,
+        "an upgrade of the same password does not"
+    );
+    let other = UserChanges {
+        is_verified: Some(true),
+        bump_token_generation: true,
+        ..UserChanges::default()
+    };
+    let after = store.update(user.id(), other).await.unwrap();
+    assert_eq!(generation(&after), 5, "nor does anything else");
+    // A failed condition writes nothing.
+    let mut conditional = new_password("$argon2id$two");
+    conditional.if_hashed_password = Some(PasswordHash::new("$argon2id$stale"));
+    assert!(matches!(
+        store.update(user.id(), conditional).await,
+        Err(StoreError::Conflict)
+    ));
+    let stored = store
+        .get_by_email("arthur@camelot.bt")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(generation(&stored), 5);
 }
 
 async fn update_to_taken_email_fails<S: UserStore>(store: S)

@@ -209,10 +209,17 @@ async fn tokens_are_bound_to_the_credentials<U: UserModel, S: Strategy<U>>(
     );
     let mut new_password = a.clone();
     new_password.data_mut().hashed_password = PasswordHash::new("$argon2id$another");
+    new_password.data_mut().password_generation += 1;
     assert_eq!(
         owner.binding.holds_for(&new_password),
         !strategy.is_revocable(),
         "a new password ends the sessions (revocable strategies), not the JWTs"
+    );
+    let mut upgraded = a.clone();
+    upgraded.data_mut().hashed_password = PasswordHash::new("$argon2id$upgraded");
+    assert!(
+        owner.binding.holds_for(&upgraded),
+        "the same password hashed again ends nothing"
     );
 }
 
