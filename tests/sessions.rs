@@ -461,13 +461,17 @@ mod race {
                             manager.reset_password(&token, &new, None).await.unwrap();
                         }
                         "own change" => {
-                            let mut update = axum_users::UserUpdate::default();
-                            update.password = Some(new);
+                            let update = axum_users::UserUpdate {
+                                password: Some(new),
+                                ..Default::default()
+                            };
                             manager.update(user, update, true, None).await.unwrap();
                         }
                         _ => {
-                            let mut update = axum_users::UserUpdate::default();
-                            update.password = Some(new);
+                            let update = axum_users::UserUpdate {
+                                password: Some(new),
+                                ..Default::default()
+                            };
                             manager.update(user, update, false, None).await.unwrap();
                         }
                     }
