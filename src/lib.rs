@@ -939,12 +939,12 @@
 //! costs the same as one with a wrong password. Passwords and hashes show as
 //! `[redacted]` in `Debug` output and never reach logs or responses.
 //!
-//! One timing difference remains by design: a stored hash *stronger* than the
-//! configured parameters (FastAPI Users' default m = 65536, t = 3, p = 4) is kept,
-//! not downgraded, so a failed login for such an account takes longer than one
-//! for an unknown address. After a migration from FastAPI Users, configure the
-//! same parameters ([`password::PasswordHasherBuilder::params`]) if that matters
-//! to you.
+//! A stored hash *stronger* than the configured parameters (FastAPI Users'
+//! default m = 65536, t = 3, p = 4) is kept, not downgraded, and a bcrypt hash
+//! is slow too: failed logins still take as long for every account, because an
+//! unknown address is checked against a dummy of the slowest class of hashes
+//! in the store and a wrong password for a faster hash waits as long
+//! ([`UserManager::calibrate_login_timing`]).
 //!
 //! Reset tokens die with any password change and reveal nothing of the hash;
 //! tokens without `exp` are rejected; forgot-password and request-verify answer

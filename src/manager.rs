@@ -346,8 +346,10 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     }
 
     /// Ends every session of a user in every registered revocable strategy
-    /// ("log out everywhere"). JWTs cannot be revoked and stay valid until they
-    /// expire.
+    /// ("log out everywhere"). It does not touch JWTs, which cannot be revoked
+    /// one by one: raise the user's token generation for that
+    /// ([`UserChanges::bump_token_generation`], which a reset, a superuser's
+    /// password change and a deactivation do).
     pub async fn logout_everywhere(&self, user: &UserOf<S>) -> Result<()> {
         let backends = self
             .inner

@@ -142,7 +142,7 @@ impl OAuthConfig {
     }
 
     /// The CSRF cookie's attributes (default: `fastapiusersoauthcsrf`,
-    /// `HttpOnly; Path=/; SameSite=lax; Secure`); its `Max-Age` is always the
+    /// `HttpOnly; SameSite=Lax; Secure; Path=/`); its `Max-Age` is always the
     /// state lifetime.
     /// Keep `SameSite` at `Lax` or `None`: the provider's redirect back is a
     /// cross-site navigation, which a `Strict` cookie does not follow.
