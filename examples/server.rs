@@ -518,13 +518,13 @@ impl ExampleHooks {
     async fn send(&self, to: &str, subject: &str, text: String) -> axum_users::Result<()> {
         let address: Address = to
             .parse()
-            .map_err(|e| Error::Internal(format!("cannot mail {to:?}: {e}")))?;
+            .map_err(|e| Error::internal(format!("mailing {to:?}"), e))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, address))
             .subject(subject)
             .singlepart(SinglePart::plain(text.clone()))
-            .map_err(|e| Error::Internal(format!("cannot build the mail: {e}")))?;
+            .map_err(|e| Error::internal("building the mail", e))?;
         let raw = wire_format(&message, &text);
         match &self.mailer {
             Mailer::Smtp(transport) => {
@@ -533,7 +533,7 @@ impl ExampleHooks {
                 transport
                     .send_raw(message.envelope(), &raw)
                     .await
-                    .map_err(|e| Error::Internal(format!("SMTP: {e}")))?;
+                    .map_err(|e| Error::internal("SMTP", e))?;
             }
             Mailer::Console => {
                 let text = String::from_utf8_lossy(&raw).replace("\r\n", "\n");
@@ -545,7 +545,7 @@ impl ExampleHooks {
                      ----- end of mail -----"
                 )
                 .and_then(|()| stdout.flush())
-                .map_err(|e| Error::Internal(format!("stdout: {e}")))?;
+                .map_err(|e| Error::internal("writing to stdout", e))?;
             }
         }
         Ok(())

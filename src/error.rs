@@ -11,95 +11,76 @@ use serde_json::json;
 
 use crate::store::StoreError;
 
-/// The `detail` codes of FastAPI Users' routers, as clients read them.
-///
-/// They are sent as `{"detail": "<CODE>"}` (or, for password rules,
-/// `{"detail": {"code": "<CODE>", "reason": "…"}}`) with status 400.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
+/// Declares the `detail` codes once each: the variant, its documentation and
+/// its wire string; [`ErrorCode::ALL`] and [`ErrorCode::as_str`] follow.
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $name:ident = $wire:literal, )*) => {
+        /// The `detail` codes of FastAPI Users' routers, as clients read them.
+        ///
+        /// They are sent with status 400 as `{"detail": "<CODE>"}` (or, for
+        /// password rules, `{"detail": {"code": "<CODE>", "reason": "…"}}`).
+        #[non_exhaustive]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order (for documentation generators).
+            pub const ALL: &'static [ErrorCode] = &[ $( ErrorCode::$name, )* ];
+
+            /// The code as it appears on the wire, e.g. `"LOGIN_BAD_CREDENTIALS"`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$name => $wire, )*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
     /// Registration with an e-mail address that already has an account.
-    RegisterUserAlreadyExists,
+    RegisterUserAlreadyExists = "REGISTER_USER_ALREADY_EXISTS",
     /// Registration with a password the policy rejects.
-    RegisterInvalidPassword,
+    RegisterInvalidPassword = "REGISTER_INVALID_PASSWORD",
     /// Login with an unknown e-mail, a wrong password or an inactive account.
-    LoginBadCredentials,
+    LoginBadCredentials = "LOGIN_BAD_CREDENTIALS",
     /// Login by an unverified user on a router that requires verification.
-    LoginUserNotVerified,
+    LoginUserNotVerified = "LOGIN_USER_NOT_VERIFIED",
     /// A bad, expired or wrong-purpose password-reset token.
-    ResetPasswordBadToken,
+    ResetPasswordBadToken = "RESET_PASSWORD_BAD_TOKEN",
     /// A password reset with a password the policy rejects.
-    ResetPasswordInvalidPassword,
+    ResetPasswordInvalidPassword = "RESET_PASSWORD_INVALID_PASSWORD",
     /// A bad, expired or wrong-purpose verification token.
-    VerifyUserBadToken,
+    VerifyUserBadToken = "VERIFY_USER_BAD_TOKEN",
     /// Verification of a user who is already verified.
-    VerifyUserAlreadyVerified,
+    VerifyUserAlreadyVerified = "VERIFY_USER_ALREADY_VERIFIED",
     /// An update to an e-mail address that another account has.
-    UpdateUserEmailAlreadyExists,
+    UpdateUserEmailAlreadyExists = "UPDATE_USER_EMAIL_ALREADY_EXISTS",
     /// An update to a password the policy rejects.
-    UpdateUserInvalidPassword,
+    UpdateUserInvalidPassword = "UPDATE_USER_INVALID_PASSWORD",
     /// An OAuth callback whose `state` is not a valid state token (garbage,
     /// tampered, signed with another secret or for another purpose).
-    AccessTokenDecodeError,
+    AccessTokenDecodeError = "ACCESS_TOKEN_DECODE_ERROR",
     /// An OAuth callback whose `state` has expired.
-    AccessTokenAlreadyExpired,
+    AccessTokenAlreadyExpired = "ACCESS_TOKEN_ALREADY_EXPIRED",
     /// An OAuth callback whose CSRF cookie is missing or does not match the state.
-    OAuthInvalidState,
+    OAuthInvalidState = "OAUTH_INVALID_STATE",
     /// The provider refused the authorization code (unknown, used or expired).
-    OAuthInvalidCode,
+    OAuthInvalidCode = "OAUTH_INVALID_CODE",
     /// The provider gave no e-mail address for the account.
-    OAuthNotAvailableEmail,
+    OAuthNotAvailableEmail = "OAUTH_NOT_AVAILABLE_EMAIL",
     /// An OAuth login whose e-mail address belongs to a user the provider
     /// account is not linked to (and linking by e-mail is off).
-    OAuthUserAlreadyExists,
+    OAuthUserAlreadyExists = "OAUTH_USER_ALREADY_EXISTS",
     /// Linking a provider account that another user already owns.
-    OAuthAccountAlreadyLinked,
+    OAuthAccountAlreadyLinked = "OAUTH_ACCOUNT_ALREADY_LINKED",
 }
 
 impl ErrorCode {
-    /// Every code, in declaration order (for documentation generators).
-    pub const ALL: &'static [ErrorCode] = &[
-        ErrorCode::RegisterUserAlreadyExists,
-        ErrorCode::RegisterInvalidPassword,
-        ErrorCode::LoginBadCredentials,
-        ErrorCode::LoginUserNotVerified,
-        ErrorCode::ResetPasswordBadToken,
-        ErrorCode::ResetPasswordInvalidPassword,
-        ErrorCode::VerifyUserBadToken,
-        ErrorCode::VerifyUserAlreadyVerified,
-        ErrorCode::UpdateUserEmailAlreadyExists,
-        ErrorCode::UpdateUserInvalidPassword,
-        ErrorCode::AccessTokenDecodeError,
-        ErrorCode::AccessTokenAlreadyExpired,
-        ErrorCode::OAuthInvalidState,
-        ErrorCode::OAuthInvalidCode,
-        ErrorCode::OAuthNotAvailableEmail,
-        ErrorCode::OAuthUserAlreadyExists,
-        ErrorCode::OAuthAccountAlreadyLinked,
-    ];
-
-    /// The code as it appears on the wire, e.g. `"LOGIN_BAD_CREDENTIALS"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::RegisterUserAlreadyExists => "REGISTER_USER_ALREADY_EXISTS",
-            ErrorCode::RegisterInvalidPassword => "REGISTER_INVALID_PASSWORD",
-            ErrorCode::LoginBadCredentials => "LOGIN_BAD_CREDENTIALS",
-            ErrorCode::LoginUserNotVerified => "LOGIN_USER_NOT_VERIFIED",
-            ErrorCode::ResetPasswordBadToken => "RESET_PASSWORD_BAD_TOKEN",
-            ErrorCode::ResetPasswordInvalidPassword => "RESET_PASSWORD_INVALID_PASSWORD",
-            ErrorCode::VerifyUserBadToken => "VERIFY_USER_BAD_TOKEN",
-            ErrorCode::VerifyUserAlreadyVerified => "VERIFY_USER_ALREADY_VERIFIED",
-            ErrorCode::UpdateUserEmailAlreadyExists => "UPDATE_USER_EMAIL_ALREADY_EXISTS",
-            ErrorCode::UpdateUserInvalidPassword => "UPDATE_USER_INVALID_PASSWORD",
-            ErrorCode::AccessTokenDecodeError => "ACCESS_TOKEN_DECODE_ERROR",
-            ErrorCode::AccessTokenAlreadyExpired => "ACCESS_TOKEN_ALREADY_EXPIRED",
-            ErrorCode::OAuthInvalidState => "OAUTH_INVALID_STATE",
-            ErrorCode::OAuthInvalidCode => "OAUTH_INVALID_CODE",
-            ErrorCode::OAuthNotAvailableEmail => "OAUTH_NOT_AVAILABLE_EMAIL",
-            ErrorCode::OAuthUserAlreadyExists => "OAUTH_USER_ALREADY_EXISTS",
-            ErrorCode::OAuthAccountAlreadyLinked => "OAUTH_ACCOUNT_ALREADY_LINKED",
-        }
-    }
+    /// The status every code is sent with: 400.
+    pub const STATUS: StatusCode = StatusCode::BAD_REQUEST;
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -137,20 +118,60 @@ impl std::fmt::Display for PasswordRejection {
     }
 }
 
+/// The source of the errors that wrap another one ([`Error::Internal`],
+/// [`Error::ServiceUnavailable`], [`Error::OAuthProvider`]): any error, or a
+/// message (`"…".into()`).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What was being done when an error happened, with the error as its source:
+/// `Error::internal("JWT signing", e)` reads "internal error: JWT signing"
+/// and keeps `e` in the chain of sources.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}")]
+pub struct Failure {
+    what: std::borrow::Cow<'static, str>,
+    #[source]
+    source: Option<BoxError>,
+}
+
+impl Failure {
+    /// `what` failed because of `source`.
+    pub fn new(
+        what: impl Into<std::borrow::Cow<'static, str>>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// `what` failed, with no error behind it.
+    pub fn message(what: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Self {
+            what: what.into(),
+            source: None,
+        }
+    }
+}
+
 /// Every error the crate returns, and what the client sees of it.
 ///
-/// The use cases of [`UserManager`](crate::UserManager) return the domain variants
-/// (`UserAlreadyExists`, `InvalidPassword`, …); the routers translate them into the
-/// route's own `detail` code with [`Error::in_route`]. Storage failures become a
-/// 503 `SERVICE_UNAVAILABLE` when the store is unreachable and a 500 otherwise; the
-/// response never carries the underlying message.
+/// The use cases of [`UserManager`](crate::UserManager) return the domain
+/// variants (`UserAlreadyExists`, `InvalidPassword`), which the routers
+/// translate into the route's own `detail` code with [`Error::in_route`]; every
+/// other 400 is a [`Error::Code`]. Storage failures become a 503
+/// `SERVICE_UNAVAILABLE` when the store is unreachable and a 500 otherwise; the
+/// response never carries the underlying message, which is logged with its
+/// chain of sources.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A 400 with this `detail` code.
     #[error("{0}")]
     Code(ErrorCode),
-    /// A user with this e-mail address already exists.
+    /// A user with this e-mail address already exists: the route's code
+    /// (`REGISTER_USER_ALREADY_EXISTS` unless a router says otherwise).
     #[error("a user with this e-mail address already exists")]
     UserAlreadyExists,
     /// The password policy rejected the password. `code` is the route's code when
@@ -162,12 +183,6 @@ pub enum Error {
         /// Why the password was rejected.
         rejection: PasswordRejection,
     },
-    /// Wrong credentials, or an inactive user, at login.
-    #[error("bad credentials")]
-    BadCredentials,
-    /// The user must be verified for this action.
-    #[error("user not verified")]
-    UserNotVerified,
     /// No user matched (an id or an e-mail address): 404.
     #[error("user not found")]
     UserNotFound,
@@ -198,20 +213,32 @@ pub enum Error {
     /// An OAuth provider failed (unreachable, an error status, an invalid
     /// answer or ID token): 502 `OAUTH_PROVIDER_ERROR`. The reason is logged,
     /// never sent to the client.
-    #[error("OAuth provider error: {0}")]
-    OAuthProvider(String),
+    #[error("OAuth provider error")]
+    OAuthProvider(#[source] BoxError),
     /// A dependency (database, cache) cannot be reached: 503 `SERVICE_UNAVAILABLE`.
-    #[error("service unavailable: {0}")]
-    ServiceUnavailable(String),
+    #[error("service unavailable")]
+    ServiceUnavailable(#[source] BoxError),
     /// The store failed.
-    #[error("store error: {0}")]
+    #[error("store error")]
     Store(#[from] StoreError),
     /// The crate is misconfigured (reported at start-up where possible).
     #[error("configuration error: {0}")]
     Config(String),
     /// An unexpected internal failure: 500, logged, never detailed to the client.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+/// What a client sees of an error: the status and the `detail`.
+enum Detail<'a> {
+    /// An error code.
+    Code(ErrorCode),
+    /// A rejected password: its route's code and the reason.
+    Password(ErrorCode, &'a str),
+    /// A 422's one validation error.
+    Validation(&'a [String], &'a str),
+    /// Free text.
+    Text(&'a str),
 }
 
 impl Error {
@@ -221,6 +248,27 @@ impl Error {
             loc: loc.iter().map(|s| s.to_string()).collect(),
             message: message.into(),
         }
+    }
+
+    /// An [`Error::Internal`]: `what` failed because of `source`.
+    pub fn internal(
+        what: impl Into<std::borrow::Cow<'static, str>>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Internal(Box::new(Failure::new(what, source)))
+    }
+
+    /// An [`Error::ServiceUnavailable`]: `what` failed because of `source`.
+    pub fn unavailable(
+        what: impl Into<std::borrow::Cow<'static, str>>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::ServiceUnavailable(Box::new(Failure::new(what, source)))
+    }
+
+    /// An [`Error::OAuthProvider`]: what the provider did wrong.
+    pub fn provider(what: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Error::OAuthProvider(Box::new(Failure::message(what)))
     }
 
     /// Translates the domain variants into a route's own `detail` codes:
@@ -239,29 +287,60 @@ impl Error {
 
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
+        self.wire().0
+    }
+
+    /// The status and the `detail` of this error: the one place that says
+    /// what a client sees.
+    fn wire(&self) -> (StatusCode, Detail<'_>) {
+        let text = |status: StatusCode, text| (status, Detail::Text(text));
         match self {
-            Error::Code(_)
-            | Error::UserAlreadyExists
-            | Error::InvalidPassword { .. }
-            | Error::BadCredentials
-            | Error::UserNotVerified
-            | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::OAuthProvider(_) => StatusCode::BAD_GATEWAY,
-            Error::UserNotFound | Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Unauthorized => StatusCode::UNAUTHORIZED,
-            Error::Forbidden => StatusCode::FORBIDDEN,
-            Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Store(StoreError::EmailTaken | StoreError::AccountTaken) => {
-                StatusCode::BAD_REQUEST
+            Error::Code(code) => (ErrorCode::STATUS, Detail::Code(*code)),
+            Error::UserAlreadyExists | Error::Store(StoreError::EmailTaken) => (
+                ErrorCode::STATUS,
+                Detail::Code(ErrorCode::RegisterUserAlreadyExists),
+            ),
+            Error::Store(StoreError::AccountTaken) => (
+                ErrorCode::STATUS,
+                Detail::Code(ErrorCode::OAuthAccountAlreadyLinked),
+            ),
+            Error::InvalidPassword { code, rejection } => (
+                ErrorCode::STATUS,
+                Detail::Password(
+                    code.unwrap_or(ErrorCode::RegisterInvalidPassword),
+                    rejection.reason(),
+                ),
+            ),
+            Error::BadRequest(detail) => text(StatusCode::BAD_REQUEST, detail.as_str()),
+            Error::UserNotFound | Error::NotFound => text(StatusCode::NOT_FOUND, "Not Found"),
+            Error::Unauthorized => text(StatusCode::UNAUTHORIZED, "Unauthorized"),
+            Error::Forbidden => text(StatusCode::FORBIDDEN, "Forbidden"),
+            Error::Validation { loc, message } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Detail::Validation(loc, message),
+            ),
+            Error::PayloadTooLarge => text(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"),
+            Error::OAuthProvider(_) => text(StatusCode::BAD_GATEWAY, "OAUTH_PROVIDER_ERROR"),
+            Error::ServiceUnavailable(_) | Error::Store(StoreError::Unavailable(_)) => {
+                text(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
             }
             Error::Store(_) | Error::Config(_) | Error::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
+                text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }
         }
     }
+}
+
+/// An error and its chain of sources, `"a: b: c"`, for the log.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl From<PasswordRejection> for Error {
@@ -275,48 +354,30 @@ impl From<PasswordRejection> for Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let detail = match &self {
-            Error::Code(code) => json!(code.as_str()),
-            Error::UserAlreadyExists | Error::Store(StoreError::EmailTaken) => {
-                json!(ErrorCode::RegisterUserAlreadyExists.as_str())
+        let (status, detail) = self.wire();
+        // What the client is not told goes to the log, with its sources.
+        match status {
+            StatusCode::BAD_GATEWAY => {
+                tracing::warn!(error = %chain(&self), "OAuth provider error")
             }
-            Error::InvalidPassword { code, rejection } => json!({
-                "code": code.unwrap_or(ErrorCode::RegisterInvalidPassword).as_str(),
-                "reason": rejection.reason(),
-            }),
-            Error::Store(StoreError::AccountTaken) => {
-                json!(ErrorCode::OAuthAccountAlreadyLinked.as_str())
+            StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::warn!(error = %chain(&self), "dependency unavailable")
             }
-            Error::BadCredentials => json!(ErrorCode::LoginBadCredentials.as_str()),
-            Error::UserNotVerified => json!(ErrorCode::LoginUserNotVerified.as_str()),
-            Error::UserNotFound | Error::NotFound => json!("Not Found"),
-            Error::Unauthorized => json!("Unauthorized"),
-            Error::Forbidden => json!("Forbidden"),
-            Error::Validation { loc, message } => json!([{
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                tracing::error!(error = %chain(&self), "internal error")
+            }
+            _ => {}
+        }
+        let detail = match detail {
+            Detail::Code(code) => json!(code.as_str()),
+            Detail::Password(code, reason) => json!({"code": code.as_str(), "reason": reason}),
+            Detail::Validation(loc, message) => json!([{
                 // FastAPI's type for an absent field; one for everything else.
                 "type": if message == "Field required" { "missing" } else { "value_error" },
                 "loc": loc,
                 "msg": message,
             }]),
-            Error::PayloadTooLarge => json!("Payload Too Large"),
-            Error::BadRequest(detail) => json!(detail),
-            Error::OAuthProvider(reason) => {
-                tracing::warn!(%reason, "OAuth provider error");
-                json!("OAUTH_PROVIDER_ERROR")
-            }
-            Error::ServiceUnavailable(reason) => {
-                tracing::warn!(%reason, "dependency unavailable");
-                json!("SERVICE_UNAVAILABLE")
-            }
-            Error::Store(StoreError::Unavailable(reason)) => {
-                tracing::warn!(%reason, "store unavailable");
-                json!("SERVICE_UNAVAILABLE")
-            }
-            Error::Store(_) | Error::Config(_) | Error::Internal(_) => {
-                tracing::error!(error = %self, "internal error");
-                json!("Internal Server Error")
-            }
+            Detail::Text(text) => json!(text),
         };
         let mut response = (status, Json(json!({ "detail": detail }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
@@ -331,3 +392,55 @@ impl IntoResponse for Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_wire_string_once() {
+        let mut wires: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(wires.len(), 17);
+        wires.sort();
+        wires.dedup();
+        assert_eq!(wires.len(), 17, "no two codes share a wire string");
+        assert_eq!(
+            ErrorCode::LoginBadCredentials.to_string(),
+            "LOGIN_BAD_CREDENTIALS"
+        );
+    }
+
+    #[test]
+    fn status_and_body_come_from_one_place() {
+        for (error, status) in [
+            (Error::Code(ErrorCode::LoginBadCredentials), 400),
+            (Error::UserAlreadyExists, 400),
+            (Error::Unauthorized, 401),
+            (Error::Forbidden, 403),
+            (Error::NotFound, 404),
+            (Error::validation(&["body"], "x"), 422),
+            (Error::provider("no id"), 502),
+            (Error::unavailable("Redis", "connection refused"), 503),
+            (Error::internal("JWT signing", "bad key"), 500),
+        ] {
+            assert_eq!(error.status().as_u16(), status, "{error}");
+            assert_eq!(error.into_response().status().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn sources_are_kept_in_the_chain() {
+        let io = std::io::Error::other("disk on fire");
+        let error = Error::internal("writing the mail", io);
+        assert_eq!(error.to_string(), "internal error");
+        assert_eq!(
+            chain(&error),
+            "internal error: writing the mail: disk on fire"
+        );
+        let source = std::error::Error::source(&error).expect("a source");
+        assert!(
+            source.source().is_some(),
+            "the io error is kept, not stringified"
+        );
+    }
+}

@@ -905,7 +905,7 @@
 //!
 //! | status | `detail` | from |
 //! | --- | --- | --- |
-//! | 400 | an [`ErrorCode`], e.g. `"LOGIN_BAD_CREDENTIALS"`, or `{"code", "reason"}` for a rejected password | [`Error::Code`], [`Error::BadCredentials`], [`Error::UserAlreadyExists`], [`Error::InvalidPassword`], … |
+//! | 400 | an [`ErrorCode`], e.g. `"LOGIN_BAD_CREDENTIALS"`, or `{"code", "reason"}` for a rejected password | [`Error::Code`], [`Error::UserAlreadyExists`], [`Error::InvalidPassword`], … |
 //! | 401 | `"Unauthorized"` (with `WWW-Authenticate: Bearer`) | [`Error::Unauthorized`]: no valid token |
 //! | 403 | `"Forbidden"` | [`Error::Forbidden`]: a required flag is missing |
 //! | 404 | `"Not Found"` | [`Error::UserNotFound`], [`Error::NotFound`] |

@@ -589,7 +589,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
 
     /// The login rule: the credentials must match an active user, who must be
     /// verified when `requires_verification` is set. Fails with
-    /// [`Error::BadCredentials`] or [`Error::UserNotVerified`].
+    /// `LOGIN_BAD_CREDENTIALS` or `LOGIN_USER_NOT_VERIFIED` ([`Error::Code`]).
     pub async fn login(
         &self,
         email: &str,
@@ -598,10 +598,10 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     ) -> Result<UserOf<S>> {
         let user = match self.authenticate(email, password).await? {
             Some(user) if user.is_active() => user,
-            _ => return Err(Error::BadCredentials),
+            _ => return Err(Error::Code(crate::ErrorCode::LoginBadCredentials)),
         };
         if requires_verification && !user.is_verified() {
-            return Err(Error::UserNotVerified);
+            return Err(Error::Code(crate::ErrorCode::LoginUserNotVerified));
         }
         Ok(user)
     }

@@ -28,7 +28,7 @@ pub const AUTH_AUDIENCE: &str = "fastapi-users:auth";
 pub fn random_token(len: usize) -> Result<String> {
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes)
-        .map_err(|e| Error::Internal(format!("operating system random source failed: {e}")))?;
+        .map_err(|e| Error::internal("the operating system's random source", e.to_string()))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -198,7 +198,7 @@ impl JwtCodec {
     /// Signs claims.
     pub fn encode<C: Serialize>(&self, claims: &C) -> Result<String> {
         jsonwebtoken::encode(&Header::new(self.algorithm), claims, &self.encoding)
-            .map_err(|e| Error::Internal(format!("JWT signing failed: {e}")))
+            .map_err(|e| Error::internal("JWT signing", e))
     }
 
     /// The validation rules of this codec for tokens of these audiences: the
@@ -267,7 +267,7 @@ impl Secret {
     pub fn random() -> Result<Self> {
         let mut bytes = vec![0u8; 32];
         getrandom::fill(&mut bytes)
-            .map_err(|e| Error::Internal(format!("operating system random source failed: {e}")))?;
+            .map_err(|e| Error::internal("the operating system's random source", e.to_string()))?;
         Ok(Self(bytes))
     }
 

@@ -237,7 +237,7 @@ impl OAuth2Provider {
                 )
                 .await?;
                 mapping.read(&info).ok_or_else(|| {
-                    Error::OAuthProvider(format!("{}: user info without an account id", self.name))
+                    Error::provider(format!("{}: user info without an account id", self.name))
                 })
             }
             Profile::GitHub { user_url } => {
@@ -249,9 +249,8 @@ impl OAuth2Provider {
                     Some(access_token),
                 )
                 .await?;
-                let id = id_string(user.get("id")).ok_or_else(|| {
-                    Error::OAuthProvider(format!("{}: user without an id", self.name))
-                })?;
+                let id = id_string(user.get("id"))
+                    .ok_or_else(|| Error::provider(format!("{}: user without an id", self.name)))?;
                 let emails_url = format!("{}/emails", user_url.trim_end_matches('/'));
                 let emails = http::get_json(
                     &self.client,

@@ -104,7 +104,7 @@ struct TokenAnswer {
 const REFUSED_CODE: &[&str] = &["invalid_grant", "bad_verification_code"];
 
 fn provider_error(provider: &str, what: impl std::fmt::Display) -> Error {
-    Error::OAuthProvider(format!("{provider}: {what}"))
+    Error::provider(format!("{provider}: {what}"))
 }
 
 /// Exchanges an authorization code with PKCE at `token_url`.

@@ -206,7 +206,7 @@ impl OidcProvider {
     }
 
     fn error(&self, what: impl std::fmt::Display) -> Error {
-        Error::OAuthProvider(format!("{}: {what}", self.inner.name))
+        Error::provider(format!("{}: {what}", self.inner.name))
     }
 
     async fn discovered(&self) -> Result<&Discovered> {

@@ -79,7 +79,7 @@ impl HashClass {
         match self {
             HashClass::Bcrypt { cost } => bcrypt::hash(random.as_bytes(), cost)
                 .map(PasswordHash::new)
-                .map_err(|e| Error::Internal(format!("bcrypt hashing failed: {e}"))),
+                .map_err(|e| Error::internal("bcrypt hashing", e)),
             HashClass::Argon2 {
                 algorithm,
                 version,
@@ -88,12 +88,12 @@ impl HashClass {
                 p,
             } => {
                 let params = Params::new(m_kib, t, p, None)
-                    .map_err(|e| Error::Internal(format!("stored argon2 parameters: {e}")))?;
+                    .map_err(|e| Error::internal("stored argon2 parameters", e.to_string()))?;
                 let blocks = params.block_count();
                 let argon2 = Argon2::new(algorithm, version, params);
                 let mut salt = [0u8; 16];
                 getrandom::fill(&mut salt).map_err(|e| {
-                    Error::Internal(format!("operating system random source failed: {e}"))
+                    Error::internal("the operating system's random source", e.to_string())
                 })?;
                 let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
                 with_blocks(blocks, keep, |memory| {
@@ -104,7 +104,7 @@ impl HashClass {
                         memory,
                     )
                 })
-                .map_err(|e| Error::Internal(format!("argon2 hashing failed: {e}")))?;
+                .map_err(|e| Error::internal("argon2 hashing", e.to_string()))?;
                 Ok(PasswordHash::new(format!(
                     "${algorithm}$v={}$m={m_kib},t={t},p={p}${}${}",
                     u32::from(version),

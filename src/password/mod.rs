@@ -318,7 +318,7 @@ impl PasswordHasher {
                 HashPool::start(inner.concurrency, inner.lower_priority).map_err(|e| e.to_string())
             })
             .as_ref()
-            .map_err(|e| Error::Internal(e.clone()))?;
+            .map_err(|e| Error::Internal(e.clone().into()))?;
         let cost = cost_kib.clamp(1, inner.memory_budget_kib);
         let _memory = match inner.memory.try_acquire_many(cost) {
             Ok(permit) => permit,
@@ -404,12 +404,12 @@ fn hash_now(params: Argon2Params, password: &str) -> Result<PasswordHash> {
     let block_count = argon2_params(params)?.block_count();
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt)
-        .map_err(|e| Error::Internal(format!("operating system random source failed: {e}")))?;
+        .map_err(|e| Error::internal("the operating system's random source", e.to_string()))?;
     let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
     with_blocks(block_count, block_count, |blocks| {
         argon2.hash_password_into_with_memory(password.as_bytes(), &salt, &mut output, blocks)
     })
-    .map_err(|e| Error::Internal(format!("argon2 hashing failed: {e}")))?;
+    .map_err(|e| Error::internal("argon2 hashing", e.to_string()))?;
     // The PHC string format, with its unpadded standard base64.
     Ok(PasswordHash::new(format!(
         "$argon2id$v=19$m={},t={},p={}${}${}",

@@ -34,7 +34,7 @@ impl HashPool {
             std::thread::Builder::new()
                 .name(format!("axum-users-hash-{index}"))
                 .spawn(move || worker(&queue, lower_priority))
-                .map_err(|e| Error::Internal(format!("cannot start a hashing thread: {e}")))?;
+                .map_err(|e| Error::internal("starting a hashing thread", e))?;
         }
         Ok(Self {
             jobs: Mutex::new(jobs),
@@ -122,7 +122,7 @@ mod tests {
             let nice = pool
                 .run(|| {
                     rustix::process::getpriority_process(Some(rustix::thread::gettid()))
-                        .map_err(|e| Error::Internal(e.to_string()))
+                        .map_err(|e| Error::Internal(e.to_string().into()))
                 })
                 .await
                 .unwrap();
@@ -132,7 +132,7 @@ mod tests {
         let nice = normal
             .run(|| {
                 rustix::process::getpriority_process(Some(rustix::thread::gettid()))
-                    .map_err(|e| Error::Internal(e.to_string()))
+                    .map_err(|e| Error::Internal(e.to_string().into()))
             })
             .await
             .unwrap();

@@ -260,10 +260,10 @@ where
             .oauth_callback(login, state.config.options, Some(&parts))
             .await?;
         if !user.is_active() {
-            return Err(Error::BadCredentials);
+            return Err(Error::Code(ErrorCode::LoginBadCredentials));
         }
         if state.requires_verification && !user.is_verified() {
-            return Err(Error::UserNotVerified);
+            return Err(Error::Code(ErrorCode::LoginUserNotVerified));
         }
         let Some(backend) = &state.backend else {
             return Err(Error::Internal(

@@ -314,11 +314,11 @@ fn open_client(url: &str) -> Result<Client> {
 }
 
 fn unavailable(e: RedisError) -> Error {
-    Error::ServiceUnavailable(format!("Redis: {e}"))
+    Error::unavailable("Redis", e)
 }
 
 fn timed_out(timeout: Duration) -> Error {
-    Error::ServiceUnavailable(format!("Redis did not answer within {timeout:?}"))
+    Error::ServiceUnavailable(format!("Redis did not answer within {timeout:?}").into())
 }
 
 #[async_trait]
