@@ -14,7 +14,7 @@ mod oauth;
 
 pub use oauth::{OAuthCallbackOptions, OAuthLogin};
 
-use crate::auth::AuthBackend;
+use crate::auth::{AuthBackend, UserLoader};
 use crate::error::{Error, Result};
 use crate::hooks::{NoHooks, PasswordContext, UpdatedFields, UserHooks};
 use crate::password::{HashClass, MeasuredDummy, PasswordHasher, PasswordPolicy, Verified};
@@ -23,6 +23,7 @@ use crate::tokens::{PurposeTokens, RESET_AUDIENCE, Secret, VERIFY_AUDIENCE};
 use crate::user::{
     Password, PasswordHash, UpdatedBy, UserCreate, UserData, UserFields, UserModel, UserUpdate,
 };
+use async_trait::async_trait;
 
 /// The user type of a store.
 pub type UserOf<S> = <S as UserStore>::User;
@@ -596,14 +597,25 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         password: &Password,
         requires_verification: bool,
     ) -> Result<UserOf<S>> {
-        let user = match self.authenticate(email, password).await? {
-            Some(user) if user.is_active() => user,
-            _ => return Err(Error::Code(crate::ErrorCode::LoginBadCredentials)),
-        };
+        let user = self
+            .authenticate(email, password)
+            .await?
+            .ok_or(Error::Code(crate::ErrorCode::LoginBadCredentials))?;
+        Self::may_log_in(&user, requires_verification)?;
+        Ok(user)
+    }
+
+    /// The rule for every login, by password or by a provider: an inactive
+    /// user gets `LOGIN_BAD_CREDENTIALS`, an unverified one
+    /// `LOGIN_USER_NOT_VERIFIED` when `requires_verification`.
+    pub fn may_log_in(user: &UserOf<S>, requires_verification: bool) -> Result<()> {
+        if !user.is_active() {
+            return Err(Error::Code(crate::ErrorCode::LoginBadCredentials));
+        }
         if requires_verification && !user.is_verified() {
             return Err(Error::Code(crate::ErrorCode::LoginUserNotVerified));
         }
-        Ok(user)
+        Ok(())
     }
 
     /// Updates a user and fires `on_after_update`.
@@ -721,6 +733,23 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             self.logout_everywhere(&user).await?;
         }
         self.hooks().on_after_delete(&user, request).await
+    }
+}
+
+/// The manager loads the users of the [`Authenticator`](crate::auth::Authenticator),
+/// with its rule for sessions on a password change.
+#[async_trait]
+impl<S, H> UserLoader<UserOf<S>> for UserManager<S, H>
+where
+    S: UserStore,
+    H: UserHooks<S::User>,
+{
+    async fn load_user(&self, id: &IdOf<S>) -> Result<Option<UserOf<S>>> {
+        Ok(self.store().get(id).await?)
+    }
+
+    fn sessions_end_with_password(&self) -> bool {
+        self.logout_everywhere_policy().on_password_change
     }
 }
 

@@ -25,6 +25,14 @@ async fn authenticate<U: UserModel>(
         .map(|authenticated| authenticated.user))
 }
 
+/// The user of a protected route: 401 or 403 as [`Authenticator::require`]
+/// answers.
+async fn require<U: UserModel>(parts: &Parts, requirements: Requirements) -> Result<U, Error> {
+    authenticate(parts, requirements)
+        .await?
+        .ok_or(Error::Unauthorized)
+}
+
 macro_rules! user_extractor {
     ($(#[$doc:meta])* $name:ident, $requirements:expr) => {
         $(#[$doc])*
@@ -35,10 +43,7 @@ macro_rules! user_extractor {
             type Rejection = Error;
 
             async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
-                match authenticate::<U>(parts, $requirements).await? {
-                    Some(user) => Ok($name(user)),
-                    None => Err(Error::Unauthorized),
-                }
+                require::<U>(parts, $requirements).await.map($name)
             }
         }
 

@@ -10,7 +10,6 @@ use axum::response::Response;
 use http::request::Parts;
 
 use crate::error::{Error, Result};
-use crate::store::UserStore;
 use crate::user::UserModel;
 
 mod binding;
@@ -43,16 +42,66 @@ pub enum TransportKind {
 }
 
 /// Where a token travels: how to find it in a request, and what the login and
-/// logout responses look like.
+/// logout answers carry.
 pub trait Transport: Send + Sync + 'static {
     /// The token this request carries for this transport, if any (not yet checked).
     fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str>;
-    /// The response to a successful login carrying `token`.
-    fn login_response(&self, token: &str) -> Response;
-    /// The response to a logout.
-    fn logout_response(&self) -> Response;
+    /// The answer to a successful login carrying `token`.
+    fn login(&self, token: &str) -> Result<TransportAnswer>;
+    /// The answer to a logout.
+    fn logout(&self) -> Result<TransportAnswer>;
     /// What the transport is, for documentation.
     fn kind(&self) -> TransportKind;
+}
+
+/// What a transport answers to a login or a logout: a status, a JSON body or
+/// none, and a `Set-Cookie` value or none. It becomes the response (it
+/// implements [`IntoResponse`](axum::response::IntoResponse)), and its cookie
+/// can go on another response (a redirect) as it is.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TransportAnswer {
+    /// The status: 200 with a body, 204 without.
+    pub status: http::StatusCode,
+    /// The JSON body, if any (the bearer login's).
+    pub body: Option<serde_json::Value>,
+    /// The `Set-Cookie` header's value, if any (the cookie transport's).
+    pub set_cookie: Option<http::HeaderValue>,
+}
+
+impl TransportAnswer {
+    /// 200 with a JSON body.
+    pub fn json(body: serde_json::Value) -> Self {
+        Self {
+            status: http::StatusCode::OK,
+            body: Some(body),
+            set_cookie: None,
+        }
+    }
+
+    /// 204, with a cookie to set when given.
+    pub fn no_content(set_cookie: Option<http::HeaderValue>) -> Self {
+        Self {
+            status: http::StatusCode::NO_CONTENT,
+            body: None,
+            set_cookie,
+        }
+    }
+}
+
+impl axum::response::IntoResponse for TransportAnswer {
+    fn into_response(self) -> Response {
+        let mut response = match self.body {
+            Some(body) => (self.status, axum::Json(body)).into_response(),
+            None => self.status.into_response(),
+        };
+        if let Some(cookie) = self.set_cookie {
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, cookie);
+        }
+        response
+    }
 }
 
 /// What a token is and how it is checked, issued and revoked.
@@ -161,14 +210,27 @@ pub struct Requirements {
     pub superuser: bool,
 }
 
-/// An authenticated request: the user, and the backend that accepted its token
-/// (whose transport finds the token in the request again, for a logout).
-#[derive(Debug, Clone)]
+/// An authenticated request: the user, the backend that accepted its token,
+/// and the token (for a logout).
+#[derive(Clone)]
+#[non_exhaustive]
 pub struct Authenticated<U: UserModel> {
     /// The user (active, and meeting the requirements).
     pub user: U,
     /// The index of the backend that accepted the token.
     pub backend: usize,
+    /// The token the backend accepted.
+    pub token: String,
+}
+
+impl<U: UserModel> std::fmt::Debug for Authenticated<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticated")
+            .field("user", &self.user)
+            .field("backend", &self.backend)
+            .field("token", &"[redacted]")
+            .finish()
+    }
 }
 
 /// Loads users by id for the [`Authenticator`]; implemented by
@@ -184,21 +246,6 @@ pub trait UserLoader<U: UserModel>: Send + Sync + 'static {
     /// [`LogoutEverywhere::on_password_change`](crate::LogoutEverywhere).
     fn sessions_end_with_password(&self) -> bool {
         true
-    }
-}
-
-#[async_trait]
-impl<S, H> UserLoader<S::User> for crate::UserManager<S, H>
-where
-    S: UserStore,
-    H: crate::UserHooks<S::User>,
-{
-    async fn load_user(&self, id: &<S::User as UserModel>::Id) -> Result<Option<S::User>> {
-        Ok(self.store().get(id).await?)
-    }
-
-    fn sessions_end_with_password(&self) -> bool {
-        self.logout_everywhere_policy().on_password_change
     }
 }
 
@@ -269,7 +316,23 @@ impl<U: UserModel> Authenticator<U> {
         }
     }
 
-    /// Who is calling, checked against `requirements`.
+    /// Who is calling, who must meet `requirements`: [`Error::Unauthorized`]
+    /// (401) when no backend accepts the request's token or the user is
+    /// inactive, [`Error::Forbidden`] (403) when the user lacks a required
+    /// flag. The one authenticated path of the crate: the extractors and every
+    /// protected route go through it.
+    pub async fn require(
+        &self,
+        parts: &Parts,
+        requirements: Requirements,
+    ) -> Result<Authenticated<U>> {
+        self.authenticate(parts, requirements)
+            .await?
+            .ok_or(Error::Unauthorized)
+    }
+
+    /// Who is calling, checked against `requirements`; `Ok(None)` where
+    /// [`require`](Self::require) answers 401.
     ///
     /// `Ok(None)` when no backend accepts the request's token (401); an inactive
     /// user also counts as no user. [`Error::Forbidden`] when the user lacks a
@@ -313,6 +376,7 @@ impl<U: UserModel> Authenticator<U> {
             return Ok(Some(Authenticated {
                 user,
                 backend: index,
+                token: token.to_owned(),
             }));
         }
         match failure {

@@ -16,6 +16,7 @@ use crate::auth::{AuthBackend, Authenticator};
 use crate::hooks::{NoHooks, UserHooks};
 use crate::manager::UserManager;
 use crate::store::UserStore;
+use state::RouterState;
 
 pub(crate) mod app;
 mod auth;
@@ -24,6 +25,7 @@ mod oauth;
 mod register;
 mod reset;
 pub mod spec;
+mod state;
 mod users;
 mod verify;
 
@@ -135,13 +137,21 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
         &self,
         backend: &AuthBackend<S::User>,
     ) -> Router<St> {
-        auth::router(
-            self.manager.clone(),
-            backend.clone(),
-            self.authenticator.with_only(backend),
-            self.requires_verification,
-            self.body_limit,
-        )
+        let state = RouterState {
+            authenticator: self.authenticator.with_only(backend),
+            ..self.state()
+        };
+        auth::router(state.with(backend.clone()), self.body_limit)
+    }
+
+    /// The state every router starts from.
+    fn state(&self) -> RouterState<S, H> {
+        RouterState {
+            manager: self.manager.clone(),
+            authenticator: self.authenticator.clone(),
+            requires_verification: self.requires_verification,
+            extra: (),
+        }
     }
 
     /// `POST /register`.
@@ -161,12 +171,7 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
 
     /// `GET|PATCH /me` and `GET|PATCH|DELETE /{id}`.
     pub fn users_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
-        users::router(
-            self.manager.clone(),
-            self.authenticator.clone(),
-            self.requires_verification,
-            self.body_limit,
-        )
+        users::router(self.state(), self.body_limit)
     }
 }
 
@@ -187,13 +192,7 @@ where
         config: &crate::oauth::OAuthConfig,
         backend: &AuthBackend<S::User>,
     ) -> Router<St> {
-        oauth::login_router(
-            self.manager.clone(),
-            config.clone(),
-            backend.clone(),
-            self.authenticator.clone(),
-            self.requires_verification,
-        )
+        oauth::login_router(self.state(), config.clone(), backend.clone())
     }
 
     /// `GET /authorize` and `GET /callback` for the current user (any backend's
@@ -203,12 +202,7 @@ where
         &self,
         config: &crate::oauth::OAuthConfig,
     ) -> Router<St> {
-        oauth::associate_router(
-            self.manager.clone(),
-            config.clone(),
-            self.authenticator.clone(),
-            self.requires_verification,
-        )
+        oauth::associate_router(self.state(), config.clone())
     }
 }
 

@@ -19,42 +19,39 @@ use subtle::ConstantTimeEq;
 
 use super::route;
 use super::spec::{OAUTH_ASSOCIATE_ROUTES, OAUTH_ROUTES, RouteSpec};
-use crate::auth::{AuthBackend, Authenticator, Requirements, Transport};
+use super::state::RouterState;
+use crate::auth::{AuthBackend, Transport};
 use crate::error::{Error, ErrorCode, Result};
 use crate::hooks::UserHooks;
-use crate::manager::{UserManager, UserOf};
+use crate::manager::UserOf;
 use crate::oauth::state::pkce_challenge;
 use crate::oauth::{AuthorizationRequest, CodeExchange, OAuthConfig};
-use crate::store::OAuthAccountStore;
+use crate::store::{OAuthAccountStore, UserStore};
 use crate::user::UserModel;
 
-struct OAuthState<S: OAuthAccountStore, H> {
-    manager: UserManager<S, H>,
+/// What an OAuth router needs beside the shared state: its provider's
+/// configuration, and the backend whose token a login gets (`None` for the
+/// associate router).
+struct OAuthRouter<U: UserModel> {
     config: OAuthConfig,
-    /// The login router's backend; `None` for the associate router.
-    backend: Option<AuthBackend<S::User>>,
-    authenticator: Authenticator<S::User>,
-    requires_verification: bool,
+    backend: Option<AuthBackend<U>>,
 }
 
-impl<S: OAuthAccountStore, H> Clone for OAuthState<S, H> {
+impl<U: UserModel> Clone for OAuthRouter<U> {
     fn clone(&self) -> Self {
         Self {
-            manager: self.manager.clone(),
             config: self.config.clone(),
             backend: self.backend.clone(),
-            authenticator: self.authenticator.clone(),
-            requires_verification: self.requires_verification,
         }
     }
 }
 
+type OAuthState<S, H> = RouterState<S, H, OAuthRouter<<S as UserStore>::User>>;
+
 pub(super) fn login_router<S, H, St>(
-    manager: UserManager<S, H>,
+    state: RouterState<S, H>,
     config: OAuthConfig,
     backend: AuthBackend<S::User>,
-    authenticator: Authenticator<S::User>,
-    requires_verification: bool,
 ) -> Router<St>
 where
     S: OAuthAccountStore,
@@ -62,21 +59,16 @@ where
     <S::User as UserModel>::Fields: Default,
     St: Clone + Send + Sync + 'static,
 {
-    let state = OAuthState {
-        manager,
+    let extra = OAuthRouter {
         config,
         backend: Some(backend),
-        authenticator,
-        requires_verification,
     };
-    build(state, OAUTH_ROUTES, callback::<S, H>)
+    build(state.with(extra), OAUTH_ROUTES, callback::<S, H>)
 }
 
 pub(super) fn associate_router<S, H, St>(
-    manager: UserManager<S, H>,
+    state: RouterState<S, H>,
     config: OAuthConfig,
-    authenticator: Authenticator<S::User>,
-    requires_verification: bool,
 ) -> Router<St>
 where
     S: OAuthAccountStore,
@@ -84,14 +76,15 @@ where
     <S::User as UserModel>::Fields: Default,
     St: Clone + Send + Sync + 'static,
 {
-    let state = OAuthState {
-        manager,
+    let extra = OAuthRouter {
         config,
         backend: None,
-        authenticator,
-        requires_verification,
     };
-    build(state, OAUTH_ASSOCIATE_ROUTES, associate_callback::<S, H>)
+    build(
+        state.with(extra),
+        OAUTH_ASSOCIATE_ROUTES,
+        associate_callback::<S, H>,
+    )
 }
 
 /// The two routes of an OAuth router: the shared authorize handler and the
@@ -113,20 +106,14 @@ where
     router.with_state(state)
 }
 
-impl<S: OAuthAccountStore, H> OAuthState<S, H> {
-    /// The caller of an associate route: 401 (or 403) before anything else.
-    async fn caller(&self, parts: &Parts) -> Result<UserOf<S>> {
-        let requirements = Requirements {
-            verified: self.requires_verification
-                || self.config.options.associate_requires_verification,
-            superuser: false,
-        };
-        self.authenticator
-            .authenticate(parts, requirements)
-            .await?
-            .map(|authenticated| authenticated.user)
-            .ok_or(Error::Unauthorized)
-    }
+/// The caller of an associate route: 401 (or 403) before anything else.
+async fn associate_caller<S: OAuthAccountStore, H>(
+    state: &OAuthState<S, H>,
+    parts: &Parts,
+) -> Result<UserOf<S>> {
+    let mut requirements = state.requirements(false);
+    requirements.verified |= state.extra.config.options.associate_requires_verification;
+    Ok(state.caller(parts, requirements).await?.user)
 }
 
 /// The query pairs of a request; repeated keys are kept (`scopes`).
@@ -149,9 +136,9 @@ async fn authorize<S: OAuthAccountStore, H: UserHooks<S::User>>(
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     // The associate router names its user in the state: the caller first.
-    let sub = match state.backend {
+    let sub = match state.extra.backend {
         Some(_) => None,
-        None => Some(state.caller(&parts).await?.id().to_string()),
+        None => Some(associate_caller(&state, &parts).await?.id().to_string()),
     };
     let pairs = query_pairs(query.as_deref());
     let scopes: Vec<String> = pairs
@@ -159,7 +146,7 @@ async fn authorize<S: OAuthAccountStore, H: UserHooks<S::User>>(
         .filter(|(k, _)| k == "scopes")
         .flat_map(|(_, v)| v.split_whitespace().map(str::to_owned))
         .collect();
-    let config = &state.config;
+    let config = &state.extra.config;
     let issued = config.state.issue(sub.as_deref())?;
     let verifier = config.state.pkce_verifier(&issued.csrf);
     let challenge = pkce_challenge(&verifier);
@@ -175,10 +162,9 @@ async fn authorize<S: OAuthAccountStore, H: UserHooks<S::User>>(
         })
         .await?;
     let mut response = Json(json!({ "authorization_url": authorization_url })).into_response();
-    copy_cookies(
-        config.csrf_cookie.login_response(&issued.csrf),
-        &mut response,
-    );
+    response
+        .headers_mut()
+        .append(SET_COOKIE, config.csrf_cookie.set(&issued.csrf)?);
     Ok(response)
 }
 
@@ -192,7 +178,7 @@ async fn sign_in<S: OAuthAccountStore, H>(
     caller: Option<&UserOf<S>>,
 ) -> Result<Result<crate::manager::OAuthLogin>> {
     let pairs = query_pairs(query);
-    let config = &state.config;
+    let config = &state.extra.config;
     if let Some(error) = first(&pairs, "error") {
         // The user aborted or the provider refused: no code to exchange. The
         // provider's error code is echoed only when it looks like one.
@@ -254,33 +240,19 @@ where
 {
     let login = sign_in(&state, &parts, query.as_deref(), None).await?;
     let result = async {
-        let login = login?;
         let user = state
             .manager
-            .oauth_callback(login, state.config.options, Some(&parts))
+            .oauth_callback(login?, state.extra.config.options, Some(&parts))
             .await?;
-        if !user.is_active() {
-            return Err(Error::Code(ErrorCode::LoginBadCredentials));
-        }
-        if state.requires_verification && !user.is_verified() {
-            return Err(Error::Code(ErrorCode::LoginUserNotVerified));
-        }
-        let Some(backend) = &state.backend else {
+        let Some(backend) = &state.extra.backend else {
             return Err(Error::Internal(
                 "OAuth login router without a backend".into(),
             ));
         };
-        let token = backend.strategy().write_token(&user).await?;
-        let mut response = backend.transport().login_response(&token);
-        state
-            .manager
-            .hooks()
-            .on_after_login(&user, Some(&parts), Some(&mut response))
-            .await?;
-        Ok(response)
+        state.log_in(backend, &user, &parts).await
     }
     .await;
-    Ok(finish(&state.config, result))
+    finish(&state.extra.config, result)
 }
 
 async fn associate_callback<S, H>(
@@ -293,23 +265,23 @@ where
     H: UserHooks<S::User>,
     <S::User as UserModel>::Fields: Default,
 {
-    let caller = state.caller(&parts).await?;
+    let caller = associate_caller(&state, &parts).await?;
     let login = sign_in(&state, &parts, query.as_deref(), Some(&caller)).await?;
     let result = async {
         let user = state
             .manager
-            .oauth_associate_callback(&caller, login?, state.config.options)
+            .oauth_associate_callback(&caller, login?, state.extra.config.options)
             .await?;
         Ok(Json(user.read()).into_response())
     }
     .await;
-    Ok(finish(&state.config, result))
+    finish(&state.extra.config, result)
 }
 
 /// The answer of a callback whose state and CSRF cookie were genuine: the
 /// CSRF cookie is cleared whatever the outcome (it has served), and a success
 /// becomes a redirect when the config says so.
-fn finish(config: &OAuthConfig, result: Result<Response>) -> Response {
+fn finish(config: &OAuthConfig, result: Result<Response>) -> Result<Response> {
     let mut response = match result {
         Ok(response) => match &config.success_redirect {
             Some(url) => redirect(url, response),
@@ -317,11 +289,14 @@ fn finish(config: &OAuthConfig, result: Result<Response>) -> Response {
         },
         Err(e) => e.into_response(),
     };
-    copy_cookies(config.csrf_cookie.logout_response(), &mut response);
     response
+        .headers_mut()
+        .append(SET_COOKIE, config.csrf_cookie.clear()?);
+    Ok(response)
 }
 
-/// A 302 to `url` carrying the cookies of `response` (the login cookie).
+/// A 302 to `url` carrying the cookies of `response`: the login cookie, and
+/// any the `on_after_login` hook added.
 fn redirect(url: &str, response: Response) -> Response {
     let mut redirect = StatusCode::FOUND.into_response();
     match HeaderValue::from_str(url) {

@@ -8,49 +8,23 @@ use http::request::Parts;
 
 use super::route;
 use super::spec::USERS_ROUTES;
-use crate::auth::{Authenticator, Requirements};
+use super::state::RouterState;
 use crate::error::{Error, ErrorCode, Result};
 use crate::extract::{IdPath, UserBody};
 use crate::hooks::UserHooks;
-use crate::manager::{UserManager, UserOf};
+use crate::manager::UserOf;
 use crate::store::UserStore;
 use crate::user::{UserFields, UserModel, UserUpdate};
 
 type UpdateOf<S> = UserUpdate<<<UserOf<S> as UserModel>::Fields as UserFields>::Update>;
 type IdOf<S> = <UserOf<S> as UserModel>::Id;
 
-struct UsersState<S: UserStore, H> {
-    manager: UserManager<S, H>,
-    authenticator: Authenticator<S::User>,
-    requires_verification: bool,
-}
-
-impl<S: UserStore, H> Clone for UsersState<S, H> {
-    fn clone(&self) -> Self {
-        Self {
-            manager: self.manager.clone(),
-            authenticator: self.authenticator.clone(),
-            requires_verification: self.requires_verification,
-        }
-    }
-}
-
-pub(super) fn router<S, H, St>(
-    manager: UserManager<S, H>,
-    authenticator: Authenticator<S::User>,
-    requires_verification: bool,
-    limit: usize,
-) -> Router<St>
+pub(super) fn router<S, H, St>(state: RouterState<S, H>, limit: usize) -> Router<St>
 where
     S: UserStore,
     H: UserHooks<S::User>,
     St: Clone + Send + Sync + 'static,
 {
-    let state = UsersState {
-        manager,
-        authenticator,
-        requires_verification,
-    };
     let [me, patch_me, get_one, patch_one, delete_one] = USERS_ROUTES;
     let router = route(Router::new(), me, get_me::<S>, limit);
     let router = route(router, patch_me, update_me::<S, H>, limit);
@@ -66,36 +40,21 @@ struct Caller<U>(U);
 /// The caller, an active (401) superuser (403), verified when required (403).
 struct Admin;
 
-async fn caller<S: UserStore, H>(
-    parts: &Parts,
-    state: &UsersState<S, H>,
-    superuser: bool,
-) -> Result<UserOf<S>> {
-    let requirements = Requirements {
-        verified: state.requires_verification,
-        superuser,
-    };
-    state
-        .authenticator
-        .authenticate(parts, requirements)
-        .await?
-        .map(|authenticated| authenticated.user)
-        .ok_or(Error::Unauthorized)
-}
-
-impl<S: UserStore, H: Send + Sync + 'static> FromRequestParts<UsersState<S, H>>
+impl<S: UserStore, H: Send + Sync + 'static> FromRequestParts<RouterState<S, H>>
     for Caller<UserOf<S>>
 {
     type Rejection = Error;
-    async fn from_request_parts(parts: &mut Parts, state: &UsersState<S, H>) -> Result<Self> {
-        caller(parts, state, false).await.map(Caller)
+    async fn from_request_parts(parts: &mut Parts, state: &RouterState<S, H>) -> Result<Self> {
+        let caller = state.caller(parts, state.requirements(false)).await?;
+        Ok(Caller(caller.user))
     }
 }
 
-impl<S: UserStore, H: Send + Sync + 'static> FromRequestParts<UsersState<S, H>> for Admin {
+impl<S: UserStore, H: Send + Sync + 'static> FromRequestParts<RouterState<S, H>> for Admin {
     type Rejection = Error;
-    async fn from_request_parts(parts: &mut Parts, state: &UsersState<S, H>) -> Result<Self> {
-        caller(parts, state, true).await.map(|_| Admin)
+    async fn from_request_parts(parts: &mut Parts, state: &RouterState<S, H>) -> Result<Self> {
+        state.caller(parts, state.requirements(true)).await?;
+        Ok(Admin)
     }
 }
 
@@ -115,7 +74,7 @@ async fn get_me<S: UserStore>(Caller(user): Caller<UserOf<S>>) -> Response {
 }
 
 async fn update_me<S: UserStore, H: UserHooks<S::User>>(
-    State(state): State<UsersState<S, H>>,
+    State(state): State<RouterState<S, H>>,
     Caller(user): Caller<UserOf<S>>,
     parts: Parts,
     UserBody(update): UserBody<UpdateOf<S>>,
@@ -129,7 +88,7 @@ async fn update_me<S: UserStore, H: UserHooks<S::User>>(
 }
 
 async fn get_user<S: UserStore, H: UserHooks<S::User>>(
-    State(state): State<UsersState<S, H>>,
+    State(state): State<RouterState<S, H>>,
     _admin: Admin,
     IdPath(id): IdPath<IdOf<S>>,
 ) -> Result<Response> {
@@ -138,7 +97,7 @@ async fn get_user<S: UserStore, H: UserHooks<S::User>>(
 }
 
 async fn update_user<S: UserStore, H: UserHooks<S::User>>(
-    State(state): State<UsersState<S, H>>,
+    State(state): State<RouterState<S, H>>,
     _admin: Admin,
     IdPath(id): IdPath<IdOf<S>>,
     parts: Parts,
@@ -154,7 +113,7 @@ async fn update_user<S: UserStore, H: UserHooks<S::User>>(
 }
 
 async fn delete_user<S: UserStore, H: UserHooks<S::User>>(
-    State(state): State<UsersState<S, H>>,
+    State(state): State<RouterState<S, H>>,
     _admin: Admin,
     IdPath(id): IdPath<IdOf<S>>,
     parts: Parts,

@@ -1,11 +1,9 @@
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use http::header::AUTHORIZATION;
 use http::request::Parts;
-use serde::Serialize;
+use serde_json::json;
 
-use crate::auth::{Transport, TransportKind};
+use crate::auth::{Transport, TransportAnswer, TransportKind};
+use crate::error::Result;
 
 /// The bearer transport: the token travels in `Authorization: Bearer <token>`
 /// (scheme case-insensitive); login answers 200
@@ -25,27 +23,19 @@ impl BearerTransport {
     }
 }
 
-#[derive(Serialize)]
-struct BearerResponse<'a> {
-    access_token: &'a str,
-    token_type: &'static str,
-}
-
 impl Transport for BearerTransport {
     fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
         bearer_token(parts)
     }
 
-    fn login_response(&self, token: &str) -> Response {
-        Json(BearerResponse {
-            access_token: token,
-            token_type: "bearer",
-        })
-        .into_response()
+    fn login(&self, token: &str) -> Result<TransportAnswer> {
+        Ok(TransportAnswer::json(
+            json!({"access_token": token, "token_type": "bearer"}),
+        ))
     }
 
-    fn logout_response(&self) -> Response {
-        StatusCode::NO_CONTENT.into_response()
+    fn logout(&self) -> Result<TransportAnswer> {
+        Ok(TransportAnswer::no_content(None))
     }
 
     fn kind(&self) -> TransportKind {

@@ -1,11 +1,11 @@
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use http::header::{COOKIE, SET_COOKIE};
+use axum::http::HeaderValue;
+use http::header::COOKIE;
 use http::request::Parts;
 
-use crate::auth::{Transport, TransportKind};
+use crate::auth::{Transport, TransportAnswer, TransportKind};
+use crate::error::{Error, Result};
 
 /// The `SameSite` attribute of the auth cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,9 +106,10 @@ impl CookieTransport {
         &self.name
     }
 
-    /// The `Set-Cookie` of this cookie with `value`, built by the `cookie`
-    /// crate: every configured attribute, `Max-Age` when given.
-    fn set_cookie(&self, value: &str, max_age: Option<u64>) -> Response {
+    /// The `Set-Cookie` value that sets this cookie to `value`, built by the
+    /// `cookie` crate with every configured attribute and `Max-Age` (none: a
+    /// session cookie).
+    pub(crate) fn set_cookie(&self, value: &str, max_age: Option<u64>) -> Result<HeaderValue> {
         let mut cookie = cookie::Cookie::build((self.name.as_str(), value))
             .path(self.path.as_str())
             .secure(self.secure)
@@ -125,19 +126,22 @@ impl CookieTransport {
             let seconds = i64::try_from(max_age).unwrap_or(i64::MAX);
             cookie = cookie.max_age(cookie::time::Duration::seconds(seconds));
         }
-        let mut response = StatusCode::NO_CONTENT.into_response();
-        match HeaderValue::from_str(&cookie.build().to_string()) {
-            Ok(value) => {
-                response.headers_mut().insert(SET_COOKIE, value);
-            }
-            Err(_) => {
-                // Only a misconfigured name, path or domain can get here: the
-                // token and the numbers are always header-safe.
-                tracing::error!("cookie transport: invalid Set-Cookie header");
-                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            }
-        }
-        response
+        // Only a misconfigured name, path or domain can fail: the token and
+        // the numbers are always header-safe.
+        HeaderValue::from_str(&cookie.build().to_string())
+            .map_err(|e| Error::internal("the cookie transport's Set-Cookie", e))
+    }
+
+    /// The `Set-Cookie` value that sets the cookie to `value` for its
+    /// `Max-Age`.
+    pub(crate) fn set(&self, value: &str) -> Result<HeaderValue> {
+        self.set_cookie(value, self.max_age.map(|d| d.as_secs()))
+    }
+
+    /// The `Set-Cookie` value that clears the cookie: an empty value,
+    /// `Max-Age=0`, the same attributes.
+    pub(crate) fn clear(&self) -> Result<HeaderValue> {
+        self.set_cookie("\"\"", Some(0))
     }
 }
 
@@ -158,12 +162,12 @@ impl Transport for CookieTransport {
             .filter(|value| !value.is_empty())
     }
 
-    fn login_response(&self, token: &str) -> Response {
-        self.set_cookie(token, self.max_age.map(|d| d.as_secs()))
+    fn login(&self, token: &str) -> Result<TransportAnswer> {
+        Ok(TransportAnswer::no_content(Some(self.set(token)?)))
     }
 
-    fn logout_response(&self) -> Response {
-        self.set_cookie("\"\"", Some(0))
+    fn logout(&self) -> Result<TransportAnswer> {
+        Ok(TransportAnswer::no_content(Some(self.clear()?)))
     }
 
     fn kind(&self) -> TransportKind {
