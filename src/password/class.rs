@@ -11,7 +11,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 
-use super::{PasswordHasher, blocks_to_keep, parse_argon2, verify_now, with_blocks};
+use super::PasswordHasher;
+use super::hasher::{BCRYPT_COST_KIB, blocks_to_keep, parse_argon2, verify_now, with_blocks};
 use crate::error::{Error, Result};
 use crate::user::PasswordHash;
 
@@ -133,9 +134,9 @@ impl PasswordHasher {
     pub(crate) async fn measure(&self, class: HashClass) -> Result<MeasuredDummy> {
         let cost = match class {
             HashClass::Argon2 { m_kib, .. } => m_kib,
-            HashClass::Bcrypt { .. } => super::BCRYPT_COST_KIB,
+            HashClass::Bcrypt { .. } => BCRYPT_COST_KIB,
         };
-        let target = self.inner.params;
+        let target = self.params();
         let keep = blocks_to_keep(target);
         let hash = self.run(cost, move || class.dummy(keep)).await?;
         let mut times = Vec::with_capacity(SAMPLES);
@@ -160,7 +161,7 @@ impl PasswordHasher {
 
     /// The class of the hashes this hasher makes.
     pub(crate) fn own_class(&self) -> HashClass {
-        let params = self.inner.params;
+        let params = self.params();
         HashClass::Argon2 {
             algorithm: Algorithm::Argon2id,
             version: Version::V0x13,
