@@ -477,6 +477,7 @@ pub(super) fn verify_now(password: &str, hash: &str, target: Argon2Params) -> Ch
     }
 }
 
+/// A hasher at cheap parameters (1 MiB, one pass), for the crate's unit tests.
 #[cfg(test)]
 pub(crate) fn fast_test_hasher() -> PasswordHasher {
     PasswordHasher::builder()

@@ -109,8 +109,6 @@ fn contains_caseless(haystack: &str, needle: &str) -> bool {
     haystack.to_lowercase().contains(&needle.to_lowercase())
 }
 
-/// A hasher at cheap parameters (1 MiB, one pass), for the crate's unit tests.
-
 #[cfg(test)]
 mod tests {
     use super::*;
