@@ -1,0 +1,806 @@
+//! The SQL core of the provided stores: one implementation of the `users`,
+//! `access_tokens` and `oauth_accounts` statements, generic over the database.
+//!
+//! What the databases do differently is a [`Dialect`], implemented by
+//! `sqlx::Sqlite` (in `sqlite.rs`) and `sqlx::Postgres` (in `postgres.rs`):
+//! how a user id is stored, how an address is folded to ASCII lower case, how
+//! the JSON `fields` column is read and written, whether text can hold NUL,
+//! the SQL of the hash samples, and the mapping of errors. Everything else is
+//! written once, in [`Sql`]; a new table is written here.
+//!
+//! Statements are built with sqlx's [`QueryBuilder`], which writes each
+//! value's placeholder (`?` or `$n`) where the value is bound: a column and
+//! its value stand side by side, so no list of binds has to follow the order
+//! of a SQL string written elsewhere. The SQL itself is built from the fixed
+//! names here, never from input.
+
+use std::time::Duration;
+
+use sqlx::pool::PoolOptions;
+use sqlx::{
+    ColumnIndex, Connection, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder,
+    Type,
+};
+use uuid::Uuid;
+
+use super::timed::Timed;
+use super::{
+    AccessTokenRecord, MAX_HASH_SAMPLES, OAuthAccount, ProviderToken, StoreError, USERS_COLUMNS,
+    UserChanges,
+};
+use crate::user::{PasswordHash, UserData, UserModel};
+
+/// A database the SQL stores run on, and what its SQL does differently.
+pub(super) trait Dialect: Database {
+    /// A user id as a column holds it.
+    type Id: Stored<Self>;
+    /// The id to bind for `id`.
+    fn id(id: &Uuid) -> Self::Id;
+    /// The id a column held.
+    fn uuid(stored: Self::Id) -> Result<Uuid, StoreError>;
+
+    /// What goes before and after an expression to fold `A`–`Z` to `a`–`z`
+    /// in it and nothing else: the expression of the unique index on the
+    /// address, which look-ups must repeat exactly to use it.
+    const ASCII_LOWER: [&'static str; 2];
+    /// What follows the `fields` column to read it as text.
+    const JSON_AS_TEXT: &'static str;
+    /// What follows a placeholder to write its text to the `fields` column.
+    const TEXT_AS_JSON: &'static str;
+    /// Whether a text column can hold NUL. Where it cannot, no stored text
+    /// has one: a look-up with NUL finds nothing (rather than failing), and
+    /// OAuth account data with NUL fails before anything is written.
+    const TEXT_HOLDS_NUL: bool;
+    /// The `SELECT` of one stored hash of each distinct set of hashing
+    /// parameters ([`UserStore::password_hash_samples`](super::UserStore::password_hash_samples)),
+    /// without its `LIMIT`.
+    const HASH_SAMPLES: &'static str;
+
+    /// How many rows a statement wrote.
+    fn rows_affected(done: &Self::QueryResult) -> u64;
+    /// A sqlx error as a store error.
+    fn map_err(e: sqlx::Error) -> StoreError;
+}
+
+/// A Rust type that a database binds as a parameter and reads from a row.
+pub(super) trait Stored<D: Database>:
+    for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D> + Send + Unpin + 'static
+{
+}
+
+impl<D: Database, T> Stored<D> for T where
+    T: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D> + Send + Unpin + 'static
+{
+}
+
+/// How long a call waits for a pooled connection (including opening a new
+/// one) before answering 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool of at most `max_connections` connections opened with `options`.
+pub(super) async fn pool<D: Dialect>(
+    options: <D::Connection as Connection>::Options,
+    max_connections: u32,
+) -> Result<Pool<D>, StoreError> {
+    PoolOptions::<D>::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .timed(D::map_err)
+        .await
+}
+
+/// The crate's migrations, recorded in their own table
+/// (`_axum_users_migrations`) so that they live beside the application's own
+/// sqlx migrations.
+pub(super) fn own_migrations(mut migrator: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
+    migrator.dangerous_set_table_name("_axum_users_migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+/// The columns of the store's `users` table that a table named `users` with
+/// these `columns` lacks: none when there is no such table (no columns).
+pub(super) fn missing_users_columns(columns: &[(String,)]) -> Vec<&'static str> {
+    if columns.is_empty() {
+        return Vec::new();
+    }
+    USERS_COLUMNS
+        .into_iter()
+        .filter(|column| !columns.iter().any(|(c,)| c == column))
+        .collect()
+}
+
+/// The columns of a user, read back and inserted in this order ([`UserRow`]'s):
+/// those that make a `users` table the store's, then the generations.
+fn user_columns() -> impl Iterator<Item = &'static str> {
+    USERS_COLUMNS
+        .into_iter()
+        .chain(["token_generation", "password_generation"])
+}
+
+/// A user as read: [`user_columns`], `fields` as JSON text.
+type UserRow<D> = (
+    <D as Dialect>::Id,
+    String,
+    String,
+    bool,
+    bool,
+    bool,
+    String,
+    i64,
+    i64,
+);
+
+/// The columns of an OAuth account, read back and inserted in this order
+/// ([`AccountRow`]'s).
+const ACCOUNT_COLUMNS: &str = "oauth_name, account_id, account_email, email_verified, \
+                               user_verified, access_token, refresh_token, expires_at, user_id";
+
+type AccountRow<D> = (
+    String,
+    String,
+    String,
+    bool,
+    bool,
+    String,
+    Option<String>,
+    Option<i64>,
+    <D as Dialect>::Id,
+);
+
+/// The columns of an access token, read back and inserted in this order
+/// ([`TokenRow`]'s).
+const TOKEN_COLUMNS: &str = "digest, user_id, created_at, expires_at, binding";
+
+type TokenRow<D> = (String, <D as Dialect>::Id, i64, i64, String);
+
+/// Pushes the user columns of the table `alias` (`"u."`, or `""` for the
+/// only table), `fields` as text.
+fn push_user_columns<D: Dialect>(query: &mut QueryBuilder<D>, alias: &str) {
+    let mut columns = query.separated(", ");
+    for column in user_columns() {
+        columns.push(format_args!("{alias}{column}"));
+        if column == "fields" {
+            columns.push_unseparated(D::JSON_AS_TEXT);
+        }
+    }
+}
+
+/// `SELECT <the user columns of alias> FROM <from>`.
+fn select_user<D: Dialect>(alias: &str, from: &str) -> QueryBuilder<D> {
+    let mut query = QueryBuilder::new("SELECT ");
+    push_user_columns(&mut query, alias);
+    query.push(" FROM ").push(from);
+    query
+}
+
+/// A stored generation (never negative, never above `u32::MAX` when written
+/// by this crate).
+fn generation_of(stored: i64) -> u32 {
+    u32::try_from(stored).unwrap_or(u32::MAX)
+}
+
+fn user_from_row<D: Dialect, U: UserModel<Id = Uuid>>(row: UserRow<D>) -> Result<U, StoreError> {
+    let (
+        id,
+        email,
+        hashed_password,
+        is_active,
+        is_superuser,
+        is_verified,
+        fields,
+        token_generation,
+        password_generation,
+    ) = row;
+    let fields = serde_json::from_str(&fields).map_err(|e| StoreError::Other(Box::new(e)))?;
+    Ok(U::from_parts(
+        D::uuid(id)?,
+        UserData {
+            email,
+            hashed_password: PasswordHash::new(hashed_password),
+            is_active,
+            is_superuser,
+            is_verified,
+            fields,
+            token_generation: generation_of(token_generation),
+            password_generation: generation_of(password_generation),
+        },
+    ))
+}
+
+fn account_from_row<D: Dialect>(row: AccountRow<D>) -> Result<OAuthAccount<Uuid>, StoreError> {
+    let (
+        oauth_name,
+        account_id,
+        account_email,
+        email_verified,
+        user_verified,
+        access_token,
+        refresh_token,
+        expires_at,
+        user_id,
+    ) = row;
+    Ok(OAuthAccount {
+        oauth_name,
+        account_id,
+        account_email,
+        email_verified,
+        user_verified,
+        access_token: ProviderToken::new(access_token),
+        refresh_token: refresh_token.map(ProviderToken::new),
+        expires_at,
+        user_id: D::uuid(user_id)?,
+    })
+}
+
+fn json<F: serde::Serialize>(fields: &F) -> Result<String, StoreError> {
+    serde_json::to_string(fields).map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+/// Whether `D` can hold `text` (see [`Dialect::TEXT_HOLDS_NUL`]).
+fn storable<D: Dialect>(text: &str) -> bool {
+    D::TEXT_HOLDS_NUL || !text.contains('\0')
+}
+
+/// A missing user is a foreign-key violation.
+fn link_err<D: Dialect>(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        e => D::map_err(e),
+    }
+}
+
+/// The statements of the stores, run on a pool of database `D`.
+pub(super) struct Sql<'p, D: Database>(pub(super) &'p Pool<D>);
+
+impl<D: Dialect> Sql<'_, D>
+where
+    // A pool, and a transaction's connection, run the statements; their
+    // arguments are `D`'s own; their rows are read by column index and hold
+    // these types.
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    D::Arguments: IntoArguments<D>,
+    usize: ColumnIndex<D::Row>,
+    String: Stored<D>,
+    bool: Stored<D>,
+    i64: Stored<D>,
+    Option<String>: Stored<D>,
+    Option<i64>: Stored<D>,
+{
+    /// `sql` followed by the placeholder of `value`.
+    fn binding<T: Stored<D>>(sql: &str, value: T) -> QueryBuilder<D> {
+        let mut query = QueryBuilder::new(sql);
+        query.push_bind(value);
+        query
+    }
+
+    /// The user a `SELECT` of the user columns finds, if any.
+    async fn fetch_user<U: UserModel<Id = Uuid>>(
+        &self,
+        mut query: QueryBuilder<D>,
+    ) -> Result<Option<U>, StoreError> {
+        query
+            .build_query_as::<UserRow<D>>()
+            .fetch_optional(self.0)
+            .timed(D::map_err)
+            .await?
+            .map(user_from_row::<D, U>)
+            .transpose()
+    }
+
+    /// The INSERT of a new user (by `create` and `create_with_oauth_account`).
+    fn insert_user<F: serde::Serialize>(
+        id: &Uuid,
+        data: &UserData<F>,
+    ) -> Result<QueryBuilder<D>, StoreError> {
+        let mut query = QueryBuilder::new("INSERT INTO users (");
+        let mut columns = query.separated(", ");
+        for column in user_columns() {
+            columns.push(column);
+        }
+        query.push(") VALUES (");
+        // In user_columns' order.
+        let mut values = query.separated(", ");
+        values.push_bind(D::id(id));
+        values.push_bind(data.email.clone());
+        values.push_bind(data.hashed_password.as_str().to_owned());
+        values.push_bind(data.is_active);
+        values.push_bind(data.is_superuser);
+        values.push_bind(data.is_verified);
+        values.push_bind(json(&data.fields)?);
+        values.push_unseparated(D::TEXT_AS_JSON);
+        values.push_bind(i64::from(data.token_generation));
+        values.push_bind(i64::from(data.password_generation));
+        values.push_unseparated(")");
+        Ok(query)
+    }
+
+    /// Links an OAuth account in one statement: insert, or refresh when the
+    /// same user owns it (`email_verified` can only go down, `user_verified`
+    /// stays); another owner makes the conditional update skip the row, so
+    /// nothing comes back. Text the database cannot hold (NUL) fails.
+    fn upsert_account(account: OAuthAccount<Uuid>) -> Result<QueryBuilder<D>, StoreError> {
+        let texts = [
+            account.oauth_name.as_str(),
+            account.account_id.as_str(),
+            account.account_email.as_str(),
+            account.access_token.expose(),
+            account.refresh_token.as_ref().map_or("", |t| t.expose()),
+        ];
+        if !texts.into_iter().all(storable::<D>) {
+            return Err(StoreError::Other(
+                "OAuth account data with a NUL character".into(),
+            ));
+        }
+        let mut query = QueryBuilder::new("INSERT INTO oauth_accounts (");
+        query.push(ACCOUNT_COLUMNS).push(") VALUES (");
+        // In ACCOUNT_COLUMNS' order.
+        let mut values = query.separated(", ");
+        values.push_bind(account.oauth_name);
+        values.push_bind(account.account_id);
+        values.push_bind(account.account_email);
+        values.push_bind(account.email_verified);
+        values.push_bind(account.user_verified);
+        values.push_bind(account.access_token.expose().to_owned());
+        values.push_bind(account.refresh_token.map(|t| t.expose().to_owned()));
+        values.push_bind(account.expires_at);
+        values.push_bind(D::id(&account.user_id));
+        values.push_unseparated(")");
+        query.push(
+            " ON CONFLICT (oauth_name, account_id) DO UPDATE SET \
+             account_email = excluded.account_email, \
+             email_verified = oauth_accounts.email_verified AND excluded.email_verified, \
+             access_token = excluded.access_token, \
+             refresh_token = excluded.refresh_token, expires_at = excluded.expires_at \
+             WHERE oauth_accounts.user_id = excluded.user_id \
+             RETURNING user_id",
+        );
+        Ok(query)
+    }
+
+    // Users.
+
+    pub(super) async fn get<U: UserModel<Id = Uuid>>(
+        &self,
+        id: &Uuid,
+    ) -> Result<Option<U>, StoreError> {
+        let mut query = select_user("", "users WHERE id = ");
+        query.push_bind(D::id(id));
+        self.fetch_user(query).await
+    }
+
+    pub(super) async fn get_by_email<U: UserModel<Id = Uuid>>(
+        &self,
+        email: &str,
+    ) -> Result<Option<U>, StoreError> {
+        if !storable::<D>(email) {
+            return Ok(None);
+        }
+        let [fold, end] = D::ASCII_LOWER;
+        let mut query = select_user("", "users WHERE ");
+        query.push(format_args!("{fold}email{end} = {fold}"));
+        query.push_bind(email.to_owned()).push(end);
+        self.fetch_user(query).await
+    }
+
+    pub(super) async fn create<U: UserModel<Id = Uuid>>(
+        &self,
+        data: UserData<U::Fields>,
+    ) -> Result<U, StoreError> {
+        let id = Uuid::new_v4();
+        let mut insert = Self::insert_user(&id, &data)?;
+        insert.build().execute(self.0).timed(D::map_err).await?;
+        Ok(U::from_parts(id, data))
+    }
+
+    pub(super) async fn update<U: UserModel<Id = Uuid>>(
+        &self,
+        id: &Uuid,
+        changes: UserChanges<U::Fields>,
+    ) -> Result<U, StoreError> {
+        // Nothing to write (no SET below): the conditions are checked on a read.
+        if changes.is_empty() {
+            return match self.get::<U>(id).await? {
+                Some(user) if changes.conditions_hold(user.data()) => Ok(user),
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::NotFound),
+            };
+        }
+        // Only the given columns are written, each beside its value: the SQL
+        // is built from fixed column names and placeholders, never from input.
+        let mut query = QueryBuilder::new("UPDATE users SET ");
+        let mut sets = query.separated(", ");
+        if let Some(email) = changes.email {
+            sets.push("email = ").push_bind_unseparated(email);
+        }
+        if let Some(hash) = changes.hashed_password {
+            sets.push("hashed_password = ")
+                .push_bind_unseparated(hash.as_str().to_owned());
+            if !changes.hash_upgrade {
+                sets.push("password_generation = password_generation + 1");
+            }
+        }
+        if let Some(v) = changes.is_active {
+            sets.push("is_active = ").push_bind_unseparated(v);
+        }
+        if let Some(v) = changes.is_superuser {
+            sets.push("is_superuser = ").push_bind_unseparated(v);
+        }
+        if let Some(v) = changes.is_verified {
+            sets.push("is_verified = ").push_bind_unseparated(v);
+        }
+        if let Some(fields) = &changes.fields {
+            sets.push("fields = ")
+                .push_bind_unseparated(json(fields)?)
+                .push_unseparated(D::TEXT_AS_JSON);
+        }
+        if changes.bump_token_generation {
+            sets.push("token_generation = token_generation + 1");
+        }
+        query.push(" WHERE id = ").push_bind(D::id(id));
+        if let Some(expected) = changes.if_hashed_password {
+            query
+                .push(" AND hashed_password = ")
+                .push_bind(expected.as_str().to_owned());
+        }
+        if let Some(expected) = changes.if_email {
+            query.push(" AND email = ").push_bind(expected);
+        }
+        query.push(" RETURNING ");
+        push_user_columns(&mut query, "");
+        match self.fetch_user(query).await? {
+            Some(user) => Ok(user),
+            // Either no such user, or the condition failed.
+            None => match self.get::<U>(id).await? {
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::NotFound),
+            },
+        }
+    }
+
+    pub(super) async fn delete(&self, id: &Uuid) -> Result<(), StoreError> {
+        let mut delete = Self::binding("DELETE FROM users WHERE id = ", D::id(id));
+        let done = delete.build().execute(self.0).timed(D::map_err).await?;
+        if D::rows_affected(&done) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn password_hash_samples(&self) -> Result<Vec<PasswordHash>, StoreError> {
+        let mut query = QueryBuilder::new(D::HASH_SAMPLES);
+        query.push(" LIMIT ").push_bind(MAX_HASH_SAMPLES as i64);
+        let rows: Vec<(String,)> = query
+            .build_query_as()
+            .fetch_all(self.0)
+            .timed(D::map_err)
+            .await?;
+        Ok(rows.into_iter().map(|(h,)| PasswordHash::new(h)).collect())
+    }
+
+    pub(super) async fn forget_unverified_oauth_accounts(
+        &self,
+        id: &Uuid,
+    ) -> Result<(), StoreError> {
+        let mut delete = Self::binding("DELETE FROM oauth_accounts WHERE user_id = ", D::id(id));
+        delete.push(" AND NOT user_verified");
+        delete.build().execute(self.0).timed(D::map_err).await?;
+        Ok(())
+    }
+
+    // Access tokens.
+
+    pub(super) async fn create_token(
+        &self,
+        record: AccessTokenRecord<Uuid>,
+    ) -> Result<(), StoreError> {
+        let mut query = QueryBuilder::new("INSERT INTO access_tokens (");
+        query.push(TOKEN_COLUMNS).push(") VALUES (");
+        // In TOKEN_COLUMNS' order.
+        let mut values = query.separated(", ");
+        values.push_bind(record.digest);
+        values.push_bind(D::id(&record.user_id));
+        values.push_bind(i64::try_from(record.created_at).unwrap_or(i64::MAX));
+        values.push_bind(i64::try_from(record.expires_at).unwrap_or(i64::MAX));
+        values.push_bind(record.binding);
+        values.push_unseparated(")");
+        query.build().execute(self.0).timed(D::map_err).await?;
+        Ok(())
+    }
+
+    pub(super) async fn get_token(
+        &self,
+        digest: &str,
+    ) -> Result<Option<AccessTokenRecord<Uuid>>, StoreError> {
+        let mut query = QueryBuilder::new("SELECT ");
+        query
+            .push(TOKEN_COLUMNS)
+            .push(" FROM access_tokens WHERE digest = ")
+            .push_bind(digest.to_owned());
+        let row: Option<TokenRow<D>> = query
+            .build_query_as()
+            .fetch_optional(self.0)
+            .timed(D::map_err)
+            .await?;
+        row.map(|(digest, user_id, created_at, expires_at, binding)| {
+            Ok(AccessTokenRecord {
+                digest,
+                user_id: D::uuid(user_id)?,
+                created_at: u64::try_from(created_at).unwrap_or(0),
+                expires_at: u64::try_from(expires_at).unwrap_or(0),
+                binding,
+            })
+        })
+        .transpose()
+    }
+
+    pub(super) async fn delete_token(&self, digest: &str) -> Result<(), StoreError> {
+        let mut delete = Self::binding(
+            "DELETE FROM access_tokens WHERE digest = ",
+            digest.to_owned(),
+        );
+        delete.build().execute(self.0).timed(D::map_err).await?;
+        Ok(())
+    }
+
+    pub(super) async fn delete_user_tokens(&self, user_id: &Uuid) -> Result<(), StoreError> {
+        let mut delete =
+            Self::binding("DELETE FROM access_tokens WHERE user_id = ", D::id(user_id));
+        delete.build().execute(self.0).timed(D::map_err).await?;
+        Ok(())
+    }
+
+    // OAuth accounts.
+
+    pub(super) async fn get_by_oauth_account<U: UserModel<Id = Uuid>>(
+        &self,
+        oauth_name: &str,
+        account_id: &str,
+    ) -> Result<Option<U>, StoreError> {
+        if !storable::<D>(oauth_name) || !storable::<D>(account_id) {
+            return Ok(None);
+        }
+        let mut query = select_user(
+            "u.",
+            "oauth_accounts a JOIN users u ON u.id = a.user_id WHERE a.oauth_name = ",
+        );
+        query
+            .push_bind(oauth_name.to_owned())
+            .push(" AND a.account_id = ")
+            .push_bind(account_id.to_owned());
+        self.fetch_user(query).await
+    }
+
+    pub(super) async fn link_oauth_account(
+        &self,
+        account: OAuthAccount<Uuid>,
+    ) -> Result<(), StoreError> {
+        let mut upsert = Self::upsert_account(account)?;
+        match upsert
+            .build_query_as::<(D::Id,)>()
+            .fetch_optional(self.0)
+            .timed(link_err::<D>)
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(StoreError::AccountTaken),
+        }
+    }
+
+    pub(super) async fn create_with_oauth_account<U: UserModel<Id = Uuid>>(
+        &self,
+        data: UserData<U::Fields>,
+        account: OAuthAccount<()>,
+    ) -> Result<U, StoreError> {
+        let id = Uuid::new_v4();
+        let mut upsert = Self::upsert_account(account.with_user(id))?;
+        let mut insert = Self::insert_user(&id, &data)?;
+        let mut tx = self.0.begin().timed(D::map_err).await?;
+        insert.build().execute(&mut *tx).timed(D::map_err).await?;
+        // A fresh user owns no account: nothing back means another user does.
+        let linked = upsert
+            .build_query_as::<(D::Id,)>()
+            .fetch_optional(&mut *tx)
+            .timed(link_err::<D>)
+            .await?;
+        if linked.is_none() {
+            return Err(StoreError::AccountTaken);
+        }
+        // Dropped without a commit (an error above), the transaction rolls back.
+        tx.commit().timed(D::map_err).await?;
+        Ok(U::from_parts(id, data))
+    }
+
+    pub(super) async fn oauth_accounts(
+        &self,
+        user_id: &Uuid,
+    ) -> Result<Vec<OAuthAccount<Uuid>>, StoreError> {
+        let mut query = QueryBuilder::new("SELECT ");
+        query
+            .push(ACCOUNT_COLUMNS)
+            .push(" FROM oauth_accounts WHERE user_id = ")
+            .push_bind(D::id(user_id));
+        query
+            .build_query_as::<AccountRow<D>>()
+            .fetch_all(self.0)
+            .timed(D::map_err)
+            .await?
+            .into_iter()
+            .map(account_from_row::<D>)
+            .collect()
+    }
+}
+
+/// Writes what the two SQL stores have alike around [`Sql`]: `from_pool`,
+/// `pool`, `Clone`, `Debug` and the store traits, every call [`Sql`]'s.
+/// `$store<U>` is a struct with a `pool: $pool` (of database `$db`) and a
+/// `_user: PhantomData<fn() -> U>`; `from_pool` gets the store's own
+/// documentation.
+///
+/// A macro rather than generic impls because the stores are two public
+/// types: each keeps its name, its documentation and its own trait
+/// implementations, as rustdoc shows them. Only this plumbing is expanded
+/// twice; the statements are [`Sql`]'s generic code.
+macro_rules! sql_store {
+    (
+        store: $store:ident,
+        database: $db:ty,
+        pool: $pool:ty,
+        $(#[$from_pool_doc:meta])*
+        from_pool,
+    ) => {
+        // The names the implementations use, without importing them into the
+        // store's module.
+        const _: () = {
+            use ::std::marker::PhantomData;
+
+            use ::async_trait::async_trait;
+            use ::uuid::Uuid;
+
+            use $crate::store::sql::Sql;
+            use $crate::store::{
+                AccessTokenRecord, AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError,
+                UserChanges, UserStore,
+            };
+            use $crate::user::{PasswordHash, UserData, UserModel};
+
+            impl<U: UserModel<Id = Uuid>> $store<U> {
+                $(#[$from_pool_doc])*
+                pub fn from_pool(pool: $pool) -> Self {
+                    Self {
+                        pool,
+                        _user: PhantomData,
+                    }
+                }
+
+                /// The pool, to share it with the application.
+                pub fn pool(&self) -> &$pool {
+                    &self.pool
+                }
+            }
+
+            impl<U> $store<U> {
+                /// The statements, on this store's pool.
+                fn sql(&self) -> Sql<'_, $db> {
+                    Sql(&self.pool)
+                }
+            }
+
+            impl<U> Clone for $store<U> {
+                fn clone(&self) -> Self {
+                    Self {
+                        pool: self.pool.clone(),
+                        _user: PhantomData,
+                    }
+                }
+            }
+
+            impl<U> ::std::fmt::Debug for $store<U> {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.debug_struct(stringify!($store)).finish_non_exhaustive()
+                }
+            }
+
+            #[async_trait]
+            impl<U: UserModel<Id = Uuid>> UserStore for $store<U> {
+                type User = U;
+
+                async fn get(&self, id: &Uuid) -> Result<Option<U>, StoreError> {
+                    self.sql().get(id).await
+                }
+
+                async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {
+                    self.sql().get_by_email(email).await
+                }
+
+                async fn create(&self, data: UserData<U::Fields>) -> Result<U, StoreError> {
+                    self.sql().create(data).await
+                }
+
+                async fn update(
+                    &self,
+                    id: &Uuid,
+                    changes: UserChanges<U::Fields>,
+                ) -> Result<U, StoreError> {
+                    self.sql().update(id, changes).await
+                }
+
+                async fn delete(&self, id: &Uuid) -> Result<(), StoreError> {
+                    self.sql().delete(id).await
+                }
+
+                async fn password_hash_samples(&self) -> Result<Vec<PasswordHash>, StoreError> {
+                    self.sql().password_hash_samples().await
+                }
+
+                async fn forget_unverified_oauth_accounts(
+                    &self,
+                    id: &Uuid,
+                ) -> Result<(), StoreError> {
+                    self.sql().forget_unverified_oauth_accounts(id).await
+                }
+            }
+
+            #[async_trait]
+            impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for $store<U> {
+                async fn create_token(
+                    &self,
+                    record: AccessTokenRecord<Uuid>,
+                ) -> Result<(), StoreError> {
+                    self.sql().create_token(record).await
+                }
+
+                async fn get_token(
+                    &self,
+                    digest: &str,
+                ) -> Result<Option<AccessTokenRecord<Uuid>>, StoreError> {
+                    self.sql().get_token(digest).await
+                }
+
+                async fn delete_token(&self, digest: &str) -> Result<(), StoreError> {
+                    self.sql().delete_token(digest).await
+                }
+
+                async fn delete_user_tokens(&self, user_id: &Uuid) -> Result<(), StoreError> {
+                    self.sql().delete_user_tokens(user_id).await
+                }
+            }
+
+            #[async_trait]
+            impl<U: UserModel<Id = Uuid>> OAuthAccountStore for $store<U> {
+                async fn get_by_oauth_account(
+                    &self,
+                    oauth_name: &str,
+                    account_id: &str,
+                ) -> Result<Option<U>, StoreError> {
+                    self.sql().get_by_oauth_account(oauth_name, account_id).await
+                }
+
+                async fn link_oauth_account(
+                    &self,
+                    account: OAuthAccount<Uuid>,
+                ) -> Result<(), StoreError> {
+                    self.sql().link_oauth_account(account).await
+                }
+
+                async fn create_with_oauth_account(
+                    &self,
+                    data: UserData<U::Fields>,
+                    account: OAuthAccount<()>,
+                ) -> Result<U, StoreError> {
+                    self.sql().create_with_oauth_account(data, account).await
+                }
+
+                async fn oauth_accounts(
+                    &self,
+                    user_id: &Uuid,
+                ) -> Result<Vec<OAuthAccount<Uuid>>, StoreError> {
+                    self.sql().oauth_accounts(user_id).await
+                }
+            }
+        };
+    };
+}
+
+pub(super) use sql_store;
