@@ -13,12 +13,11 @@ use crate::error::{Error, Result};
 use crate::user::UserModel;
 
 mod binding;
-mod extract;
 pub mod strategy;
 pub mod transport;
 
+pub use crate::extract::{CurrentUser, Superuser, VerifiedUser};
 pub use binding::{Binding, TokenOwner};
-pub use extract::{CurrentUser, Superuser, VerifiedUser};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use strategy::RedisStrategy;

@@ -1,6 +1,6 @@
-//! Request extractors that answer as the contract says, for every router:
-//! 422 for a body that is not JSON (or not labelled JSON), 413 for one over the
-//! limit, 404 for a malformed id in the path.
+//! The extractors of request bodies and paths, which answer as the contract
+//! says for every router: 422 for a body that is not JSON (or not labelled
+//! JSON), 413 for one over the limit, 404 for a malformed id in the path.
 //!
 //! axum's stock `Json`, `Form` and `Path` answer 415, 400 or 400 in those cases;
 //! these map the rejections once.

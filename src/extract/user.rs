@@ -1,7 +1,11 @@
+//! The extractors of the calling user, for the application's own handlers:
+//! [`CurrentUser`], [`VerifiedUser`], [`Superuser`], each also as an
+//! `Option`.
+
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
-use super::{Authenticator, Requirements};
+use crate::auth::{Authenticator, Requirements};
 use crate::error::Error;
 use crate::user::UserModel;
 
