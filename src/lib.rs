@@ -883,7 +883,7 @@
 //! let api = users.routes().auth("/auth/jwt", &jwt).register("/auth").users("/users");
 //!
 //! let document = api.openapi(&Info::new("My app", "1.0.0").description("The users API"));
-//! assert!(document["paths"]["/auth/register"]["post"].is_object());
+//! assert!(document.paths.paths["/auth/register"].post.is_some());
 //!
 //! let app: Router = api
 //!     .into_router()
@@ -893,8 +893,11 @@
 //! # }
 //! ```
 //!
-//! The document is a [`serde_json::Value`]: add the application's own routes to
-//! it, or merge it into the document of another toolkit.
+//! The document is built with utoipa's OpenAPI model (`utoipa::openapi::OpenApi`,
+//! re-exported as `openapi::utoipa`): an application that documents its own
+//! routes with utoipa merges it into its own `#[derive(OpenApi)]` document in
+//! one call (`ApiDoc::openapi().merge_from(document)`), and serves the result
+//! with `openapi::json_router`.
 //!
 //! # Errors
 //!

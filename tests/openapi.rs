@@ -73,6 +73,9 @@ type AppStore = MemoryStore<AppUser>;
 
 struct App {
     router: Router,
+    /// The document, as utoipa's model.
+    openapi: utoipa::openapi::OpenApi,
+    /// The document as JSON.
     doc: Value,
 }
 
@@ -117,9 +120,15 @@ fn app_with(requires_verification: bool, body_limit: Option<usize>) -> App {
         .reset_password("/auth")
         .verify("/auth")
         .users("/users");
-    let doc = api.openapi(&Info::new("test", "1.0.0"));
+    let openapi = api.openapi(&Info::new("test", "1.0.0"));
+    // The tests read the document as JSON, as a client of `/openapi.json` does.
+    let doc = serde_json::to_value(&openapi).unwrap();
     let router = api.into_router().layer(users.layer());
-    App { router, doc }
+    App {
+        router,
+        openapi,
+        doc,
+    }
 }
 
 fn app() -> App {
@@ -223,7 +232,7 @@ fn the_document_is_openapi_3_1_with_every_mounted_route() {
 
 #[tokio::test]
 async fn the_router_answers_exactly_the_documented_operations() {
-    let App { router, doc } = app();
+    let App { router, doc, .. } = app();
     let documented: BTreeMap<String, BTreeSet<String>> =
         operations(&doc)
             .into_iter()
@@ -536,6 +545,7 @@ fn user_schemas_follow_the_user_type() {
         .auth("/auth/jwt", &jwt)
         .users("/users")
         .openapi(&Info::new("default", "0"));
+    let doc = serde_json::to_value(doc).unwrap();
     let user = &doc["components"]["schemas"]["User"];
     assert_eq!(
         user["properties"]["id"],
@@ -578,7 +588,7 @@ fn assert_fits(doc: &Value, schema: &Value, value: &Value, context: &str) {
 
 #[tokio::test]
 async fn the_server_answers_as_documented() {
-    let App { router, doc } = app_with(false, Some(256));
+    let App { router, doc, .. } = app_with(false, Some(256));
     let schema_of = |method: &str, path: &str, status: &str| {
         let op = &doc["paths"][path][method];
         resolve(&doc, &op["responses"][status])["content"]["application/json"]["schema"].clone()
@@ -808,22 +818,14 @@ async fn the_docs_page_is_served_whole_by_the_server() {
     assert!(!page.contains("<script>x"), "{page}");
 }
 
-#[test]
-fn the_validator_accepts_the_documents() {
-    let python = match std::env::var("AXUM_USERS_OPENAPI_VALIDATOR") {
-        Ok(python) if !python.trim().is_empty() => python,
-        _ => {
-            return common::services::skip(
-                "AXUM_USERS_OPENAPI_VALIDATOR is not set (a python with \
-                 openapi-spec-validator; scripts/validate-openapi.sh sets it up)",
-            );
-        }
-    };
+/// Runs openapi-spec-validator (`python -m openapi_spec_validator`) on each
+/// document, as OpenAPI 3.1.
+fn validate(python: &str, documents: &[(&str, &Value)]) {
     let dir = tempfile::tempdir().unwrap();
-    for (name, app) in [("full", app()), ("verified", app_with(true, Some(1000)))] {
+    for (name, doc) in documents {
         let path = dir.path().join(format!("{name}.json"));
-        std::fs::write(&path, serde_json::to_vec_pretty(&app.doc).unwrap()).unwrap();
-        let output = std::process::Command::new(&python)
+        std::fs::write(&path, serde_json::to_vec_pretty(doc).unwrap()).unwrap();
+        let output = std::process::Command::new(python)
             .args([
                 "-m",
                 "openapi_spec_validator",
@@ -842,5 +844,138 @@ fn the_validator_accepts_the_documents() {
         );
         println!("openapi-spec-validator ({name}): {}", text.trim());
         assert!(output.status.success(), "{name}: {text}");
+    }
+}
+
+/// The validator's python, or `None` after saying the test skips (or failing
+/// it under `AXUM_USERS_REQUIRE_SERVICES=1`).
+fn validator() -> Option<String> {
+    match std::env::var("AXUM_USERS_OPENAPI_VALIDATOR") {
+        Ok(python) if !python.trim().is_empty() => Some(python),
+        _ => {
+            common::services::skip(
+                "AXUM_USERS_OPENAPI_VALIDATOR is not set (a python with \
+                 openapi-spec-validator; scripts/validate-openapi.sh sets it up)",
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn the_validator_accepts_the_documents() {
+    let Some(python) = validator() else {
+        return;
+    };
+    let full = app();
+    let merged = serde_json::to_value(merged_document(&full.openapi)).unwrap();
+    validate(
+        &python,
+        &[
+            ("full", &full.doc),
+            ("verified", &app_with(true, Some(1000)).doc),
+            ("merged", &merged),
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// An application that documents its own routes with utoipa.
+
+/// The application's own response body.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Health {
+    /// Always `ok`.
+    status: String,
+}
+
+/// The application's own route, documented with utoipa.
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "app",
+    responses((status = 200, description = "The service is up", body = Health))
+)]
+async fn health() -> axum::Json<Health> {
+    axum::Json(Health {
+        status: "ok".to_owned(),
+    })
+}
+
+/// The application's own document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "My application", version = "2.0.0"),
+    paths(health),
+    tags((name = "app", description = "The application's own routes."))
+)]
+struct ApiDoc;
+
+/// The application's document with ours merged in: one call.
+fn merged_document(ours: &utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    ApiDoc::openapi().merge_from(ours.clone())
+}
+
+#[tokio::test]
+async fn an_application_merges_our_document_into_its_own() {
+    let App {
+        router,
+        openapi: ours,
+        doc: ours_json,
+    } = app();
+    let mut document = <ApiDoc as utoipa::OpenApi>::openapi();
+    document.merge(ours.clone());
+    let merged = serde_json::to_value(&document).unwrap();
+    assert_eq!(
+        merged,
+        serde_json::to_value(merged_document(&ours)).unwrap(),
+        "merge and merge_from agree"
+    );
+
+    // The application's info, its path and schema, and all of ours, unchanged.
+    assert_eq!(document.info.title, "My application");
+    assert_eq!(
+        merged["paths"]["/api/health"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/Health"
+    );
+    assert!(merged["components"]["schemas"].get("Health").is_some());
+    for (path, item) in ours_json["paths"].as_object().unwrap() {
+        assert_eq!(&merged["paths"][path], item, "{path}");
+    }
+    assert_eq!(
+        operations(&merged).len(),
+        operations(&ours_json).len() + 1,
+        "our operations and the application's one"
+    );
+    for section in ["schemas", "responses", "securitySchemes"] {
+        for (name, component) in ours_json["components"][section].as_object().unwrap() {
+            assert_eq!(
+                &merged["components"][section][name], component,
+                "{section}.{name}"
+            );
+        }
+    }
+    let tags: Vec<&str> = merged["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tag| tag["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["app", "auth", "users"]);
+
+    // Served beside both routers, as one document.
+    let app: Router = router
+        .route("/api/health", axum::routing::get(health))
+        .merge(openapi::json_router("/openapi.json", &document));
+    let (status, body) = send(&app, common::get("/openapi.json", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, merged);
+    let (status, body) = send(&app, common::get("/api/health", None)).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
+
+    if let Some(python) = validator() {
+        validate(&python, &[("merged", &merged)]);
     }
 }

@@ -3,12 +3,13 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::HeaderName;
+use axum::http::StatusCode;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::Value;
+use serde::Serialize;
 
 /// The version of Swagger UI (npm `swagger-ui-dist`) that [`docs_router`]
 /// serves, vendored in the crate.
@@ -77,19 +78,43 @@ fn absolute(path: &str) -> String {
     }
 }
 
-/// `GET {path}`: the document as `application/json` (serialised once).
+/// `GET {path}`: the document as `application/json`, serialised once.
+///
+/// `document` is anything serde serialises: the [`OpenApi`](utoipa::openapi::OpenApi)
+/// of [`Routes::openapi`](crate::Routes::openapi) (or the application's own
+/// utoipa document with ours merged in), or a [`serde_json::Value`]. Should
+/// it fail to serialise (a map with keys that are not strings, say), the route
+/// answers 500 and the error is logged.
 ///
 /// ```
-/// # let document = serde_json::json!({"openapi": "3.1.0"});
+/// # let document = utoipa::openapi::OpenApi::default();
 /// let router: axum::Router = axum_users::openapi::json_router("/openapi.json", &document);
 /// ```
-pub fn json_router<St: Clone + Send + Sync + 'static>(path: &str, document: &Value) -> Router<St> {
-    let body = Bytes::from(document.to_string());
+pub fn json_router<St, D>(path: &str, document: &D) -> Router<St>
+where
+    St: Clone + Send + Sync + 'static,
+    D: Serialize + ?Sized,
+{
+    let body = serde_json::to_vec(document)
+        .map(Bytes::from)
+        .map_err(|error| {
+            tracing::error!(%error, "the OpenAPI document cannot be serialised to JSON");
+        });
     Router::new().route(
         &absolute(path),
         get(move || {
             let body = body.clone();
-            async move { (headers("application/json", "no-cache"), body) }
+            async move {
+                match body {
+                    Ok(body) => (headers("application/json", "no-cache"), body).into_response(),
+                    Err(()) => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        headers("application/json", "no-cache"),
+                        r#"{"detail":"Internal Server Error"}"#,
+                    )
+                        .into_response(),
+                }
+            }
         }),
     )
 }
@@ -145,6 +170,22 @@ pub fn docs_router<St: Clone + Send + Sync + 'static>(openapi_json_url: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_document_that_does_not_serialise_answers_500() {
+        use std::collections::HashMap;
+        use tower::ServiceExt;
+
+        // JSON object keys are strings: a map keyed by tuples has no JSON form.
+        let document: HashMap<(u8, u8), u8> = HashMap::from([((1, 2), 3)]);
+        let router: Router = json_router("openapi.json", &document);
+        let request = axum::http::Request::get("/openapi.json")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+    }
 
     #[test]
     fn attributes_are_escaped() {

@@ -6,12 +6,12 @@ use axum::Router;
 
 use super::AxumUsers;
 use super::spec::{
-    AUTH_ROUTES, REGISTER_ROUTES, RESET_ROUTES, RouteSpec, USERS_ROUTES, VERIFY_ROUTES,
+    AUTH_ROUTES, Mount, MountAuth, REGISTER_ROUTES, RESET_ROUTES, RouteSpec, USERS_ROUTES,
+    VERIFY_ROUTES,
 };
-use crate::auth::{AuthBackend, TransportKind};
+use crate::auth::AuthBackend;
 use crate::hooks::UserHooks;
 use crate::store::UserStore;
-use crate::user::UserModel;
 
 /// The routers of an [`AxumUsers`], mounted under the application's prefixes,
 /// with a record of each mount; built by [`AxumUsers::routes`].
@@ -129,22 +129,26 @@ where
         self.router
     }
 
-    /// The OpenAPI 3.1 document of everything mounted so far: paths, request
-    /// and response schemas (the application's user fields included, see
+    /// The OpenAPI 3.1 document of everything mounted so far, in
+    /// [utoipa](https://docs.rs/utoipa)'s model: paths, request and response
+    /// schemas (the application's user fields included, see
     /// [`UserFields`](crate::UserFields)), every status the routes answer,
     /// their 400 `detail` codes, and one security scheme per backend.
     ///
     /// Serve it with [`openapi::json_router`](crate::openapi::json_router) and
-    /// browse it with [`openapi::docs_router`](crate::openapi::docs_router).
+    /// browse it with [`openapi::docs_router`](crate::openapi::docs_router); an
+    /// application that documents its own routes with utoipa merges it into
+    /// its own document in one call (`ApiDoc::openapi().merge_from(document)`,
+    /// see the [`openapi`](crate::openapi) module).
     #[cfg(feature = "openapi")]
     #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
-    pub fn openapi(&self, info: &crate::openapi::Info) -> serde_json::Value {
-        let backends: Vec<BackendDoc> = self
+    pub fn openapi(&self, info: &crate::openapi::Info) -> utoipa::openapi::OpenApi {
+        let backends: Vec<super::spec::BackendDoc> = self
             .users
             .authenticator()
             .backends()
             .iter()
-            .map(BackendDoc::of)
+            .map(super::spec::BackendDoc::of)
             .collect();
         crate::openapi::document::<S::User>(info, &self.mounts, &backends)
     }
@@ -197,7 +201,7 @@ where
     S: crate::store::OAuthAccountStore,
     H: UserHooks<S::User>,
     St: Clone + Send + Sync + 'static,
-    <S::User as UserModel>::Fields: Default,
+    <S::User as crate::user::UserModel>::Fields: Default,
 {
     /// Mounts [`AxumUsers::oauth_router`] for `config`'s provider and
     /// `backend` at `prefix` (`GET {prefix}/authorize`, `GET {prefix}/callback`).
@@ -242,107 +246,6 @@ fn normalize_prefix(prefix: &str) -> String {
         "" => String::new(),
         p if p.starts_with('/') => p.to_owned(),
         p => format!("/{p}"),
-    }
-}
-
-/// A backend as documentation sees it: its name and transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BackendDoc {
-    /// [`AuthBackend::name`].
-    pub(crate) name: String,
-    /// What the transport is.
-    pub(crate) kind: TransportKind,
-}
-
-impl BackendDoc {
-    pub(crate) fn of<U: UserModel>(backend: &AuthBackend<U>) -> Self {
-        Self {
-            name: backend.name().to_owned(),
-            kind: backend.transport().kind(),
-        }
-    }
-}
-
-/// Which backends authenticate a mount's protected routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MountAuth {
-    /// Every backend of the authenticator, in order (the users router, …).
-    AllBackends,
-    /// Only the mount's own [`Mount::backend`] (the auth router's logout).
-    OwnBackend,
-}
-
-/// What an OAuth mount adds to its routes' documentation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OAuthDoc {
-    /// The provider's name (`"google"`, …), for summaries.
-    pub(crate) provider: String,
-    /// The CSRF cookie the authorize route sets and the callback reads, when
-    /// known.
-    pub(crate) csrf_cookie: Option<String>,
-    /// Whether a successful callback answers a 302 to a configured URL
-    /// (carrying the login cookie) instead of the transport's response.
-    pub(crate) success_redirect: bool,
-}
-
-/// One mounted router: its routes (the same specs it was built from) and what
-/// their documentation depends on.
-#[derive(Debug, Clone)]
-#[cfg_attr(not(feature = "openapi"), allow(dead_code))] // Read by the document.
-pub(crate) struct Mount {
-    /// The prefix, normalised (`""` or `"/…"` without a trailing slash).
-    pub(crate) prefix: String,
-    /// The routes, relative to the prefix.
-    pub(crate) routes: &'static [RouteSpec],
-    /// The operations' tag.
-    pub(crate) tag: &'static str,
-    /// The backend whose transport answers `Success::Login` and
-    /// `Success::Logout` routes.
-    pub(crate) backend: Option<BackendDoc>,
-    /// Which backends authenticate the protected routes.
-    pub(crate) auth: MountAuth,
-    /// Whether the routes require a verified user (403, `LOGIN_USER_NOT_VERIFIED`).
-    pub(crate) requires_verification: bool,
-    /// The body limit of routes that read a body (413).
-    pub(crate) body_limit: usize,
-    /// OAuth details, for the OAuth routers.
-    pub(crate) oauth: Option<OAuthDoc>,
-}
-
-#[allow(dead_code)] // Setters for router kinds added beside this file (OAuth).
-impl Mount {
-    /// Sets the backend whose transport answers login and logout.
-    pub(crate) fn backend<U: UserModel>(mut self, backend: &AuthBackend<U>) -> Self {
-        self.backend = Some(BackendDoc::of(backend));
-        self
-    }
-
-    /// Protected routes accept only the mount's own backend.
-    pub(crate) fn own_backend_only(mut self) -> Self {
-        self.auth = MountAuth::OwnBackend;
-        self
-    }
-
-    /// Overrides the verification rule taken from the front door.
-    pub(crate) fn requires_verification(mut self, required: bool) -> Self {
-        self.requires_verification = required;
-        self
-    }
-
-    /// Marks an OAuth mount: its provider, its CSRF cookie when known, and
-    /// whether a successful callback redirects (302) instead of answering.
-    pub(crate) fn oauth(
-        mut self,
-        provider: &str,
-        csrf_cookie: Option<&str>,
-        success_redirect: bool,
-    ) -> Self {
-        self.oauth = Some(OAuthDoc {
-            provider: provider.to_owned(),
-            csrf_cookie: csrf_cookie.map(str::to_owned),
-            success_redirect,
-        });
-        self
     }
 }
 

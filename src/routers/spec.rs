@@ -2,10 +2,17 @@
 //! success status and the error codes each can answer. The routers are built
 //! from these descriptions, and documentation (OpenAPI) is generated from them,
 //! so the two cannot drift apart.
+//!
+//! Beside them, the records of where [`Routes`](crate::Routes) mounted each
+//! router (prefix, backend, body limit, verification rule): the OpenAPI
+//! document is built from these descriptions alone, without depending on the
+//! module that mounts the routers.
 
 use http::Method;
 
+use crate::auth::{AuthBackend, TransportKind};
 use crate::error::ErrorCode;
+use crate::user::UserModel;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,3 +345,107 @@ pub const OAUTH_ASSOCIATE_ROUTES: &[RouteSpec; 2] = &[
         not_found: false,
     },
 ];
+
+// ---------------------------------------------------------------------------
+// Mount records: what `Routes` mounted where, as the documentation needs it.
+
+/// A backend as documentation sees it: its name and transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BackendDoc {
+    /// [`AuthBackend::name`].
+    pub(crate) name: String,
+    /// What the transport is.
+    pub(crate) kind: TransportKind,
+}
+
+impl BackendDoc {
+    pub(crate) fn of<U: UserModel>(backend: &AuthBackend<U>) -> Self {
+        Self {
+            name: backend.name().to_owned(),
+            kind: backend.transport().kind(),
+        }
+    }
+}
+
+/// Which backends authenticate a mount's protected routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MountAuth {
+    /// Every backend of the authenticator, in order (the users router, …).
+    AllBackends,
+    /// Only the mount's own [`Mount::backend`] (the auth router's logout).
+    OwnBackend,
+}
+
+/// What an OAuth mount adds to its routes' documentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OAuthDoc {
+    /// The provider's name (`"google"`, …), for summaries.
+    pub(crate) provider: String,
+    /// The CSRF cookie the authorize route sets and the callback reads, when
+    /// known.
+    pub(crate) csrf_cookie: Option<String>,
+    /// Whether a successful callback answers a 302 to a configured URL
+    /// (carrying the login cookie) instead of the transport's response.
+    pub(crate) success_redirect: bool,
+}
+
+/// One mounted router: its routes (the same specs it was built from) and what
+/// their documentation depends on.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "openapi"), allow(dead_code))] // Read by the document.
+pub(crate) struct Mount {
+    /// The prefix, normalised (`""` or `"/…"` without a trailing slash).
+    pub(crate) prefix: String,
+    /// The routes, relative to the prefix.
+    pub(crate) routes: &'static [RouteSpec],
+    /// The operations' tag.
+    pub(crate) tag: &'static str,
+    /// The backend whose transport answers `Success::Login` and
+    /// `Success::Logout` routes.
+    pub(crate) backend: Option<BackendDoc>,
+    /// Which backends authenticate the protected routes.
+    pub(crate) auth: MountAuth,
+    /// Whether the routes require a verified user (403, `LOGIN_USER_NOT_VERIFIED`).
+    pub(crate) requires_verification: bool,
+    /// The body limit of routes that read a body (413).
+    pub(crate) body_limit: usize,
+    /// OAuth details, for the OAuth routers.
+    pub(crate) oauth: Option<OAuthDoc>,
+}
+
+#[allow(dead_code)] // Setters for router kinds that not every feature set mounts (OAuth).
+impl Mount {
+    /// Sets the backend whose transport answers login and logout.
+    pub(crate) fn backend<U: UserModel>(mut self, backend: &AuthBackend<U>) -> Self {
+        self.backend = Some(BackendDoc::of(backend));
+        self
+    }
+
+    /// Protected routes accept only the mount's own backend.
+    pub(crate) fn own_backend_only(mut self) -> Self {
+        self.auth = MountAuth::OwnBackend;
+        self
+    }
+
+    /// Overrides the verification rule taken from the front door.
+    pub(crate) fn requires_verification(mut self, required: bool) -> Self {
+        self.requires_verification = required;
+        self
+    }
+
+    /// Marks an OAuth mount: its provider, its CSRF cookie when known, and
+    /// whether a successful callback redirects (302) instead of answering.
+    pub(crate) fn oauth(
+        mut self,
+        provider: &str,
+        csrf_cookie: Option<&str>,
+        success_redirect: bool,
+    ) -> Self {
+        self.oauth = Some(OAuthDoc {
+            provider: provider.to_owned(),
+            csrf_cookie: csrf_cookie.map(str::to_owned),
+            success_redirect,
+        });
+        self
+    }
+}

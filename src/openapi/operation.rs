@@ -1,0 +1,291 @@
+//! One operation of the document, from a route spec and the mount it is under:
+//! summary, description, parameters, request body, responses and security.
+
+use http::Method;
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn,
+    ParameterStyle,
+};
+use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
+use utoipa::openapi::schema::{ArrayBuilder, Schema};
+use utoipa::openapi::{Content, RefOr, Required};
+
+use super::JSON;
+use super::responses::responses;
+use super::schemas::{from_json, schema_ref, string};
+use super::schemes::Schemes;
+use crate::routers::spec::{Access, Body, Mount, MountAuth, RouteSpec};
+use crate::user::{UserId, UserModel};
+
+/// utoipa's name of a route's method; `None` for a method that OpenAPI's
+/// path item has no field for (no route spec uses one, see the tests).
+pub(super) fn http_method(method: &Method) -> Option<HttpMethod> {
+    Some(match *method {
+        Method::GET => HttpMethod::Get,
+        Method::POST => HttpMethod::Post,
+        Method::PUT => HttpMethod::Put,
+        Method::PATCH => HttpMethod::Patch,
+        Method::DELETE => HttpMethod::Delete,
+        Method::HEAD => HttpMethod::Head,
+        Method::OPTIONS => HttpMethod::Options,
+        Method::TRACE => HttpMethod::Trace,
+        _ => return None,
+    })
+}
+
+/// The operation of `route`, mounted at `path` (the mount's prefix and the
+/// route's path).
+pub(super) fn operation<U: UserModel>(
+    mount: &Mount,
+    route: &RouteSpec,
+    path: &str,
+    schemes: &Schemes<'_>,
+) -> Operation {
+    let summary = match (&mount.oauth, &mount.backend) {
+        (Some(oauth), _) => format!("{} ({})", route.summary, oauth.provider),
+        (None, Some(backend)) => format!("{} ({})", route.summary, backend.name),
+        (None, None) => route.summary.to_owned(),
+    };
+    let verified = if mount.requires_verification {
+        ", verified"
+    } else {
+        ""
+    };
+    let mut description = Vec::new();
+    match route.access {
+        Access::Public => {}
+        Access::User => description.push(format!(
+            "Needs an active{verified} user, authenticated by {}.",
+            schemes.names(mount)
+        )),
+        Access::Superuser => description.push(format!(
+            "Needs an active{verified} superuser, authenticated by {}.",
+            schemes.names(mount)
+        )),
+    }
+    if route.access != Access::Public && matches!(mount.auth, MountAuth::OwnBackend) {
+        description.push(format!(
+            "Only a token of {} is taken here; another backend's token answers 401.",
+            schemes.names(mount)
+        ));
+    }
+    if route.body == Body::UserUpdate && route.access == Access::User {
+        description.push(
+            "`is_active`, `is_superuser` and `is_verified` are ignored here; \
+             changing the e-mail address makes the user unverified."
+                .to_owned(),
+        );
+    }
+    if route.body == Body::UserCreate {
+        description.push(
+            "`is_active`, `is_superuser` and `is_verified` are ignored: a new user is \
+             active, not a superuser and not verified."
+                .to_owned(),
+        );
+    }
+
+    let parameters = parameters::<U>(mount, route, path);
+    let mut op = OperationBuilder::new()
+        .tag(mount.tag)
+        .summary(Some(summary))
+        .operation_id(Some(operation_id(route, path)))
+        .description((!description.is_empty()).then(|| description.join("\n\n")))
+        .parameters((!parameters.is_empty()).then_some(parameters))
+        .request_body(request_body(route))
+        .responses(responses(mount, route));
+    if route.access != Access::Public {
+        op = op.securities(Some(schemes.requirement(mount)));
+    }
+    op.build()
+}
+
+/// `post /auth/jwt/login` → `post_auth_jwt_login`: unique, as (method, path) is.
+pub(super) fn operation_id(route: &RouteSpec, path: &str) -> String {
+    let mut id = route.method.as_str().to_ascii_lowercase();
+    let mut last_underscore = false;
+    for c in path.chars() {
+        if c.is_ascii_alphanumeric() {
+            id.push(c);
+            last_underscore = false;
+        } else if !last_underscore {
+            id.push('_');
+            last_underscore = true;
+        }
+    }
+    id.trim_end_matches('_').to_owned()
+}
+
+fn parameter(
+    name: &str,
+    location: ParameterIn,
+    required: bool,
+    description: Option<&str>,
+    schema: RefOr<Schema>,
+) -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(location)
+        .required(if required {
+            Required::True
+        } else {
+            Required::False
+        })
+        .description(description)
+        .schema(Some(schema))
+}
+
+fn parameters<U: UserModel>(mount: &Mount, route: &RouteSpec, path: &str) -> Vec<Parameter> {
+    let mut out = Vec::new();
+    // Every `{name}` of the path, the prefix's included.
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let name = rest[start + 1..start + len].trim_start_matches('*');
+        rest = &rest[start + len + 1..];
+        if name == "id" && route.not_found {
+            out.push(
+                parameter(
+                    "id",
+                    ParameterIn::Path,
+                    true,
+                    Some("The user's id. A malformed id answers 404, like an unknown one."),
+                    from_json(<U::Id as UserId>::json_schema()),
+                )
+                .build(),
+            );
+        } else {
+            out.push(parameter(name, ParameterIn::Path, true, None, string().into()).build());
+        }
+    }
+    match route.body {
+        Body::AuthorizeQuery => out.push(
+            parameter(
+                "scopes",
+                ParameterIn::Query,
+                false,
+                Some(
+                    "Scopes to request from the provider beside the configured ones \
+                     (repeatable; a value may hold several, separated by spaces).",
+                ),
+                ArrayBuilder::new().items(string()).into(),
+            )
+            .style(Some(ParameterStyle::Form))
+            .explode(Some(true))
+            .build(),
+        ),
+        Body::CallbackQuery => {
+            for (name, description) in [
+                ("code", "The authorization code."),
+                (
+                    "state",
+                    "The state that the authorize route put in the authorization URL.",
+                ),
+                (
+                    "iss",
+                    "The issuer (RFC 9207), checked when the provider sends it.",
+                ),
+                (
+                    "error",
+                    "The provider's error code when the authorization failed.",
+                ),
+                ("error_description", "The provider's error text."),
+            ] {
+                out.push(
+                    parameter(
+                        name,
+                        ParameterIn::Query,
+                        false,
+                        Some(description),
+                        string().into(),
+                    )
+                    .build(),
+                );
+            }
+            if let Some(cookie) = mount.oauth.as_ref().and_then(|o| o.csrf_cookie.as_ref()) {
+                out.push(
+                    parameter(
+                        cookie,
+                        ParameterIn::Cookie,
+                        false,
+                        Some(
+                            "The CSRF cookie that the authorize route set; without it, or \
+                             when it does not match the state: `OAUTH_INVALID_STATE`.",
+                        ),
+                        string().into(),
+                    )
+                    .build(),
+                );
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn request_body(route: &RouteSpec) -> Option<RequestBody> {
+    let json_body = |schema: &str| {
+        RequestBodyBuilder::new()
+            .required(Some(Required::True))
+            .content(JSON, Content::new(Some(schema_ref(schema))))
+            .build()
+    };
+    match route.body {
+        Body::None | Body::AuthorizeQuery | Body::CallbackQuery => None,
+        Body::LoginForm => Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/x-www-form-urlencoded",
+                    Content::new(Some(schema_ref("LoginForm"))),
+                )
+                .content(
+                    "multipart/form-data",
+                    Content::new(Some(schema_ref("LoginForm"))),
+                )
+                .build(),
+        ),
+        Body::UserCreate => Some(json_body("UserCreate")),
+        Body::UserUpdate => Some(json_body("UserUpdate")),
+        Body::Email => Some(json_body("EmailRequest")),
+        Body::ResetPassword => Some(json_body("ResetPasswordRequest")),
+        Body::Token => Some(json_body("VerifyRequest")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routers::spec::{
+        AUTH_ROUTES, OAUTH_ASSOCIATE_ROUTES, OAUTH_ROUTES, REGISTER_ROUTES, RESET_ROUTES,
+        USERS_ROUTES, VERIFY_ROUTES,
+    };
+
+    #[test]
+    fn operation_ids_follow_method_and_path() {
+        let route = &USERS_ROUTES[2];
+        assert_eq!(operation_id(route, "/users/{id}"), "get_users_id");
+    }
+
+    /// No route is left out of the document for want of a path item field.
+    #[test]
+    fn every_spec_method_has_a_path_item_field() {
+        let all = AUTH_ROUTES
+            .iter()
+            .chain(REGISTER_ROUTES)
+            .chain(RESET_ROUTES)
+            .chain(VERIFY_ROUTES)
+            .chain(USERS_ROUTES)
+            .chain(OAUTH_ROUTES)
+            .chain(OAUTH_ASSOCIATE_ROUTES);
+        for route in all {
+            assert!(
+                http_method(&route.method).is_some(),
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
+}

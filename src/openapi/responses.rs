@@ -1,0 +1,363 @@
+//! The responses of each operation: the success the route's transport or body
+//! gives, the 400 `detail` codes of its spec, and the shared error responses
+//! (401, 403, 404, 413, 422, 502, 503).
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use utoipa::openapi::example::ExampleBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder, Responses, ResponsesBuilder};
+use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+use utoipa::openapi::{Content, ContentBuilder, Header, Ref, RefOr};
+
+use super::JSON;
+use super::schemas::{
+    described_string, detail_schema, null, object, schema_ref, string, string_enum,
+};
+use crate::auth::TransportKind;
+use crate::error::ErrorCode;
+use crate::routers::spec::{Access, Body, Mount, RouteSpec, Success};
+
+/// `{"$ref": "#/components/responses/{name}"}`.
+fn response_ref(name: &str) -> RefOr<Response> {
+    RefOr::Ref(Ref::from_response_name(name))
+}
+
+/// A JSON body of this schema.
+fn json_content(schema: RefOr<Schema>) -> Content {
+    Content::new(Some(schema))
+}
+
+/// A string-valued header with a description.
+fn header(description: impl Into<String>) -> Header {
+    HeaderBuilder::new()
+        .schema(string())
+        .description(Some(description))
+        .build()
+}
+
+/// Codes sent as `{"code", "reason"}` rather than a plain string.
+fn is_password_code(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::RegisterInvalidPassword
+            | ErrorCode::ResetPasswordInvalidPassword
+            | ErrorCode::UpdateUserInvalidPassword
+    )
+}
+
+/// Every status a route of this mount answers, with its response.
+pub(super) fn responses(mount: &Mount, route: &RouteSpec) -> Responses {
+    let mut out: Vec<(String, RefOr<Response>)> = Vec::new();
+    let (status, success) = success(mount, route);
+    out.push((status.to_string(), success.into()));
+
+    let codes: Vec<ErrorCode> = route
+        .errors
+        .iter()
+        .copied()
+        .filter(|&c| c != ErrorCode::LoginUserNotVerified || mount.requires_verification)
+        .collect();
+    let free_form = route.body == Body::CallbackQuery;
+    if !codes.is_empty() || free_form {
+        out.push(("400".into(), bad_request(&codes, free_form).into()));
+    }
+    if route.access != Access::Public {
+        out.push(("401".into(), response_ref("Unauthorized")));
+    }
+    if route.access == Access::Superuser
+        || (route.access == Access::User && mount.requires_verification)
+    {
+        out.push(("403".into(), response_ref("Forbidden")));
+    }
+    if route.not_found {
+        out.push(("404".into(), response_ref("NotFound")));
+    }
+    if route.body.has_body() {
+        let too_large = ResponseBuilder::new()
+            .description(format!(
+                "The request body is larger than the limit ({} bytes).",
+                mount.body_limit
+            ))
+            .content(JSON, json_content(detail_schema("Payload Too Large")))
+            .build();
+        out.push(("413".into(), too_large.into()));
+        out.push(("422".into(), response_ref("ValidationError")));
+    }
+    // The OAuth routes call the provider: the callback exchanges the code, the
+    // authorize route may fetch an OpenID Connect discovery document.
+    if matches!(route.body, Body::AuthorizeQuery | Body::CallbackQuery) {
+        out.push(("502".into(), response_ref("OAuthProviderError")));
+    }
+    // Everything but a public authorize route reads the store or a session
+    // backend (database, Redis), which can be unreachable.
+    if !(route.access == Access::Public && route.body == Body::AuthorizeQuery) {
+        out.push(("503".into(), response_ref("ServiceUnavailable")));
+    }
+    ResponsesBuilder::new().responses_from_iter(out).build()
+}
+
+fn bad_request(codes: &[ErrorCode], free_form: bool) -> Response {
+    let plain: Vec<&str> = codes
+        .iter()
+        .filter(|c| !is_password_code(**c))
+        .map(|c| c.as_str())
+        .collect();
+    let password: Vec<&str> = codes
+        .iter()
+        .filter(|c| is_password_code(**c))
+        .map(|c| c.as_str())
+        .collect();
+    let mut alternatives: Vec<RefOr<Schema>> = Vec::new();
+    if !plain.is_empty() {
+        alternatives.push(string_enum(&plain));
+    }
+    if !password.is_empty() {
+        alternatives.push(
+            object(
+                &["code", "reason"],
+                [
+                    ("code", string_enum(&password)),
+                    ("reason", described_string("Why the password was refused.")),
+                ],
+            )
+            .into(),
+        );
+    }
+    if free_form {
+        alternatives.push(described_string(
+            "The `error` the OAuth provider sent back (`access_denied`, …), \
+             or `Bad Request` for a callback without a code.",
+        ));
+    }
+    let detail = match alternatives.len() {
+        1 => alternatives.remove(0),
+        _ => alternatives
+            .into_iter()
+            .fold(AnyOfBuilder::new(), |any_of, schema| any_of.item(schema))
+            .into(),
+    };
+
+    let mut examples = Vec::new();
+    for &code in codes {
+        let value = if is_password_code(code) {
+            json!({"detail": {"code": code.as_str(), "reason": "Password should be at least 8 characters"}})
+        } else {
+            json!({"detail": code.as_str()})
+        };
+        let example = ExampleBuilder::new()
+            .summary(code_summary(code))
+            .value(Some(value))
+            .build();
+        examples.push((code.as_str().to_owned(), example));
+    }
+    if free_form {
+        let example = ExampleBuilder::new()
+            .summary("The provider refused the authorization")
+            .value(Some(json!({"detail": "access_denied"})))
+            .build();
+        examples.push(("provider error".to_owned(), example));
+    }
+    let mut listed: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+    if free_form {
+        listed.push("the provider's `error`".into());
+    }
+    let content = ContentBuilder::new()
+        .schema(Some(object(&["detail"], [("detail", detail)])))
+        .examples_from_iter(examples)
+        .build();
+    ResponseBuilder::new()
+        .description(format!("Bad request: {}.", listed.join(", ")))
+        .content(JSON, content)
+        .build()
+}
+
+fn code_summary(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::RegisterUserAlreadyExists => "An account has this e-mail address",
+        ErrorCode::RegisterInvalidPassword
+        | ErrorCode::ResetPasswordInvalidPassword
+        | ErrorCode::UpdateUserInvalidPassword => "The password policy refused the password",
+        ErrorCode::LoginBadCredentials => "Unknown e-mail, wrong password or inactive user",
+        ErrorCode::LoginUserNotVerified => "The user is not verified",
+        ErrorCode::ResetPasswordBadToken => "Bad, expired or used reset token",
+        ErrorCode::VerifyUserBadToken => "Bad or expired verification token",
+        ErrorCode::VerifyUserAlreadyVerified => "The user is already verified",
+        ErrorCode::UpdateUserEmailAlreadyExists => "Another account has this e-mail address",
+        ErrorCode::AccessTokenDecodeError => "Invalid state",
+        ErrorCode::AccessTokenAlreadyExpired => "Expired state",
+        ErrorCode::OAuthInvalidState => "The CSRF cookie is missing or does not match the state",
+        ErrorCode::OAuthInvalidCode => "The provider refused the authorization code",
+        ErrorCode::OAuthNotAvailableEmail => "The provider gave no e-mail address",
+        ErrorCode::OAuthUserAlreadyExists => {
+            "A user has this e-mail address and the account is not linked"
+        }
+        ErrorCode::OAuthAccountAlreadyLinked => "Another user has linked this provider account",
+    }
+}
+
+/// The success status and response of a route; login and logout answer as
+/// the mount's backend's transport does.
+fn success(mount: &Mount, route: &RouteSpec) -> (u16, Response) {
+    let redirects = mount.oauth.as_ref().is_some_and(|o| o.success_redirect);
+    if redirects && route.body == Body::CallbackQuery {
+        return (
+            302,
+            ResponseBuilder::new()
+                .description(
+                    "Done: a redirect to the application's configured URL, with the login \
+                     cookie when the backend's transport is a cookie.",
+                )
+                .header("Location", header("The configured URL."))
+                .header(
+                    "Set-Cookie",
+                    header("The login cookie (cookie transports); the CSRF cookie cleared."),
+                )
+                .build(),
+        );
+    }
+    let transport = mount.backend.as_ref().map(|b| &b.kind);
+    let described = |description: &str| Response::new(description);
+    match (route.success, transport) {
+        (Success::Login, Some(TransportKind::Bearer { .. })) => (
+            200,
+            ResponseBuilder::new()
+                .description("Logged in: the access token.")
+                .content(JSON, json_content(schema_ref("BearerResponse")))
+                .build(),
+        ),
+        (Success::Login, Some(TransportKind::Cookie { name })) => (
+            204,
+            ResponseBuilder::new()
+                .description(format!("Logged in: the `{name}` cookie holds the token."))
+                .header(
+                    "Set-Cookie",
+                    header(format!(
+                        "`{name}=<token>` with the transport's attributes (`HttpOnly`, \
+                         `Secure`, `SameSite`, `Path`, `Max-Age`)."
+                    )),
+                )
+                .build(),
+        ),
+        (Success::Logout, Some(TransportKind::Cookie { name })) => (
+            204,
+            ResponseBuilder::new()
+                .description(format!("Logged out: the `{name}` cookie is cleared."))
+                .header(
+                    "Set-Cookie",
+                    header(format!("`{name}=\"\"` with `Max-Age=0`.")),
+                )
+                .build(),
+        ),
+        (Success::Logout, _) => (204, described("Logged out.")),
+        (Success::Login, None) => (route.status, described("Logged in.")),
+        (Success::NoContent, _) => (204, described("Done.")),
+        (Success::User, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description("The user.")
+                .content(JSON, json_content(schema_ref("User")))
+                .build(),
+        ),
+        (Success::Null, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description(match route.status {
+                    202 => "Accepted (whether or not the address has an account).",
+                    _ => "Done.",
+                })
+                .content(JSON, json_content(null()))
+                .build(),
+        ),
+        (Success::AuthorizationUrl, _) => {
+            let cookie = mount
+                .oauth
+                .as_ref()
+                .and_then(|o| o.csrf_cookie.as_deref())
+                .map_or_else(
+                    || "The CSRF cookie that the callback checks.".to_owned(),
+                    |name| format!("`{name}`: the CSRF cookie that the callback checks."),
+                );
+            (
+                route.status,
+                ResponseBuilder::new()
+                    .description("The provider's authorization URL, to send the browser to.")
+                    .header("Set-Cookie", header(cookie))
+                    .content(JSON, json_content(schema_ref("AuthorizationURL")))
+                    .build(),
+            )
+        }
+    }
+}
+
+/// The responses that operations refer to by name; [`super::document`] keeps
+/// those its paths reach.
+pub(super) fn shared_responses() -> BTreeMap<String, RefOr<Response>> {
+    let with_detail = |description: &str, detail: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(JSON, json_content(detail_schema(detail)))
+    };
+    let responses = [
+        (
+            "Unauthorized",
+            with_detail(
+                "No valid credentials: a missing, invalid, expired or revoked token, or an \
+                 inactive user.",
+                "Unauthorized",
+            )
+            .header("WWW-Authenticate", header("`Bearer`"))
+            .build(),
+        ),
+        (
+            "Forbidden",
+            with_detail(
+                "The user lacks a required flag (superuser, or verified where the router \
+                 requires it).",
+                "Forbidden",
+            )
+            .build(),
+        ),
+        (
+            "NotFound",
+            with_detail(
+                "No user has this id (a malformed id answers the same).",
+                "Not Found",
+            )
+            .build(),
+        ),
+        (
+            "ValidationError",
+            ResponseBuilder::new()
+                .description(
+                    "The request does not match the route's schema: a body that is not JSON \
+                     (or not labelled JSON), not an object, not UTF-8, truncated, or a missing \
+                     or mistyped field; for the login form, a body that is not a form.",
+                )
+                .content(JSON, json_content(schema_ref("HTTPValidationError")))
+                .build(),
+        ),
+        (
+            "OAuthProviderError",
+            with_detail(
+                "The OAuth provider failed (unreachable, an error status, an invalid answer \
+                 or ID token).",
+                "OAUTH_PROVIDER_ERROR",
+            )
+            .build(),
+        ),
+        (
+            "ServiceUnavailable",
+            with_detail(
+                "A dependency (the database, Redis) cannot be reached; retry later.",
+                "SERVICE_UNAVAILABLE",
+            )
+            .build(),
+        ),
+    ];
+    responses
+        .into_iter()
+        .map(|(name, response)| (name.to_owned(), RefOr::T(response)))
+        .collect()
+}
