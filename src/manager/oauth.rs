@@ -280,9 +280,7 @@ where
         };
         // Links made while the address was not verified may be the
         // squatter's.
-        self.store()
-            .forget_unverified_oauth_accounts(user.id())
-            .await?;
+        self.store().address_proven(user.id()).await?;
         self.logout_everywhere(&user).await?;
         let account = login.account(email, user.id().clone(), true);
         match self.store().link_oauth_account(account).await {

@@ -160,9 +160,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             })?;
         // The reset proved the mailbox: OAuth links made while the address
         // was not verified may be a squatter's, and go.
-        self.store()
-            .forget_unverified_oauth_accounts(user.id())
-            .await?;
+        self.store().address_proven(user.id()).await?;
         if self.inner.logout_everywhere.on_password_change {
             self.logout_everywhere(&user).await?;
         }
@@ -233,9 +231,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             })?;
         // The verification proved the mailbox: OAuth links made while the
         // address was not verified may be a squatter's, and go.
-        self.store()
-            .forget_unverified_oauth_accounts(user.id())
-            .await?;
+        self.store().address_proven(user.id()).await?;
         self.hooks().on_after_verify(&user, request).await?;
         Ok(user)
     }

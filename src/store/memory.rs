@@ -193,11 +193,8 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
         Ok(samples)
     }
 
-    async fn forget_unverified_oauth_accounts(&self, id: &U::Id) -> Result<(), StoreError> {
-        self.write()
-            .oauth_accounts
-            .retain(|_, account| account.user_id != *id || account.user_verified);
-        Ok(())
+    async fn address_proven(&self, id: &U::Id) -> Result<(), StoreError> {
+        self.forget_unverified_oauth_accounts(id).await
     }
 }
 
@@ -278,6 +275,13 @@ impl<U: UserModel> OAuthAccountStore for MemoryStore<U> {
             .oauth_accounts
             .insert(key, account.with_user(user.id().clone()));
         Ok(user)
+    }
+
+    async fn forget_unverified_oauth_accounts(&self, id: &U::Id) -> Result<(), StoreError> {
+        self.write()
+            .oauth_accounts
+            .retain(|_, account| account.user_id != *id || account.user_verified);
+        Ok(())
     }
 
     async fn oauth_accounts(

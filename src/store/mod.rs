@@ -282,18 +282,18 @@ pub trait UserStore: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
-    /// Called when the owner of the address takes it back (a password reset,
-    /// an e-mail verification, an OAuth login that links by address): a store
-    /// that keeps OAuth accounts ([`OAuthAccountStore`]) deletes the user's
-    /// links made while the address was not verified
-    /// ([`OAuthAccount::user_verified`] false). Such a link may be a
-    /// squatter's, who registered the victim's address and linked their own
-    /// provider account before the victim came. The default, for stores
-    /// without OAuth accounts, does nothing.
-    async fn forget_unverified_oauth_accounts(
-        &self,
-        _id: &<Self::User as UserModel>::Id,
-    ) -> Result<(), StoreError> {
+    /// Called when the owner of the user's address proved it and takes the
+    /// account back (a password reset, an e-mail verification, an OAuth login
+    /// that links by address): the store drops what someone else may have
+    /// attached to the account while the address was not verified. A store
+    /// that keeps OAuth accounts drops the links made then
+    /// ([`OAuthAccountStore::forget_unverified_oauth_accounts`]): they may be
+    /// a squatter's, who registered the victim's address and linked their own
+    /// provider account before the victim came. The default, for stores that
+    /// keep nothing of the kind, does nothing; the provided stores forget the
+    /// unverified links, and [`suite::run_oauth`] checks a store that keeps
+    /// OAuth accounts does.
+    async fn address_proven(&self, _id: &<Self::User as UserModel>::Id) -> Result<(), StoreError> {
         Ok(())
     }
 }

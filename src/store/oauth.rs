@@ -53,7 +53,7 @@ pub struct OAuthAccount<Id> {
     /// may be a squatter's (someone who registered the victim's address and
     /// linked their own provider account), so it is dropped when the owner
     /// takes the address back (see
-    /// [`UserStore::forget_unverified_oauth_accounts`]).
+    /// [`UserStore::address_proven`]).
     pub user_verified: bool,
     /// The provider's access token.
     pub access_token: ProviderToken,
@@ -136,6 +136,15 @@ pub trait OAuthAccountStore: UserStore {
         }
         Ok(user)
     }
+
+    /// Deletes the user's links made while the user's address was not
+    /// verified ([`OAuthAccount::user_verified`] false). A store calls it
+    /// from its [`UserStore::address_proven`], when the owner of the address
+    /// takes the account back.
+    async fn forget_unverified_oauth_accounts(
+        &self,
+        user_id: &<Self::User as UserModel>::Id,
+    ) -> Result<(), StoreError>;
 
     /// The accounts linked to a user, in no particular order.
     async fn oauth_accounts(

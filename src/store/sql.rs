@@ -734,10 +734,7 @@ macro_rules! sql_store {
                     self.sql().password_hash_samples().await
                 }
 
-                async fn forget_unverified_oauth_accounts(
-                    &self,
-                    id: &Uuid,
-                ) -> Result<(), StoreError> {
+                async fn address_proven(&self, id: &Uuid) -> Result<(), StoreError> {
                     self.sql().forget_unverified_oauth_accounts(id).await
                 }
             }
@@ -790,6 +787,13 @@ macro_rules! sql_store {
                     account: OAuthAccount<()>,
                 ) -> Result<U, StoreError> {
                     self.sql().create_with_oauth_account(data, account).await
+                }
+
+                async fn forget_unverified_oauth_accounts(
+                    &self,
+                    user_id: &Uuid,
+                ) -> Result<(), StoreError> {
+                    self.sql().forget_unverified_oauth_accounts(user_id).await
                 }
 
                 async fn oauth_accounts(

@@ -801,10 +801,9 @@ where
     for account in [verified.clone(), unverified, others.clone()] {
         store.link_oauth_account(account).await.unwrap();
     }
-    store
-        .forget_unverified_oauth_accounts(user.id())
-        .await
-        .unwrap();
+    // Taking the address back forgets them: the store wires its
+    // `address_proven` to `forget_unverified_oauth_accounts`.
+    store.address_proven(user.id()).await.unwrap();
     assert_eq!(
         store.oauth_accounts(user.id()).await.unwrap(),
         vec![verified],
