@@ -1,7 +1,6 @@
 //! Signed tokens: the JWT codec ([`JwtCodec`]) shared by access tokens, OAuth
-//! states and the purpose-bound reset and verification tokens
-//! ([`PurposeTokens`]), their secrets ([`Secret`]), and random opaque tokens
-//! ([`random_token`]).
+//! states and the purpose-bound reset and verification tokens (the crate's
+//! own), and random opaque tokens ([`random_token`]).
 //!
 //! Most applications only meet [`JwtCodec`], to give
 //! [`JwtStrategy::new`](crate::auth::JwtStrategy::new) an RS256 or ES256 key
@@ -160,11 +159,6 @@ impl JwtCodec {
         self
     }
 
-    /// The signing algorithm.
-    pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
-    }
-
     /// Signs and verifies a token once, so that a misconfigured crypto backend
     /// (jsonwebtoken with none or both of its backends, which panics at first use)
     /// is reported when the application starts, not at the first login.
@@ -205,7 +199,7 @@ impl JwtCodec {
     /// configured algorithm only, `exp` and `aud` required, `exp` checked with the
     /// codec's leeway, `nbf` checked when present. Build it once and pass it to
     /// [`decode_with`](Self::decode_with).
-    pub fn validation(&self, audience: &[impl AsRef<str>]) -> Validation {
+    pub(crate) fn validation(&self, audience: &[impl AsRef<str>]) -> Validation {
         let mut validation = Validation::new(self.algorithm);
         validation.leeway = self.leeway;
         validation.validate_exp = true;
@@ -229,7 +223,7 @@ impl JwtCodec {
 
     /// [`decode`](Self::decode) with validation rules built beforehand by
     /// [`validation`](Self::validation).
-    pub fn decode_with<C: DeserializeOwned>(
+    pub(crate) fn decode_with<C: DeserializeOwned>(
         &self,
         token: &str,
         validation: &Validation,
@@ -255,16 +249,16 @@ pub const VERIFY_AUDIENCE: &str = "fastapi-users:verify";
 
 /// A secret for signing tokens; `Debug` shows nothing of it.
 #[derive(Clone)]
-pub struct Secret(Vec<u8>);
+pub(crate) struct Secret(Vec<u8>);
 
 impl Secret {
     /// Wraps secret bytes (for HS256: the UTF-8 bytes of a string secret).
-    pub fn new(secret: impl AsRef<[u8]>) -> Self {
+    pub(crate) fn new(secret: impl AsRef<[u8]>) -> Self {
         Self(secret.as_ref().to_vec())
     }
 
     /// 32 random bytes, for a process that was given no secret.
-    pub fn random() -> Result<Self> {
+    pub(crate) fn random() -> Result<Self> {
         let mut bytes = vec![0u8; 32];
         getrandom::fill(&mut bytes)
             .map_err(|e| Error::internal("the operating system's random source", e.to_string()))?;
@@ -287,7 +281,7 @@ impl std::fmt::Debug for Secret {
 /// lifetime (one hour by default). A token of another purpose, even signed with
 /// the same secret, carries another audience and is refused.
 #[derive(Clone)]
-pub struct PurposeTokens {
+pub(crate) struct PurposeTokens {
     codec: JwtCodec,
     audience: [String; 1],
     lifetime: Duration,
@@ -315,13 +309,8 @@ struct Stamped<'a, C> {
 
 impl PurposeTokens {
     /// Tokens of `audience`, signed with `secret` (at least
-    /// [`MIN_SECRET_BYTES`] bytes), valid for `lifetime`.
-    pub fn new(secret: &Secret, audience: &str, lifetime: Duration) -> Result<Self> {
-        Self::with_secret(secret, audience, lifetime, false)
-    }
-
-    /// [`new`](Self::new), allowing a secret shorter than
-    /// [`MIN_SECRET_BYTES`] when `allow_short`.
+    /// [`MIN_SECRET_BYTES`] bytes, unless `allow_short`), valid for
+    /// `lifetime`.
     pub(crate) fn with_secret(
         secret: &Secret,
         audience: &str,
@@ -341,14 +330,9 @@ impl PurposeTokens {
         })
     }
 
-    /// The lifetime of new tokens.
-    pub fn lifetime(&self) -> Duration {
-        self.lifetime
-    }
-
     /// A token carrying `claims` (which must serialise to a JSON object without
     /// `aud` or `exp`), this purpose's audience and an expiry.
-    pub fn sign<C: Serialize>(&self, claims: &C) -> Result<String> {
+    pub(crate) fn sign<C: Serialize>(&self, claims: &C) -> Result<String> {
         self.codec.encode(&Stamped {
             claims,
             aud: &self.audience[0],
@@ -357,19 +341,19 @@ impl PurposeTokens {
     }
 
     /// The claims of a valid, unexpired token of this purpose; `None` otherwise.
-    pub fn read<C: DeserializeOwned>(&self, token: &str) -> Option<C> {
+    pub(crate) fn read<C: DeserializeOwned>(&self, token: &str) -> Option<C> {
         self.codec.decode_with(token, &self.validation)
     }
 
     /// A keyed digest (HMAC-SHA256 under a key derived from the secret) of
     /// `data`, URL-safe base64: it binds a token to a value without revealing it.
-    pub fn digest(&self, data: &[u8]) -> String {
+    pub(crate) fn digest(&self, data: &[u8]) -> String {
         URL_SAFE_NO_PAD.encode(hmac_sha256(&self.digest_key, data))
     }
 
     /// Whether `digest` is [`digest`](Self::digest) of `data`, compared in constant
     /// time.
-    pub fn digest_matches(&self, digest: &str, data: &[u8]) -> bool {
+    pub(crate) fn digest_matches(&self, digest: &str, data: &[u8]) -> bool {
         use subtle::ConstantTimeEq;
         let expected = self.digest(data);
         expected.as_bytes().ct_eq(digest.as_bytes()).into()
@@ -400,18 +384,23 @@ mod tests {
     #[test]
     fn purpose_tokens_round_trip_and_refuse_other_purposes() {
         let secret = Secret::new("s3cret-s3cret-s3cret-s3cret-s3cret");
-        let reset = PurposeTokens::new(&secret, RESET_AUDIENCE, Duration::from_secs(60)).unwrap();
-        let verify = PurposeTokens::new(&secret, VERIFY_AUDIENCE, Duration::from_secs(60)).unwrap();
+        let reset =
+            PurposeTokens::with_secret(&secret, RESET_AUDIENCE, Duration::from_secs(60), false)
+                .unwrap();
+        let verify =
+            PurposeTokens::with_secret(&secret, VERIFY_AUDIENCE, Duration::from_secs(60), false)
+                .unwrap();
         let token = reset.sign(&Claims { sub: "u".into() }).unwrap();
         assert_eq!(
             reset.read::<Claims>(&token),
             Some(Claims { sub: "u".into() })
         );
         assert_eq!(verify.read::<Claims>(&token), None);
-        let other = PurposeTokens::new(
+        let other = PurposeTokens::with_secret(
             &Secret::new("another-secret-of-32-bytes-or-more"),
             RESET_AUDIENCE,
             Duration::from_secs(60),
+            false,
         )
         .unwrap();
         assert_eq!(other.read::<Claims>(&token), None);
@@ -420,8 +409,20 @@ mod tests {
     #[test]
     fn digests_are_keyed_and_compared() {
         let secret = |c: char| Secret::new(c.to_string().repeat(32));
-        let a = PurposeTokens::new(&secret('a'), RESET_AUDIENCE, Duration::from_secs(60)).unwrap();
-        let b = PurposeTokens::new(&secret('b'), RESET_AUDIENCE, Duration::from_secs(60)).unwrap();
+        let a = PurposeTokens::with_secret(
+            &secret('a'),
+            RESET_AUDIENCE,
+            Duration::from_secs(60),
+            false,
+        )
+        .unwrap();
+        let b = PurposeTokens::with_secret(
+            &secret('b'),
+            RESET_AUDIENCE,
+            Duration::from_secs(60),
+            false,
+        )
+        .unwrap();
         let d = a.digest(b"$argon2id$hash");
         assert!(a.digest_matches(&d, b"$argon2id$hash"));
         assert!(!a.digest_matches(&d, b"$argon2id$other"));
@@ -450,7 +451,10 @@ mod tests {
         assert!(JwtCodec::hs256("x".repeat(MIN_SECRET_BYTES)).is_ok());
         assert!(JwtCodec::hs256_allow_short(&short).is_ok());
         assert!(JwtCodec::hs256_allow_short("").is_err());
-        assert!(PurposeTokens::new(&Secret::new(&short), RESET_AUDIENCE, Duration::ZERO).is_err());
+        assert!(
+            PurposeTokens::with_secret(&Secret::new(&short), RESET_AUDIENCE, Duration::ZERO, false)
+                .is_err()
+        );
         assert!(
             PurposeTokens::with_secret(&Secret::new(&short), RESET_AUDIENCE, Duration::ZERO, true)
                 .is_ok()

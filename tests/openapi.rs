@@ -460,6 +460,7 @@ fn each_operation_documents_its_400_codes() {
                 axum_users::routers::spec::Access::Public => false,
                 axum_users::routers::spec::Access::User => requires_verification,
                 axum_users::routers::spec::Access::Superuser => true,
+                other => panic!("an access level this test does not know: {other:?}"),
             };
             assert_eq!(forbidden, expect_forbidden, "{method} {path}");
         }

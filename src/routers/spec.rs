@@ -16,6 +16,7 @@ use crate::user::UserModel;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Access {
     /// Anyone.
     Public,
@@ -27,6 +28,7 @@ pub enum Access {
 
 /// What a route's request body is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Body {
     /// No body.
     None,
@@ -61,6 +63,7 @@ impl Body {
 
 /// What a successful response carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Success {
     /// A user object.
     User,
@@ -78,6 +81,7 @@ pub enum Success {
 
 /// One route of a router.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RouteSpec {
     /// HTTP method.
     pub method: Method,
