@@ -21,6 +21,8 @@ mod postgres;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "test-suites")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-suites")))]
 pub mod suite;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod timed;

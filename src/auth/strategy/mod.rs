@@ -6,6 +6,8 @@ mod database;
 mod jwt;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "test-suites")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-suites")))]
 pub mod suite;
 
 #[cfg(feature = "redis")]
