@@ -240,15 +240,7 @@ mod tests {
 
     #[test]
     fn every_spec_method_is_routable() {
-        let all = AUTH_ROUTES
-            .iter()
-            .chain(REGISTER_ROUTES)
-            .chain(RESET_ROUTES)
-            .chain(VERIFY_ROUTES)
-            .chain(USERS_ROUTES)
-            .chain(OAUTH_ROUTES)
-            .chain(OAUTH_ASSOCIATE_ROUTES);
-        for route in all {
+        for route in all_routes() {
             assert!(
                 MethodFilter::try_from(route.method.clone()).is_ok(),
                 "{} {}",

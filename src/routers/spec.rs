@@ -350,6 +350,20 @@ pub const OAUTH_ASSOCIATE_ROUTES: &[RouteSpec; 2] = &[
     },
 ];
 
+/// Every route of every router, in the order above (for the tests that
+/// check each one).
+#[cfg(test)]
+pub(crate) fn all_routes() -> impl Iterator<Item = &'static RouteSpec> {
+    AUTH_ROUTES
+        .iter()
+        .chain(REGISTER_ROUTES)
+        .chain(RESET_ROUTES)
+        .chain(VERIFY_ROUTES)
+        .chain(USERS_ROUTES)
+        .chain(OAUTH_ROUTES)
+        .chain(OAUTH_ASSOCIATE_ROUTES)
+}
+
 // ---------------------------------------------------------------------------
 // Mount records: what `Routes` mounted where, as the documentation needs it.
 
