@@ -4,7 +4,7 @@
 //! [`UserManager`] use case or the
 //! [`Authenticator`], and shapes the response. Their
 //! routes are described as data in [`spec`]; the
-//! [crate documentation](crate#the-routers) lists each router's routes,
+//! [routes guide](crate::guide::routes) lists each router's routes,
 //! requests, responses and errors, and how to mount them.
 
 use axum::Router;
