@@ -10,7 +10,7 @@
 # "LABEL: N passed, 0 failed" and fails when N is 0 or below MIN. The command's
 # own failure is returned as it is. Tests that skip count as passed: the
 # callers run with AXUM_USERS_REQUIRE_SERVICES=1, where a test that cannot run
-# fails instead of skipping (tests/common/services.rs).
+# fails instead of skipping (tests/it/common/services.rs).
 
 expect_tests() {
     local label="$1" min="$2" log rc passed

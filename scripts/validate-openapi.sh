@@ -2,11 +2,11 @@
 # Validates the OpenAPI documents that axum-users generates with
 # openapi-spec-validator (PyPI), in a virtualenv of its own:
 #   1. the example app's document (`cargo run --example openapi -- --print`);
-#   2. tests/openapi.rs and the OAuth unit test with AXUM_USERS_OPENAPI_VALIDATOR
-#      set, which validate the documents of their test apps. The two tests are
-#      picked by name: the run fails unless both ran (scripts/test-count.sh),
-#      and with AXUM_USERS_REQUIRE_SERVICES=1 each fails rather than skip
-#      without the validator.
+#   2. the validator test of tests/it/openapi.rs and the OAuth unit test with
+#      AXUM_USERS_OPENAPI_VALIDATOR set, which validate the documents of their
+#      test apps. The two tests are picked by name: the run fails unless both
+#      ran (scripts/test-count.sh), and with AXUM_USERS_REQUIRE_SERVICES=1 each
+#      fails rather than skip without the validator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +25,9 @@ cargo run --quiet --example openapi -- --print > "$doc"
 "$venv/bin/python" -m openapi_spec_validator --schema 3.1 --validation-errors all "$doc"
 
 source scripts/test-count.sh
-# One test in the library (the OAuth document), one in tests/openapi.rs.
+# One test in the library (the OAuth document), one in the integration tests'
+# binary (tests/it/openapi.rs); both filters go to both binaries.
 AXUM_USERS_OPENAPI_VALIDATOR="$venv/bin/python" \
     expect_tests "OpenAPI validator tests" 2 \
-    cargo test --quiet --lib --test openapi -- --nocapture \
-    the_validator_accepts_the_documents oauth_routes_are_documented
+    cargo test --quiet --lib --test it -- --nocapture \
+    openapi::the_validator_accepts_the_documents oauth_routes_are_documented

@@ -28,7 +28,7 @@ sed 's#"https://validator\.swagger\.io/validator"#null#g' "$src/swagger-ui-bundl
 sed -e 's#/\*\# sourceMappingURL=[^*]*\*/##g' "$src/swagger-ui.css" > "$dest/swagger-ui.css"
 sed -i -e '/^\/\/# sourceMappingURL=/d' "$dest/swagger-ui-bundle.js"
 
-# What must not be left: checked here and by tests/openapi.rs.
+# What must not be left: checked here and by tests/it/openapi.rs.
 if grep -q 'validator\.swagger\.io\|sourceMappingURL' "$dest/swagger-ui-bundle.js" "$dest/swagger-ui.css"; then
     echo "patch failed: a validator URL or source map is left" >&2
     exit 1

@@ -5,7 +5,7 @@
 //!
 //! - `user.rs`: the user type `AppUser` and its fields `Profile`;
 //! - `store.rs`: `AppStore`, the application's `UserStore`, which
-//!   `tests/custom_user_store.rs` checks with the crate's store test suite;
+//!   `tests/it/custom_user_store.rs` checks with the crate's store test suite;
 //! - here: the wiring, and one route of the application's own.
 //!
 //! ```text

@@ -1,7 +1,7 @@
 //! The application's own user store: users in a `BTreeMap` behind a mutex.
 //!
 //! A real application keeps them in its database; the comments say what each
-//! rule of [`UserStore`] becomes there. `tests/custom_user_store.rs` runs the
+//! rule of [`UserStore`] becomes there. `tests/it/custom_user_store.rs` runs the
 //! crate's store test suite against this store.
 
 use std::collections::BTreeMap;

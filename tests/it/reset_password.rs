@@ -3,17 +3,15 @@
 //! only for an existing active user, tokens that die when the password changes,
 //! are bound to their purpose, and are checked before the new password.
 
-mod common;
-
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum_users::User;
 use axum_users::store::MemoryStore;
-use common::*;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 const NEW_PASSWORD: &str = "a-brand-new-secret";
 
@@ -41,14 +39,6 @@ async fn login_status(app: &App, email: &str, password: &str) -> StatusCode {
     app.send(login_request("/auth/jwt/login", email, password))
         .await
         .status()
-}
-
-/// Sends and returns the status and the raw body text.
-async fn call_text(app: &App, request: Request<Body>) -> (StatusCode, String) {
-    let response = app.send(request).await;
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
 fn assert_bad_token(status: StatusCode, body: &Value) {
@@ -96,7 +86,7 @@ async fn forgot_password_answers_202_with_null_and_sends_a_token_to_an_active_us
     let user = app
         .create_user("user@example.com", true, false, false)
         .await;
-    let (status, body) = call_text(&app, forgot("user@example.com")).await;
+    let (status, body) = app.call_text(forgot("user@example.com")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(body, "null");
     let sent = mailbox.reset_token().await;
@@ -113,7 +103,7 @@ async fn forgot_password_answers_202_and_sends_nothing_for_an_unknown_address() 
     let (app, mut mailbox) = mail_app();
     app.create_user("user@example.com", true, false, false)
         .await;
-    let (status, body) = call_text(&app, forgot("nobody@example.com")).await;
+    let (status, body) = app.call_text(forgot("nobody@example.com")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(body, "null");
     mailbox.assert_no_reset_token().await;
@@ -124,7 +114,7 @@ async fn forgot_password_answers_202_and_sends_nothing_for_an_inactive_user() {
     let (app, mut mailbox) = mail_app();
     app.create_user("off@example.com", false, false, false)
         .await;
-    let (status, body) = call_text(&app, forgot("off@example.com")).await;
+    let (status, body) = app.call_text(forgot("off@example.com")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(body, "null");
     mailbox.assert_no_reset_token().await;
@@ -188,7 +178,7 @@ async fn forgot_password_answers_202_when_the_mail_hook_fails() {
     let user = app
         .create_user("user@example.com", true, false, false)
         .await;
-    let (status, body) = call_text(&app, forgot("user@example.com")).await;
+    let (status, body) = app.call_text(forgot("user@example.com")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body, "null");
     // The hook did run (and failed after taking the token).

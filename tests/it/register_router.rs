@@ -1,17 +1,17 @@
 //! `POST /auth/register` as the HTTP contract §2–§4, §6 and §10 describe it.
 
-mod common;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum_users::auth::{AuthBackend, BearerTransport, JwtStrategy};
 use axum_users::store::{MemoryStore, SqliteStore, UserStore};
 use axum_users::{AxumUsers, NoHooks, UpdatedBy, User, UserFields, UserManager};
-use common::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+use crate::common;
+use crate::common::*;
 
 fn register(body: &Value) -> Request<Body> {
     json_request("POST", "/auth/register", None, body)

@@ -1,22 +1,21 @@
 //! The example server as a process, launched as the HTTP contract §1 says and walked
-//! through §2–§6 over plain HTTP/1.1 (the client of `tests/common/process.rs`).
-
-mod common;
+//! through §2–§6 over plain HTTP/1.1 (the client of `tests/it/common/process.rs`).
 
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::process::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, Credential, ExampleServer, Req, Resp, SQLITE_DB,
-};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
+
+use crate::common;
+use crate::common::process::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Credential, ExampleServer, Req, Resp, SQLITE_DB,
+};
 
 // ---------------------------------------------------------------------------
 // The process
 
-/// The running server (`tests/common/process.rs`) with its database file and
+/// The running server (`tests/it/common/process.rs`) with its database file and
 /// `SECRET`; killed on drop, even when the test panics.
 struct Server {
     process: ExampleServer,
@@ -130,21 +129,9 @@ fn assert_user_object(response: &Resp, status: u16) -> Value {
     body
 }
 
-fn assert_detail(response: &Resp, status: u16, detail: &str) {
-    assert_eq!(response.status, status, "{}", response.text());
-    assert_eq!(response.json(), json!({ "detail": detail }));
-}
-
 fn assert_empty_204(response: &Resp) {
     assert_eq!(response.status, 204, "{}", response.text());
     assert!(response.body.is_empty(), "{}", response.text());
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// The auth cookie of a login response, with its attributes checked (§5).
@@ -207,7 +194,7 @@ async fn example_server_walks_the_contract_from_register_to_delete_and_stops_on_
             &json!({"email": "WALKER@example.com", "password": password}),
         )
         .await;
-    assert_detail(&response, 400, "REGISTER_USER_ALREADY_EXISTS");
+    response.assert_detail(400, "REGISTER_USER_ALREADY_EXISTS");
 
     // Bearer login (§5, §6): exactly two keys, a JWT signed with SECRET.
     let response = server.login("jwt", email, password).await;
@@ -219,10 +206,10 @@ async fn example_server_walks_the_contract_from_register_to_delete_and_stops_on_
     let token = body["access_token"].as_str().unwrap().to_owned();
     let claims = server.claims(&token);
     assert_eq!(claims["sub"], user_id.as_str());
-    let exp = claims["exp"].as_u64().expect("exp");
-    assert!(exp.abs_diff(now() + 3600) <= 60, "exp {exp}");
+    let exp = claims["exp"].as_i64().expect("exp");
+    assert!(exp.abs_diff(common::unix_now() + 3600) <= 60, "exp {exp}");
     let response = server.login("jwt", email, "wrong-password").await;
-    assert_detail(&response, 400, "LOGIN_BAD_CREDENTIALS");
+    response.assert_detail(400, "LOGIN_BAD_CREDENTIALS");
 
     // /users/me with the bearer token; 401 without one.
     let me = assert_user_object(&server.get("/users/me", Some(&token)).await, 200);
@@ -274,7 +261,7 @@ async fn example_server_walks_the_contract_from_register_to_delete_and_stops_on_
     assert_eq!(patched["email"], new_email);
     assert_eq!(patched["is_superuser"], false, "privileged fields ignored");
     let response = server.login("jwt", new_email, password).await;
-    assert_detail(&response, 400, "LOGIN_BAD_CREDENTIALS");
+    response.assert_detail(400, "LOGIN_BAD_CREDENTIALS");
     let token = server.bearer(new_email, new_password).await;
     let response = server
         .json("PATCH", "/users/me", Some(&token), &json!({"email": null}))
@@ -325,7 +312,7 @@ async fn example_server_walks_the_contract_from_register_to_delete_and_stops_on_
     assert_eq!(assert_user_object(&response, 200)["is_active"], false);
     assert_eq!(server.get("/users/me", Some(&token)).await.status, 401);
     let response = server.login("jwt", new_email, new_password).await;
-    assert_detail(&response, 400, "LOGIN_BAD_CREDENTIALS");
+    response.assert_detail(400, "LOGIN_BAD_CREDENTIALS");
     let response = server
         .json(
             "PATCH",
@@ -353,7 +340,7 @@ async fn example_server_walks_the_contract_from_register_to_delete_and_stops_on_
             &json!({"email": "Admin@example.com"}),
         )
         .await;
-    assert_detail(&response, 400, "UPDATE_USER_EMAIL_ALREADY_EXISTS");
+    response.assert_detail(400, "UPDATE_USER_EMAIL_ALREADY_EXISTS");
 
     // DELETE /users/{id}.
     let response = server
@@ -377,7 +364,7 @@ async fn example_server_walks_the_contract_from_register_to_delete_and_stops_on_
     assert_eq!(response.status, 404);
     assert_eq!(server.get("/users/me", Some(&token)).await.status, 401);
     let response = server.login("jwt", new_email, new_password).await;
-    assert_detail(&response, 400, "LOGIN_BAD_CREDENTIALS");
+    response.assert_detail(400, "LOGIN_BAD_CREDENTIALS");
     let response = server
         .json(
             "POST",
@@ -443,10 +430,7 @@ async fn allow_short_secret_lets_a_migrated_short_secret_sign_and_verify() {
     assert_eq!(registered.status, 201, "{}", registered.describe());
     let id = registered.json()["id"].as_str().unwrap().to_owned();
     // A token FastAPI Users minted with the old secret is accepted…
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = common::unix_now();
     let minted = common::sign_hs256(
         &json!({"sub": id, "aud": ["fastapi-users:auth"], "exp": now + 600}),
         secret,
@@ -485,10 +469,7 @@ async fn without_secret_the_example_server_signs_with_a_random_secret_and_says_s
     let id = registered.json()["id"].as_str().unwrap().to_owned();
     // Nobody can mint a token with a known secret: the old public constant
     // (or any other) is refused.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = common::unix_now();
     let forged = common::sign_hs256(
         &json!({"sub": id, "aud": ["fastapi-users:auth"], "exp": now + 600}),
         OLD_DEVELOPMENT_SECRET,

@@ -1,17 +1,16 @@
 //! Revocable sessions (the database strategy behind a cookie, as the example's
 //! `/auth/session`) and "log out everywhere" through HTTP.
 
-mod common;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum_users::auth::{AuthBackend, CookieTransport, DatabaseStrategy};
 use axum_users::store::MemoryStore;
 use axum_users::{AxumUsers, LogoutEverywhere, User, UserManager};
-use common::*;
 use serde_json::json;
 use tower::ServiceExt;
+
+use crate::common::*;
 
 struct SessionApp {
     router: Router,

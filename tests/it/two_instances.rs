@@ -8,16 +8,15 @@
 //! them the test prints that it was skipped and passes, unless
 //! `AXUM_USERS_REQUIRE_SERVICES=1`.
 
-mod common;
-
 use std::time::Duration;
 
 use axum_users::redis;
-use common::pg::POSTGRES_URL;
-use common::process::{ExampleServer, Resp};
-use common::services::{service_url, unreachable_service};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
+
+use crate::common::pg::POSTGRES_URL;
+use crate::common::process::{ExampleServer, Resp};
+use crate::common::services::{service_url, unreachable_service};
 
 const REDIS_URL: &str = "AXUM_USERS_TEST_REDIS_URL";
 const EMAIL: &str = "two-instances@example.com";

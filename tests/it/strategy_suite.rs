@@ -1,13 +1,13 @@
 //! The shared strategy suite against every provided strategy and storage.
 
-mod common;
-
 use std::time::Duration;
 
 use axum_users::auth::strategy::suite;
 use axum_users::auth::{DatabaseStrategy, JwtStrategy};
 use axum_users::store::{MemoryStore, SqliteStore, UserStore};
 use axum_users::{Email, User, UserCreate, UserManager};
+
+use crate::common;
 
 async fn two_users<S: UserStore<User = User> + Clone>(store: &S) -> [User; 2] {
     let manager = UserManager::builder(store.clone())
@@ -115,8 +115,8 @@ mod redis_strategy {
     use tokio::net::{TcpListener, TcpStream};
     use tokio::task::AbortHandle;
 
-    use super::common::services::{service_url, skip, unreachable_service};
     use super::two_users;
+    use crate::common::services::{service_url, skip, unreachable_service};
 
     const REDIS_URL: &str = "AXUM_USERS_TEST_REDIS_URL";
 

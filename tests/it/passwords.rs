@@ -2,14 +2,13 @@
 //! and are upgraded when weaker than the configured parameters; passwords and
 //! hashes never show in `Debug` output.
 
-mod common;
-
 use axum::http::StatusCode;
 use axum_users::password::{Argon2Params, PasswordHasher};
 use axum_users::store::{MemoryStore, UserStore};
 use axum_users::{NoHooks, Password, PasswordHash, User, UserData, UserHooks, UserManager};
-use common::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 type App = TestApp<MemoryStore<User>>;
 

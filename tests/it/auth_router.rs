@@ -2,25 +2,15 @@
 //! bearer and cookie transports, the login form's validation, the
 //! `requires_verification` option and the body limit.
 
-mod common;
-
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use crate::common::*;
 
 /// The decoded header and payload of a JWT (signature not checked).
 fn jwt_parts(token: &str) -> (Value, Value) {
@@ -132,7 +122,7 @@ async fn bearer_login_token_has_fastapi_users_claims() {
     assert_eq!(claims["sub"], user.id.to_string(), "{claims}");
     assert_eq!(claims["aud"], json!(["fastapi-users:auth"]), "{claims}");
     let exp = claims["exp"].as_i64().expect("a numeric exp");
-    let expected = now() + 3600;
+    let expected = unix_now() + 3600;
     assert!(
         (exp - expected).abs() <= 60,
         "exp {exp} should be about now + 3600 = {expected}"

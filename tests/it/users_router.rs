@@ -1,14 +1,13 @@
 //! `/users/me` and the superuser routes `/users/{id}` as the HTTP contract §2, §3,
 //! §5, §6 and §10 describe them.
 
-mod common;
-
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum_users::User;
 use axum_users::store::MemoryStore;
-use common::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 const NEW_PASSWORD: &str = "a-brand-new-secret";
 const UNKNOWN_ID: &str = "0b6c4c3e-8b7a-4f0e-9a57-4d2a1c3b5e6f";

@@ -1,22 +1,20 @@
 //! The example server's mail, end to end: the server runs as a process, launched
 //! as the HTTP contract §1 says with `SMTP_URL` pointing at an in-process SMTP sink
-//! (`tests/smtp`), and the reset and verify flows (§6–§9) are followed from the
-//! mail's `token: …` line (§7), as a client does.
-
-mod common;
-mod smtp;
+//! (`tests/it/common/smtp.rs`), and the reset and verify flows (§6–§9) are
+//! followed from the mail's `token: …` line (§7), as a client does.
 
 use std::ops::Deref;
 
-use common::process::{ExampleServer, Req, Resp, free_port};
 use serde_json::{Value, json};
-use smtp::{ReceivedMail, SmtpSink};
+
+use crate::common::process::{ExampleServer, Req, Resp, free_port};
+use crate::common::smtp::{self, ReceivedMail, SmtpSink};
 
 const PASSWORD: &str = "first-password-1";
 const NEW_PASSWORD: &str = "second-password-2";
 
 // ---------------------------------------------------------------------------
-// The process (`tests/common/process.rs`)
+// The process (`tests/it/common/process.rs`)
 
 /// The running server; killed on drop, even when the test panics.
 struct Server(ExampleServer);
@@ -92,11 +90,6 @@ fn assert_token_mail(mail: &ReceivedMail, stored: &str) -> String {
         .unwrap_or_else(|| panic!("no `token: …` line in:\n{}", mail.text_body()))
 }
 
-fn assert_detail(response: &Resp, status: u16, detail: &str) {
-    assert_eq!(response.status, status, "{}", response.text());
-    assert_eq!(response.json(), json!({ "detail": detail }));
-}
-
 // ---------------------------------------------------------------------------
 // Tests
 
@@ -139,14 +132,14 @@ async fn forgot_password_mails_one_token_to_the_stored_address_that_resets_the_p
     assert_eq!(response.status, 200, "{}", response.text());
     assert!(response.json()["access_token"].is_string());
     let response = server.login_status(&stored, PASSWORD).await;
-    assert_detail(&response, 400, "LOGIN_BAD_CREDENTIALS");
+    response.assert_detail(400, "LOGIN_BAD_CREDENTIALS");
     let response = server
         .post(
             "/auth/reset-password",
             &json!({"token": token, "password": "third-password-3"}),
         )
         .await;
-    assert_detail(&response, 400, "RESET_PASSWORD_BAD_TOKEN");
+    response.assert_detail(400, "RESET_PASSWORD_BAD_TOKEN");
 
     // An unknown address: the same 202, and no mail.
     server

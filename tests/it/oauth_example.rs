@@ -1,21 +1,20 @@
 //! The example server's OAuth wiring (the OAuth contract (docs/oauth.md) §1–§2): the server
 //! as a process with `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`,
 //! `OIDC_CLIENT_SECRET` and `OAUTH_REDIRECT_BASE` pointing at the loopback
-//! OpenID Connect provider (`tests/common/oidc.rs`), driven over real HTTP
+//! OpenID Connect provider (`tests/it/common/oidc.rs`), driven over real HTTP
 //! with reqwest: one login, one association; and without the `OIDC_*`
 //! variables, no OAuth routes.
 //!
 //! Without node or `tests/oidc/node_modules` the provider tests print that
 //! they were skipped and pass, unless `AXUM_USERS_REQUIRE_SERVICES=1`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::oidc::OidcProvider as Idp;
-use common::process::{ExampleServer, START_TIMEOUT, free_port};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+use crate::common::oidc::OidcProvider as Idp;
+use crate::common::process::{ExampleServer, START_TIMEOUT, free_port};
 
 const CLIENT_ID: &str = "axum-users-example";
 const CLIENT_SECRET: &str = "example-client-secret-0123456789";

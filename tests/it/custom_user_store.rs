@@ -1,17 +1,6 @@
 //! The `custom_user` example's store keeps every `UserStore` rule: the crate's
 //! shared store test suite runs against it. Its profile fields are checked too.
 
-// The example's modules, compiled into this test. What only the example's
-// server uses (`AppUser::greeting`) is dead code here.
-#[allow(dead_code)]
-#[path = "../examples/custom_user/user.rs"]
-mod user;
-
-#[path = "../examples/custom_user/store.rs"]
-mod store;
-
-mod common;
-
 use axum::Router;
 use axum::http::StatusCode;
 use axum_users::auth::{AuthBackend, BearerTransport, JwtStrategy};
@@ -19,6 +8,8 @@ use axum_users::{AxumUsers, Email, UpdatedBy, UserCreate, UserFields, UserManage
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use crate::common;
+use crate::store;
 use crate::user::{AppUser, DEFAULT_ROLE, Profile, ProfileCreate, ProfileUpdate};
 
 // Several threads, so that the suite's concurrent registrations really race.

@@ -2,8 +2,6 @@
 //! `Option<…>` forms) on the application's own handlers: every variant against
 //! every kind of caller, as FastAPI Users' own `test_fastapi_users.py` does.
 
-mod common;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -11,8 +9,9 @@ use axum::routing::get as get_route;
 use axum_users::auth::{JwtStrategy, Strategy};
 use axum_users::store::MemoryStore;
 use axum_users::{CurrentUser, Superuser, User, VerifiedUser};
-use common::*;
 use http_body_util::BodyExt;
+
+use crate::common::*;
 
 async fn current(CurrentUser(user): CurrentUser<User>) -> String {
     user.data.email

@@ -260,10 +260,7 @@ async fn google_reads_the_openid_userinfo() {
         Some("1//0g-refresh")
     );
     let expires_at = login.expires_at.expect("expires_in becomes expires_at");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = crate::common::unix_now();
     assert!((now + 3590..=now + 3610).contains(&expires_at));
     assert_post_client_auth(&recorded.lock().unwrap());
 }

@@ -2,9 +2,7 @@
 //! are accepted, every kind of forged, expired or misdirected token is refused,
 //! and the strategy's algorithm, leeway and lifetime settings hold.
 
-mod common;
-
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -14,10 +12,11 @@ use axum_users::tokens::JwtCodec;
 use axum_users::{AxumUsers, Error, User, UserManager};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+use crate::common::*;
 
 // Test-only key pairs, generated with openssl for this file:
 // `openssl genrsa 2048 | openssl pkcs8 -topk8 -nocrypt`, `openssl rsa -pubout`,
@@ -90,13 +89,6 @@ n6YFRaETg50meMBasNmXLKuc35szFdFOyYvptyGwSwISGPwUjl/aGoCnXg==
 -----END PUBLIC KEY-----
 ";
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// A token signed with `key` under `alg`, with these claims.
 fn mint(alg: Algorithm, key: &EncodingKey, claims: &Value) -> String {
     jsonwebtoken::encode(&Header::new(alg), claims, key).unwrap()
@@ -114,7 +106,7 @@ fn hs256(claims: &Value) -> String {
 
 /// FastAPI Users' access-token claims for this user id.
 fn claims_for(sub: &str) -> Value {
-    json!({"sub": sub, "aud": ["fastapi-users:auth"], "exp": now() + 3600})
+    json!({"sub": sub, "aud": ["fastapi-users:auth"], "exp": unix_now() + 3600})
 }
 
 fn b64(value: &Value) -> String {
@@ -146,16 +138,6 @@ fn app_with_strategy(strategy: JwtStrategy) -> TestApp<MemoryStore<User>> {
     TestApp { router, users }
 }
 
-fn header_of(token: &str) -> Value {
-    let header = token.split('.').next().unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
-}
-
-fn payload_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
 // ---- accepted --------------------------------------------------------------
 
 #[tokio::test]
@@ -176,7 +158,7 @@ async fn externally_minted_token_with_string_audience_is_accepted() {
     let token = hs256(&json!({
         "sub": user.id.to_string(),
         "aud": "fastapi-users:auth",
-        "exp": now() + 3600,
+        "exp": unix_now() + 3600,
     }));
     assert_me(&app, &token, StatusCode::OK, "aud as a string").await;
 }
@@ -188,7 +170,7 @@ async fn token_whose_audience_list_contains_auth_is_accepted() {
     let token = hs256(&json!({
         "sub": user.id.to_string(),
         "aud": ["some-other-audience", "fastapi-users:auth"],
-        "exp": now() + 3600,
+        "exp": unix_now() + 3600,
     }));
     assert_me(
         &app,
@@ -204,7 +186,7 @@ async fn token_with_extra_claims_is_accepted() {
     let app = app();
     let user = app.create_user("a@example.com", true, false, false).await;
     let mut claims = claims_for(&user.id.to_string());
-    claims["iat"] = json!(now());
+    claims["iat"] = json!(unix_now());
     claims["jti"] = json!("some-id");
     claims["role"] = json!("admin");
     assert_me(&app, &hs256(&claims), StatusCode::OK, "extra claims").await;
@@ -309,7 +291,7 @@ async fn token_expired_one_second_ago_is_refused() {
     let app = app();
     let user = app.create_user("a@example.com", true, false, false).await;
     let mut claims = claims_for(&user.id.to_string());
-    claims["exp"] = json!(now() - 1);
+    claims["exp"] = json!(unix_now() - 1);
     assert_me(
         &app,
         &hs256(&claims),
@@ -324,7 +306,7 @@ async fn token_expired_ten_seconds_ago_is_refused_without_leeway() {
     let app = app();
     let user = app.create_user("a@example.com", true, false, false).await;
     let mut claims = claims_for(&user.id.to_string());
-    claims["exp"] = json!(now() - 10);
+    claims["exp"] = json!(unix_now() - 10);
     assert_me(
         &app,
         &hs256(&claims),
@@ -346,7 +328,7 @@ async fn token_without_exp_is_refused() {
 async fn token_without_audience_is_refused() {
     let app = app();
     let user = app.create_user("a@example.com", true, false, false).await;
-    let token = hs256(&json!({"sub": user.id.to_string(), "exp": now() + 3600}));
+    let token = hs256(&json!({"sub": user.id.to_string(), "exp": unix_now() + 3600}));
     assert_me(&app, &token, StatusCode::UNAUTHORIZED, "no aud").await;
 }
 
@@ -354,7 +336,7 @@ async fn token_without_audience_is_refused() {
 async fn token_without_sub_is_refused() {
     let app = app();
     app.create_user("a@example.com", true, false, false).await;
-    let token = hs256(&json!({"aud": ["fastapi-users:auth"], "exp": now() + 3600}));
+    let token = hs256(&json!({"aud": ["fastapi-users:auth"], "exp": unix_now() + 3600}));
     assert_me(&app, &token, StatusCode::UNAUTHORIZED, "no sub").await;
 }
 
@@ -372,7 +354,7 @@ async fn token_for_verify_or_reset_audience_is_refused() {
             "sub": user.id.to_string(),
             "aud": aud,
             "email": "a@example.com",
-            "exp": now() + 3600,
+            "exp": unix_now() + 3600,
         }));
         assert_me(
             &app,
@@ -399,7 +381,7 @@ async fn token_with_non_uuid_sub_is_refused() {
         .await;
     }
     // A numeric sub, not even a string.
-    let token = hs256(&json!({"sub": 1, "aud": ["fastapi-users:auth"], "exp": now() + 3600}));
+    let token = hs256(&json!({"sub": 1, "aud": ["fastapi-users:auth"], "exp": unix_now() + 3600}));
     assert_me(&app, &token, StatusCode::UNAUTHORIZED, "numeric sub").await;
 }
 
@@ -422,7 +404,7 @@ async fn token_with_tampered_payload_is_refused() {
 
     let (header, rest) = token.split_once('.').unwrap();
     let (_, signature) = rest.split_once('.').unwrap();
-    let mut claims = payload_of(&token);
+    let mut claims = jwt_payload(&token);
     claims["sub"] = json!(admin.id.to_string());
     let forged = format!("{header}.{}.{signature}", b64(&claims));
     assert_me(
@@ -433,8 +415,8 @@ async fn token_with_tampered_payload_is_refused() {
     )
     .await;
 
-    let mut claims = payload_of(&token);
-    claims["exp"] = json!(now() + 365 * 24 * 3600);
+    let mut claims = jwt_payload(&token);
+    claims["exp"] = json!(unix_now() + 365 * 24 * 3600);
     let forged = format!("{header}.{}.{signature}", b64(&claims));
     assert_me(&app, &forged, StatusCode::UNAUTHORIZED, "exp extended").await;
 }
@@ -494,8 +476,8 @@ async fn rs256_strategy_round_trips_through_the_router() {
     let app = rs256_app();
     let user = app.create_user("a@example.com", true, false, false).await;
     let token = app.login("a@example.com").await;
-    assert_eq!(header_of(&token)["alg"], "RS256");
-    let claims = payload_of(&token);
+    assert_eq!(jwt_header(&token)["alg"], "RS256");
+    let claims = jwt_payload(&token);
     assert_eq!(claims["sub"], user.id.to_string());
     assert_eq!(claims["aud"], json!(["fastapi-users:auth"]));
     let (status, body) = app.call(get("/users/me", Some(&token))).await;
@@ -508,8 +490,8 @@ async fn es256_strategy_round_trips_through_the_router() {
     let app = es256_app();
     let user = app.create_user("a@example.com", true, false, false).await;
     let token = app.login("a@example.com").await;
-    assert_eq!(header_of(&token)["alg"], "ES256");
-    assert_eq!(payload_of(&token)["sub"], user.id.to_string());
+    assert_eq!(jwt_header(&token)["alg"], "ES256");
+    assert_eq!(jwt_payload(&token)["sub"], user.id.to_string());
     let (status, body) = app.call(get("/users/me", Some(&token))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["email"], "a@example.com");
@@ -629,7 +611,7 @@ async fn leeway_accepts_recently_expired_token() {
         .id;
 
     let mut claims = claims_for(&lenient_id.to_string());
-    claims["exp"] = json!(now() - 10);
+    claims["exp"] = json!(unix_now() - 10);
     assert_me(
         &lenient,
         &hs256(&claims),
@@ -637,7 +619,7 @@ async fn leeway_accepts_recently_expired_token() {
         "10 s late, 30 s leeway",
     )
     .await;
-    claims["exp"] = json!(now() - 120);
+    claims["exp"] = json!(unix_now() - 120);
     assert_me(
         &lenient,
         &hs256(&claims),
@@ -647,7 +629,7 @@ async fn leeway_accepts_recently_expired_token() {
     .await;
 
     let mut claims = claims_for(&strict_id.to_string());
-    claims["exp"] = json!(now() - 10);
+    claims["exp"] = json!(unix_now() - 10);
     assert_me(
         &strict,
         &hs256(&claims),
@@ -666,8 +648,8 @@ async fn lifetime_sets_exp_of_issued_tokens() {
     );
     app.create_user("a@example.com", true, false, false).await;
     let token = app.login("a@example.com").await;
-    let exp = payload_of(&token)["exp"].as_i64().unwrap();
-    let expected = now() + 900;
+    let exp = jwt_payload(&token)["exp"].as_i64().unwrap();
+    let expected = unix_now() + 900;
     assert!(
         (exp - expected).abs() <= 5,
         "exp {exp}, expected about {expected}"
@@ -686,8 +668,8 @@ async fn default_lifetime_is_one_hour() {
     let app = app_with_strategy(JwtStrategy::hs256(SECRET).unwrap());
     app.create_user("a@example.com", true, false, false).await;
     let token = app.login("a@example.com").await;
-    let exp = payload_of(&token)["exp"].as_i64().unwrap();
-    let expected = now() + 3600;
+    let exp = jwt_payload(&token)["exp"].as_i64().unwrap();
+    let expected = unix_now() + 3600;
     assert!(
         (exp - expected).abs() <= 5,
         "exp {exp}, expected about {expected}"
@@ -868,10 +850,10 @@ async fn jwts_carry_the_users_token_generation() {
     let app = app();
     let user = app.create_user("a@example.com", true, false, false).await;
     let token = app.login("a@example.com").await;
-    assert_eq!(payload_of(&token)["gen"], 0);
+    assert_eq!(jwt_payload(&token)["gen"], 0);
     reset_over_http(&app, &user).await;
     let token = app.login_as("a@example.com", "a brand new password").await;
-    assert_eq!(payload_of(&token)["gen"], 1);
+    assert_eq!(jwt_payload(&token)["gen"], 1);
     assert_me(
         &app,
         &token,

@@ -5,9 +5,6 @@
 //! `openapi-spec-validator` (`scripts/validate-openapi.sh` makes one), the
 //! documents are also checked by that validator; without it, that test says
 //! it skipped, or fails with `AXUM_USERS_REQUIRE_SERVICES=1` (as in CI).
-#![cfg(feature = "openapi")]
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,11 +18,15 @@ use axum_users::routers::spec::{
 };
 use axum_users::store::MemoryStore;
 use axum_users::{AxumUsers, ErrorCode, NoHooks, Routes, UpdatedBy, User, UserFields, UserManager};
-use common::{PASSWORD, SECRET, body_json, fast_hasher, json_request, login_request, raw_request};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+use crate::common;
+use crate::common::{
+    PASSWORD, SECRET, body_json, fast_hasher, json_request, login_request, raw_request,
+};
 
 // ---------------------------------------------------------------------------
 // The app: integer ids, an application field, a bearer and two cookie backends.

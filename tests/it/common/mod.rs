@@ -1,6 +1,5 @@
 //! Shared helpers for the HTTP-level tests: an app like the example server's,
 //! built over a memory or SQLite store, and request helpers over `oneshot`.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 
@@ -93,6 +92,14 @@ impl<S: UserStore<User = User>, H: UserHooks<User>> TestApp<S, H> {
         let response = self.send(request).await;
         let status = response.status();
         (status, body_json(response).await)
+    }
+
+    /// Sends and returns status and the raw body text.
+    pub async fn call_text(&self, request: Request<Body>) -> (StatusCode, String) {
+        let response = self.send(request).await;
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
     }
 
     /// A user created through the manager (unsafe create: flags as given).
@@ -425,6 +432,16 @@ pub fn jwt_payload(token: &str) -> Value {
     serde_json::from_slice(&bytes).expect("a JSON payload")
 }
 
+/// The header of a JWT-shaped token (`alg`, `typ`, …), decoded.
+pub fn jwt_header(token: &str) -> Value {
+    use base64::Engine as _;
+    let header = token.split('.').next().expect("a JWT has a header");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("base64url header");
+    serde_json::from_slice(&bytes).expect("a JSON header")
+}
+
 /// An HS256 JWT over `claims` signed with `secret`.
 pub fn sign_hs256(claims: &Value, secret: &str) -> String {
     jsonwebtoken::encode(
@@ -459,3 +476,5 @@ pub mod services;
 pub mod process;
 // The loopback OpenID Connect provider (tests/oidc) and a browser for it.
 pub mod oidc;
+// An in-process SMTP sink, for the example server's mail.
+pub mod smtp;

@@ -1,8 +1,9 @@
 //! The example server as a process, for the tests that run it as a client
-//! would (`tests/example_server.rs`, `tests/example_mail.rs`) or against real
-//! services (`tests/faults.rs`, `tests/two_instances.rs`): its binary (built
-//! first when the test runs under cargo), a guard that kills it on drop, and a
-//! tiny HTTP/1.1 client over `TcpStream` (one request per connection).
+//! would (`tests/it/example_server.rs`, `tests/it/example_mail.rs`) or
+//! against real services (`tests/it/faults.rs`, `tests/it/two_instances.rs`):
+//! its binary (built first when the test runs under cargo), a guard that
+//! kills it on drop, and a tiny HTTP/1.1 client over `TcpStream` (one request
+//! per connection).
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -241,10 +242,6 @@ impl ExampleServer {
 
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// The server's working directory.
@@ -560,6 +557,14 @@ impl Resp {
     /// `status body`, for messages.
     pub fn describe(&self) -> String {
         format!("{} {}", self.status, self.text())
+    }
+
+    /// Fails the test unless the answer is `status` with the body
+    /// `{"detail": detail}`.
+    #[track_caller]
+    pub fn assert_detail(&self, status: u16, detail: &str) {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert_eq!(self.json(), serde_json::json!({ "detail": detail }));
     }
 }
 

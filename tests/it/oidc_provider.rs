@@ -1,16 +1,15 @@
 //! Self-tests of the OpenID Connect provider harness (`tests/oidc/provider.mjs`
-//! driven by `tests/common/oidc.rs`): the authorization code flow with PKCE as
+//! driven by `tests/it/common/oidc.rs`): the authorization code flow with PKCE as
 //! a client would run it, its failures, and the test-control endpoints. Each
 //! test starts its own provider. Without node or `tests/oidc/node_modules` the
 //! tests print that they were skipped and pass, unless
 //! `AXUM_USERS_REQUIRE_SERVICES=1`.
 
-mod common;
-
 use base64::Engine as _;
-use common::oidc::{CallbackUrl, OidcProvider, Stats};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::common::oidc::{CallbackUrl, OidcProvider, Stats};
 
 const CLIENT_ID: &str = "axum-users-test";
 const CLIENT_SECRET: &str = "client-secret-0123456789";

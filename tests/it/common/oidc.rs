@@ -251,14 +251,6 @@ impl OidcProvider {
             .unwrap_or_else(|| panic!("no {name} in the discovery document: {}", self.discovery))
     }
 
-    pub fn client_id(&self) -> &str {
-        &self.client_id
-    }
-
-    pub fn client_secret(&self) -> &str {
-        &self.client_secret
-    }
-
     /// What the provider printed so far (stderr, and stdout after the issuer).
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().clone()

@@ -15,9 +15,6 @@
 //! Without `redis-server` or PostgreSQL's server binaries (Debian's packages
 //! `redis-server` and `postgresql`) the tests print that they were skipped and
 //! pass, unless `AXUM_USERS_REQUIRE_SERVICES=1`.
-#![cfg(target_os = "linux")]
-
-mod common;
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -27,13 +24,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::process::{Credential, ExampleServer, Req, Resp, free_port};
-use common::services::{REQUIRE_SERVICES, services_required};
 use rustix::process::{Pid, Signal};
 use serde_json::json;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::common::process::{Credential, ExampleServer, Req, Resp, free_port};
+use crate::common::services::{REQUIRE_SERVICES, services_required};
 
 const PASSWORD: &str = "fault-password-1";
 /// A request that needs a failed dependency must answer 503 within this.

@@ -2,8 +2,6 @@
 //! manager, what they receive, and how `validate_password` and
 //! `on_before_delete` change the outcome.
 
-mod common;
-
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::Response;
@@ -12,8 +10,9 @@ use axum_users::store::{MemoryStore, UserStore};
 use axum_users::{
     Email, Error, PasswordContext, PasswordRejection, UpdatedFields, User, UserHooks, UserUpdate,
 };
-use common::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 /// Records every event as a line of text; optionally vetoes deletions and
 /// requires a digit in passwords.

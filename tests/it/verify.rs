@@ -3,17 +3,15 @@
 //! only for an existing, active, unverified user, bound to the user and the
 //! address it was issued for.
 
-mod common;
-
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum_users::User;
 use axum_users::store::MemoryStore;
-use common::*;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 type App = TestApp<MemoryStore<User>, MailHooks>;
 
@@ -32,14 +30,6 @@ fn verify(token: &str) -> Request<Body> {
 
 fn patch_me(access: &str, body: Value) -> Request<Body> {
     json_request("PATCH", "/users/me", Some(access), &body)
-}
-
-/// Sends and returns the status and the raw body text.
-async fn call_text(app: &App, request: Request<Body>) -> (StatusCode, String) {
-    let response = app.send(request).await;
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
 fn assert_bad_token(status: StatusCode, body: &Value) {
@@ -78,7 +68,7 @@ async fn request_verify_token_answers_202_with_null_and_sends_a_token_to_an_unve
     let user = app
         .create_user("user@example.com", true, false, false)
         .await;
-    let (status, body) = call_text(&app, request_verify("user@example.com")).await;
+    let (status, body) = app.call_text(request_verify("user@example.com")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(body, "null");
     let sent = mailbox.verify_token().await;
@@ -95,7 +85,7 @@ async fn request_verify_token_answers_202_and_sends_nothing_for_an_unknown_addre
     let (app, mut mailbox) = mail_app();
     app.create_user("user@example.com", true, false, false)
         .await;
-    let (status, body) = call_text(&app, request_verify("nobody@example.com")).await;
+    let (status, body) = app.call_text(request_verify("nobody@example.com")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(body, "null");
     mailbox.assert_no_verify_token().await;
@@ -106,7 +96,7 @@ async fn request_verify_token_answers_202_and_sends_nothing_for_an_inactive_user
     let (app, mut mailbox) = mail_app();
     app.create_user("off@example.com", false, false, false)
         .await;
-    let (status, body) = call_text(&app, request_verify("off@example.com")).await;
+    let (status, body) = app.call_text(request_verify("off@example.com")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(body, "null");
     mailbox.assert_no_verify_token().await;
@@ -116,7 +106,7 @@ async fn request_verify_token_answers_202_and_sends_nothing_for_an_inactive_user
 async fn request_verify_token_answers_202_and_sends_nothing_for_a_verified_user() {
     let (app, mut mailbox) = mail_app();
     app.create_user("done@example.com", true, true, false).await;
-    let (status, body) = call_text(&app, request_verify("done@example.com")).await;
+    let (status, body) = app.call_text(request_verify("done@example.com")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(body, "null");
     mailbox.assert_no_verify_token().await;
@@ -146,7 +136,7 @@ async fn request_verify_token_answers_202_when_the_mail_hook_fails() {
     let user = app
         .create_user("user@example.com", true, false, false)
         .await;
-    let (status, body) = call_text(&app, request_verify("user@example.com")).await;
+    let (status, body) = app.call_text(request_verify("user@example.com")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body, "null");
     // The hook did run (and failed after taking the token).

@@ -1,13 +1,13 @@
 //! The shared store suite against the provided stores, and the SQLite and
 //! PostgreSQL stores' opening and migration behaviour.
 
-mod common;
-
 use std::sync::Mutex;
 
 use axum_users::store::{MemoryStore, PostgresStore, SqliteStore, StoreError, UserStore, suite};
 use axum_users::{PasswordHash, User, UserData, UserModel};
 use tempfile::TempDir;
+
+use crate::common;
 
 fn data(email: &str) -> UserData<axum_users::NoFields> {
     UserData {
@@ -134,7 +134,7 @@ async fn sqlite_migrate_twice_is_idempotent_and_keeps_the_data() {
 // PostgreSQL (AXUM_USERS_TEST_POSTGRES_URL; skipped without it unless
 // AXUM_USERS_REQUIRE_SERVICES=1). Every store gets a fresh schema.
 
-use common::pg::PgSchemas;
+use crate::common::pg::PgSchemas;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_store_on_a_fresh_schema_passes_the_store_suite() {

@@ -2,13 +2,11 @@
 //! router at `/auth/oidc` and the associate router at `/auth/associate/oidc`,
 //! built in-process over a memory store (the core flow also over SQLite) and
 //! driven with `oneshot`, against the real OpenID Connect provider on loopback
-//! (`tests/oidc/provider.mjs` through `tests/common/oidc.rs`), whose browser
+//! (`tests/oidc/provider.mjs` through `tests/it/common/oidc.rs`), whose browser
 //! side the harness plays. Each test starts its own provider and app.
 //!
 //! Without node or `tests/oidc/node_modules` the tests print that they were
 //! skipped and pass, unless `AXUM_USERS_REQUIRE_SERVICES=1`.
-
-mod common;
 
 use std::sync::{Arc, Mutex};
 
@@ -25,14 +23,16 @@ use axum_users::oauth::{
 use axum_users::store::{MemoryStore, OAuthAccount, OAuthAccountStore, SqliteStore};
 use axum_users::{AxumUsers, Email, User, UserCreate, UserHooks, UserManager, UserModel};
 use base64::Engine as _;
-use common::oidc::{CallbackUrl, OidcProvider as Idp};
-use common::{PASSWORD, SECRET, assert_user_object, fast_hasher, jwt_payload, sign_hs256};
 use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use uuid::Uuid;
+
+use crate::common;
+use crate::common::oidc::{CallbackUrl, OidcProvider as Idp};
+use crate::common::{PASSWORD, SECRET, assert_user_object, fast_hasher, jwt_payload, sign_hs256};
 
 const CLIENT_ID: &str = "axum-users-oauth";
 const CLIENT_SECRET: &str = "oauth-client-secret-0123456789";
