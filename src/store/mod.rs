@@ -67,9 +67,10 @@ pub enum StoreError {
     #[error("{0}")]
     Schema(String),
     /// The backing service cannot be reached (connection refused, timeout):
-    /// answered with 503 `SERVICE_UNAVAILABLE`.
+    /// answered with 503 `SERVICE_UNAVAILABLE`. The cause is kept as the
+    /// error's source.
     #[error("store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] crate::error::BoxError),
     /// Anything else.
     #[error("store failure: {0}")]
     Other(Box<dyn std::error::Error + Send + Sync>),

@@ -69,7 +69,7 @@ impl<U: UserModel<Id = Uuid>> PostgresStore<U> {
                 | sqlx::migrate::MigrateError::ExecuteMigration(e, _)
                     if is_unavailable(&e) =>
                 {
-                    StoreError::Unavailable(e.to_string())
+                    StoreError::Unavailable(Box::new(e))
                 }
                 e => StoreError::Other(Box::new(e)),
             })
@@ -189,7 +189,7 @@ impl Dialect for Postgres {
             {
                 StoreError::EmailTaken
             }
-            e if is_unavailable(&e) => StoreError::Unavailable(e.to_string()),
+            e if is_unavailable(&e) => StoreError::Unavailable(Box::new(e)),
             e => StoreError::Other(Box::new(e)),
         }
     }

@@ -145,12 +145,12 @@ impl Dialect for Sqlite {
                     .and_then(|code| code.parse::<i64>().ok())
                     .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)) =>
             {
-                StoreError::Unavailable(db.to_string())
+                StoreError::Unavailable(Box::new(sqlx::Error::Database(db)))
             }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(Box::new(e)),
             e => StoreError::Other(Box::new(e)),
         }
     }

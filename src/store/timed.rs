@@ -19,10 +19,13 @@ pub(crate) trait Timed<T>: Future<Output = Result<T, sqlx::Error>> + Sized {
         async move {
             match tokio::time::timeout(CALL_TIMEOUT, self).await {
                 Ok(result) => result.map_err(map_err),
-                Err(_) => Err(StoreError::Unavailable(format!(
-                    "the database did not answer within {} s",
-                    CALL_TIMEOUT.as_secs()
-                ))),
+                Err(_) => Err(StoreError::Unavailable(
+                    format!(
+                        "the database did not answer within {} s",
+                        CALL_TIMEOUT.as_secs()
+                    )
+                    .into(),
+                )),
             }
         }
     }
