@@ -21,6 +21,8 @@ mod postgres;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_reader;
 #[cfg(feature = "test-suites")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-suites")))]
 pub mod suite;

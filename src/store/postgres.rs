@@ -1,5 +1,6 @@
 use std::marker::PhantomData;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::postgres::{PgConnectOptions, PgQueryResult};
 use sqlx::{PgPool, Postgres};
@@ -36,6 +37,7 @@ use crate::user::UserModel;
 /// ```
 pub struct PostgresStore<U> {
     pool: PgPool,
+    reader: Option<Arc<sql::PoolOnly>>,
     _user: PhantomData<fn() -> U>,
 }
 
@@ -177,6 +179,13 @@ impl Dialect for Postgres {
            CASE WHEN hashed_password LIKE '$2%' THEN split_part(hashed_password, '$', 3) \
                 ELSE split_part(hashed_password, '$', 3) || '$' || split_part(hashed_password, '$', 4) \
            END, split_part(hashed_password, '$', 2)";
+
+    /// Every read goes through the pool.
+    type Reader = sql::PoolOnly;
+
+    fn reader(_: &PgPool) -> Option<Arc<sql::PoolOnly>> {
+        None
+    }
 
     fn rows_affected(done: &PgQueryResult) -> u64 {
         done.rows_affected()

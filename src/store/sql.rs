@@ -14,6 +14,7 @@
 //! of a SQL string written elsewhere. The SQL itself is built from the fixed
 //! names here, never from input.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::pool::PoolOptions;
@@ -56,10 +57,39 @@ pub(super) trait Dialect: Database {
     /// without its `LIMIT`.
     const HASH_SAMPLES: &'static str;
 
+    /// The reads done on the calling thread instead of the pool, if any.
+    type Reader: InlineReads<Self>;
+    /// Inline reads of the database `pool` opens, when this database has them.
+    fn reader(pool: &Pool<Self>) -> Option<Arc<Self::Reader>>;
+
     /// How many rows a statement wrote.
     fn rows_affected(done: &Self::QueryResult) -> u64;
     /// A sqlx error as a store error.
     fn map_err(e: sqlx::Error) -> StoreError;
+}
+
+/// The reads of the authenticated path done on the calling thread, beside the
+/// pool (see `sqlite_reader.rs`). Each answers `None` when it could not read
+/// there; the read then goes through the pool.
+pub(super) trait InlineReads<D: Dialect>: Send + Sync + 'static {
+    /// The user with this id, as its row.
+    fn user(self: &Arc<Self>, id: &Uuid) -> Option<Option<UserRow<D>>>;
+    /// The access token with this digest, as its row.
+    fn token(self: &Arc<Self>, digest: &str) -> Option<Option<TokenRow<D>>>;
+}
+
+/// No inline reads: every read goes through the pool.
+#[derive(Debug)]
+pub(super) enum PoolOnly {}
+
+impl<D: Dialect> InlineReads<D> for PoolOnly {
+    fn user(self: &Arc<Self>, _: &Uuid) -> Option<Option<UserRow<D>>> {
+        match **self {}
+    }
+
+    fn token(self: &Arc<Self>, _: &str) -> Option<Option<TokenRow<D>>> {
+        match **self {}
+    }
 }
 
 /// A Rust type that a database binds as a parameter and reads from a row.
@@ -77,7 +107,19 @@ impl<D: Database, T> Stored<D> for T where
 /// one) before answering 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A pooled connection idle for longer than this is checked (pinged) before
+/// use; one in steady use is not.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// A pool of at most `max_connections` connections opened with `options`.
+///
+/// sqlx's default pings every connection before handing it out, a round trip
+/// to the database (or, for SQLite, to the connection's thread) on top of
+/// every query: on a busy server that doubles the cost of a read. Only a
+/// connection that sat idle for [`CHECK_IDLE_AFTER`] is pinged here, which is
+/// what catches the connections a database restart broke while the server
+/// was quiet; a connection that breaks under load fails its query (503), and
+/// sqlx discards it when it comes back to the pool.
 pub(super) async fn pool<D: Dialect>(
     options: <D::Connection as Connection>::Options,
     max_connections: u32,
@@ -85,6 +127,15 @@ pub(super) async fn pool<D: Dialect>(
     PoolOptions::<D>::new()
         .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IDLE_AFTER {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .timed(D::map_err)
         .await
@@ -120,7 +171,7 @@ fn user_columns() -> impl Iterator<Item = &'static str> {
 }
 
 /// A user as read: [`user_columns`], `fields` as JSON text.
-type UserRow<D> = (
+pub(super) type UserRow<D> = (
     <D as Dialect>::Id,
     String,
     String,
@@ -153,7 +204,7 @@ type AccountRow<D> = (
 /// ([`TokenRow`]'s).
 const TOKEN_COLUMNS: &str = "digest, user_id, created_at, expires_at, binding";
 
-type TokenRow<D> = (String, <D as Dialect>::Id, i64, i64, String);
+pub(super) type TokenRow<D> = (String, <D as Dialect>::Id, i64, i64, String);
 
 /// Pushes the user columns of the table `alias` (`"u."`, or `""` for the
 /// only table), `fields` as text.
@@ -168,10 +219,19 @@ fn push_user_columns<D: Dialect>(query: &mut QueryBuilder<D>, alias: &str) {
 }
 
 /// `SELECT <the user columns of alias> FROM <from>`.
-fn select_user<D: Dialect>(alias: &str, from: &str) -> QueryBuilder<D> {
+pub(super) fn select_user<D: Dialect>(alias: &str, from: &str) -> QueryBuilder<D> {
     let mut query = QueryBuilder::new("SELECT ");
     push_user_columns(&mut query, alias);
     query.push(" FROM ").push(from);
+    query
+}
+
+/// `SELECT <the token columns> FROM access_tokens WHERE digest = `.
+pub(super) fn select_token<D: Dialect>() -> QueryBuilder<D> {
+    let mut query = QueryBuilder::new("SELECT ");
+    query
+        .push(TOKEN_COLUMNS)
+        .push(" FROM access_tokens WHERE digest = ");
     query
 }
 
@@ -207,6 +267,17 @@ fn user_from_row<D: Dialect, U: UserModel<Id = Uuid>>(row: UserRow<D>) -> Result
             password_generation: generation_of(password_generation),
         },
     ))
+}
+
+fn token_from_row<D: Dialect>(row: TokenRow<D>) -> Result<AccessTokenRecord<Uuid>, StoreError> {
+    let (digest, user_id, created_at, expires_at, binding) = row;
+    Ok(AccessTokenRecord {
+        digest,
+        user_id: D::uuid(user_id)?,
+        created_at: u64::try_from(created_at).unwrap_or(0),
+        expires_at: u64::try_from(expires_at).unwrap_or(0),
+        binding,
+    })
 }
 
 fn account_from_row<D: Dialect>(row: AccountRow<D>) -> Result<OAuthAccount<Uuid>, StoreError> {
@@ -251,8 +322,12 @@ fn link_err<D: Dialect>(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// The statements of the stores, run on a pool of database `D`.
-pub(super) struct Sql<'p, D: Database>(pub(super) &'p Pool<D>);
+/// The statements of the stores, run on a pool of database `D`, the reads of
+/// the authenticated path on `reader` when there is one.
+pub(super) struct Sql<'p, D: Dialect> {
+    pub(super) pool: &'p Pool<D>,
+    pub(super) reader: Option<&'p Arc<D::Reader>>,
+}
 
 impl<D: Dialect> Sql<'_, D>
 where
@@ -282,7 +357,7 @@ where
     ) -> Result<Option<U>, StoreError> {
         query
             .build_query_as::<UserRow<D>>()
-            .fetch_optional(self.0)
+            .fetch_optional(self.pool)
             .timed(D::map_err)
             .await?
             .map(user_from_row::<D, U>)
@@ -365,6 +440,9 @@ where
         &self,
         id: &Uuid,
     ) -> Result<Option<U>, StoreError> {
+        if let Some(row) = self.reader.and_then(|reader| reader.user(id)) {
+            return row.map(user_from_row::<D, U>).transpose();
+        }
         let mut query = select_user("", "users WHERE id = ");
         query.push_bind(D::id(id));
         self.fetch_user(query).await
@@ -390,7 +468,7 @@ where
     ) -> Result<U, StoreError> {
         let id = Uuid::new_v4();
         let mut insert = Self::insert_user(&id, &data)?;
-        insert.build().execute(self.0).timed(D::map_err).await?;
+        insert.build().execute(self.pool).timed(D::map_err).await?;
         Ok(U::from_parts(id, data))
     }
 
@@ -461,7 +539,7 @@ where
 
     pub(super) async fn delete(&self, id: &Uuid) -> Result<(), StoreError> {
         let mut delete = Self::binding("DELETE FROM users WHERE id = ", D::id(id));
-        let done = delete.build().execute(self.0).timed(D::map_err).await?;
+        let done = delete.build().execute(self.pool).timed(D::map_err).await?;
         if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
@@ -473,7 +551,7 @@ where
         query.push(" LIMIT ").push_bind(MAX_HASH_SAMPLES as i64);
         let rows: Vec<(String,)> = query
             .build_query_as()
-            .fetch_all(self.0)
+            .fetch_all(self.pool)
             .timed(D::map_err)
             .await?;
         Ok(rows.into_iter().map(|(h,)| PasswordHash::new(h)).collect())
@@ -485,7 +563,7 @@ where
     ) -> Result<(), StoreError> {
         let mut delete = Self::binding("DELETE FROM oauth_accounts WHERE user_id = ", D::id(id));
         delete.push(" AND NOT user_verified");
-        delete.build().execute(self.0).timed(D::map_err).await?;
+        delete.build().execute(self.pool).timed(D::map_err).await?;
         Ok(())
     }
 
@@ -505,7 +583,7 @@ where
         values.push_bind(i64::try_from(record.expires_at).unwrap_or(i64::MAX));
         values.push_bind(record.binding);
         values.push_unseparated(")");
-        query.build().execute(self.0).timed(D::map_err).await?;
+        query.build().execute(self.pool).timed(D::map_err).await?;
         Ok(())
     }
 
@@ -513,26 +591,17 @@ where
         &self,
         digest: &str,
     ) -> Result<Option<AccessTokenRecord<Uuid>>, StoreError> {
-        let mut query = QueryBuilder::new("SELECT ");
-        query
-            .push(TOKEN_COLUMNS)
-            .push(" FROM access_tokens WHERE digest = ")
-            .push_bind(digest.to_owned());
+        if let Some(row) = self.reader.and_then(|reader| reader.token(digest)) {
+            return row.map(token_from_row::<D>).transpose();
+        }
+        let mut query = select_token();
+        query.push_bind(digest.to_owned());
         let row: Option<TokenRow<D>> = query
             .build_query_as()
-            .fetch_optional(self.0)
+            .fetch_optional(self.pool)
             .timed(D::map_err)
             .await?;
-        row.map(|(digest, user_id, created_at, expires_at, binding)| {
-            Ok(AccessTokenRecord {
-                digest,
-                user_id: D::uuid(user_id)?,
-                created_at: u64::try_from(created_at).unwrap_or(0),
-                expires_at: u64::try_from(expires_at).unwrap_or(0),
-                binding,
-            })
-        })
-        .transpose()
+        row.map(token_from_row::<D>).transpose()
     }
 
     pub(super) async fn delete_token(&self, digest: &str) -> Result<(), StoreError> {
@@ -540,14 +609,14 @@ where
             "DELETE FROM access_tokens WHERE digest = ",
             digest.to_owned(),
         );
-        delete.build().execute(self.0).timed(D::map_err).await?;
+        delete.build().execute(self.pool).timed(D::map_err).await?;
         Ok(())
     }
 
     pub(super) async fn delete_user_tokens(&self, user_id: &Uuid) -> Result<(), StoreError> {
         let mut delete =
             Self::binding("DELETE FROM access_tokens WHERE user_id = ", D::id(user_id));
-        delete.build().execute(self.0).timed(D::map_err).await?;
+        delete.build().execute(self.pool).timed(D::map_err).await?;
         Ok(())
     }
 
@@ -579,7 +648,7 @@ where
         let mut upsert = Self::upsert_account(account)?;
         match upsert
             .build_query_as::<(D::Id,)>()
-            .fetch_optional(self.0)
+            .fetch_optional(self.pool)
             .timed(link_err::<D>)
             .await?
         {
@@ -596,7 +665,7 @@ where
         let id = Uuid::new_v4();
         let mut upsert = Self::upsert_account(account.with_user(id))?;
         let mut insert = Self::insert_user(&id, &data)?;
-        let mut tx = self.0.begin().timed(D::map_err).await?;
+        let mut tx = self.pool.begin().timed(D::map_err).await?;
         insert.build().execute(&mut *tx).timed(D::map_err).await?;
         // A fresh user owns no account: nothing back means another user does.
         let linked = upsert
@@ -623,7 +692,7 @@ where
             .push_bind(D::id(user_id));
         query
             .build_query_as::<AccountRow<D>>()
-            .fetch_all(self.0)
+            .fetch_all(self.pool)
             .timed(D::map_err)
             .await?
             .into_iter()
@@ -634,7 +703,8 @@ where
 
 /// Writes what the two SQL stores have alike around [`Sql`]: `from_pool`,
 /// `pool`, `Clone`, `Debug` and the store traits, every call [`Sql`]'s.
-/// `$store<U>` is a struct with a `pool: $pool` (of database `$db`) and a
+/// `$store<U>` is a struct with a `pool: $pool` (of database `$db`), a
+/// `reader: Option<Arc<<$db as Dialect>::Reader>>` and a
 /// `_user: PhantomData<fn() -> U>`; `from_pool` gets the store's own
 /// documentation.
 ///
@@ -658,7 +728,7 @@ macro_rules! sql_store {
             use ::async_trait::async_trait;
             use ::uuid::Uuid;
 
-            use $crate::store::sql::Sql;
+            use $crate::store::sql::{Dialect, Sql};
             use $crate::store::{
                 AccessTokenRecord, AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError,
                 UserChanges, UserStore,
@@ -669,6 +739,7 @@ macro_rules! sql_store {
                 $(#[$from_pool_doc])*
                 pub fn from_pool(pool: $pool) -> Self {
                     Self {
+                        reader: <$db as Dialect>::reader(&pool),
                         pool,
                         _user: PhantomData,
                     }
@@ -683,7 +754,10 @@ macro_rules! sql_store {
             impl<U> $store<U> {
                 /// The statements, on this store's pool.
                 fn sql(&self) -> Sql<'_, $db> {
-                    Sql(&self.pool)
+                    Sql {
+                        pool: &self.pool,
+                        reader: self.reader.as_ref(),
+                    }
                 }
             }
 
@@ -691,6 +765,7 @@ macro_rules! sql_store {
                 fn clone(&self) -> Self {
                     Self {
                         pool: self.pool.clone(),
+                        reader: self.reader.clone(),
                         _user: PhantomData,
                     }
                 }

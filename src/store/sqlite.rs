@@ -1,6 +1,7 @@
 use std::marker::PhantomData;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteQueryResult};
@@ -8,6 +9,7 @@ use sqlx::{Sqlite, SqlitePool};
 use uuid::Uuid;
 
 use super::sql::{self, Dialect};
+use super::sqlite_reader::Reader;
 use super::timed::Timed;
 use super::{StoreError, foreign_users_table};
 use crate::user::UserModel;
@@ -30,6 +32,7 @@ use crate::user::UserModel;
 /// ```
 pub struct SqliteStore<U> {
     pool: SqlitePool,
+    reader: Option<Arc<Reader>>,
     _user: PhantomData<fn() -> U>,
 }
 
@@ -62,6 +65,25 @@ impl<U: UserModel<Id = Uuid>> SqliteStore<U> {
 
     async fn with_options(options: SqliteConnectOptions) -> Result<Self, StoreError> {
         Ok(Self::from_pool(sql::pool(options, 8).await?))
+    }
+
+    /// Whether the two reads of an authenticated request (the user by id, a
+    /// session token by digest) run on the calling thread, on a read-only
+    /// connection per thread that never waits for a lock, falling back to the
+    /// pool whenever that read cannot be done at once (on by default for a
+    /// database file; an in-memory database is read through the pool only).
+    ///
+    /// A read through the pool hands the query to the connection's own
+    /// thread and back; on a busy server that costs many times the read
+    /// itself. Turn it off to keep every query on sqlx's threads, for
+    /// example on a filesystem where reading a page can block for long.
+    pub fn inline_reads(mut self, on: bool) -> Self {
+        self.reader = if on {
+            Reader::for_pool(&self.pool)
+        } else {
+            None
+        };
+        self
     }
 
     /// Creates or upgrades the schema (idempotent).
@@ -130,6 +152,14 @@ impl Dialect for Sqlite {
           b AS (SELECT h, instr(substr(h, p1 + 1), '$') + p1 AS p2 FROM a), \
           c AS (SELECT h, instr(substr(h, p2 + 1), '$') + p2 AS p3 FROM b) \
      SELECT min(h) FROM c GROUP BY substr(h, 1, p3)";
+
+    /// The user by id and the token by digest are read on the calling
+    /// thread (`sqlite_reader.rs`).
+    type Reader = Reader;
+
+    fn reader(pool: &SqlitePool) -> Option<Arc<Reader>> {
+        Reader::for_pool(pool)
+    }
 
     fn rows_affected(done: &SqliteQueryResult) -> u64 {
         done.rows_affected()

@@ -70,6 +70,100 @@ async fn sqlite_store_on_a_fresh_file_passes_the_store_suite() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_reading_through_the_pool_only_passes_the_store_suite() {
+    let files = SqliteFiles::default();
+    suite::run(|| {
+        let store = files.store();
+        async move { store.await.inline_reads(false) }
+    })
+    .await;
+}
+
+/// A database that another connection has locked against readers (rollback
+/// journal, `BEGIN EXCLUSIVE`): the inline read, which never waits, gives way
+/// to the pool, which waits for the lock and then answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_read_that_finds_the_database_locked_waits_for_it_through_the_pool() {
+    use sqlx::Connection;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Delete)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new()
+        .connect_with(options)
+        .await
+        .unwrap();
+    let store = SqliteStore::<User>::from_pool(pool);
+    store.migrate().await.unwrap();
+    let user = store.create(data("locked@example.com")).await.unwrap();
+    // Read once, so that this thread's inline connection is open and warm.
+    assert!(store.get(user.id()).await.unwrap().is_some());
+
+    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    });
+    let started = std::time::Instant::now();
+    let read = store.get(user.id()).await;
+    let waited = started.elapsed();
+    release.await.unwrap();
+    let found = read.expect("the read waits for the lock instead of failing");
+    assert_eq!(
+        found.map(|u| u.data().email.clone()).as_deref(),
+        Some("locked@example.com")
+    );
+    assert!(
+        waited >= std::time::Duration::from_millis(250),
+        "the read did not wait for the lock ({waited:?}): it was not blocked at all"
+    );
+}
+
+/// What a store writes through its pool, its inline reads see at once, from
+/// every thread (each has its own connection): no read serves a stale user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_inline_reads_see_every_committed_write_at_once_on_every_thread() {
+    let files = SqliteFiles::default();
+    let store = files.store().await;
+    let user = store.create(data("fresh@example.com")).await.unwrap();
+    for round in 0..20u32 {
+        let deactivate = round % 2 == 0;
+        store
+            .update(
+                user.id(),
+                axum_users::store::UserChanges {
+                    is_active: Some(!deactivate),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let reads: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                let id = *user.id();
+                tokio::spawn(async move { store.get(&id).await.unwrap().unwrap().data().is_active })
+            })
+            .collect();
+        for read in reads {
+            assert_eq!(read.await.unwrap(), !deactivate, "round {round}");
+        }
+    }
+    store.delete(user.id()).await.unwrap();
+    assert!(store.get(user.id()).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn memory_store_samples_one_hash_of_each_class() {
     suite::run_hash_samples(|| async { MemoryStore::<User>::new() }).await;
