@@ -16,6 +16,8 @@ use crate::user::{PasswordHash, UserData, UserModel};
 mod memory;
 mod oauth;
 #[cfg(feature = "postgres")]
+mod pg_cache;
+#[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;

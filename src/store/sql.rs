@@ -14,6 +14,7 @@
 //! of a SQL string written elsewhere. The SQL itself is built from the fixed
 //! names here, never from input.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,28 +69,35 @@ pub(super) trait Dialect: Database {
     fn map_err(e: sqlx::Error) -> StoreError;
 }
 
-/// The reads of the authenticated path done on the calling thread, beside the
-/// pool (see `sqlite_reader.rs`). Each answers `None` when it could not read
-/// there; the read then goes through the pool.
+/// What a read beside the pool gives: the row or its absence
+/// (`Ok(Some(…))`), nothing (`Ok(None)`: read through the pool), or an error.
+pub(super) type Served<R> = Result<Option<Option<R>>, StoreError>;
+
+/// The reads of the authenticated path served beside the pool: on the
+/// calling thread (SQLite, `sqlite_reader.rs`) or from a cache that never
+/// serves a stale row (PostgreSQL, `pg_cache.rs`). A read answers `Ok(None)`
+/// when it could not be served that way, and an error when the database is
+/// known not to answer; on `Ok(None)` it goes through the pool, and what
+/// the pool read is offered back with the [`epoch`](Self::epoch) taken
+/// before the read. Every write through the store tells which rows it
+/// changed.
 pub(super) trait InlineReads<D: Dialect>: Send + Sync + 'static {
     /// The user with this id, as its row.
-    fn user(self: &Arc<Self>, id: &Uuid) -> Option<Option<UserRow<D>>>;
+    fn user(self: &Arc<Self>, id: &Uuid) -> impl Future<Output = Served<UserRow<D>>> + Send;
     /// The access token with this digest, as its row.
-    fn token(self: &Arc<Self>, digest: &str) -> Option<Option<TokenRow<D>>>;
-}
-
-/// No inline reads: every read goes through the pool.
-#[derive(Debug)]
-pub(super) enum PoolOnly {}
-
-impl<D: Dialect> InlineReads<D> for PoolOnly {
-    fn user(self: &Arc<Self>, _: &Uuid) -> Option<Option<UserRow<D>>> {
-        match **self {}
+    fn token(self: &Arc<Self>, digest: &str) -> impl Future<Output = Served<TokenRow<D>>> + Send;
+    /// A mark taken before a read through the pool.
+    fn epoch(&self) -> u64 {
+        0
     }
-
-    fn token(self: &Arc<Self>, _: &str) -> Option<Option<TokenRow<D>>> {
-        match **self {}
-    }
+    /// A user read through the pool since `epoch`.
+    fn keep_user(&self, _epoch: u64, _row: &UserRow<D>) {}
+    /// A token read through the pool since `epoch`.
+    fn keep_token(&self, _epoch: u64, _row: &TokenRow<D>) {}
+    /// The user (and its tokens) changed or went.
+    fn forget_user(&self, _id: &Uuid) {}
+    /// The token went.
+    fn forget_token(&self, _digest: &str) {}
 }
 
 /// A Rust type that a database binds as a parameter and reads from a row.
@@ -440,12 +448,24 @@ where
         &self,
         id: &Uuid,
     ) -> Result<Option<U>, StoreError> {
-        if let Some(row) = self.reader.and_then(|reader| reader.user(id)) {
-            return row.map(user_from_row::<D, U>).transpose();
+        let mut epoch = 0;
+        if let Some(reader) = self.reader {
+            if let Some(row) = reader.user(id).await? {
+                return row.map(user_from_row::<D, U>).transpose();
+            }
+            epoch = reader.epoch();
         }
         let mut query = select_user("", "users WHERE id = ");
         query.push_bind(D::id(id));
-        self.fetch_user(query).await
+        let row: Option<UserRow<D>> = query
+            .build_query_as()
+            .fetch_optional(self.pool)
+            .timed(D::map_err)
+            .await?;
+        if let (Some(reader), Some(row)) = (self.reader, &row) {
+            reader.keep_user(epoch, row);
+        }
+        row.map(user_from_row::<D, U>).transpose()
     }
 
     pub(super) async fn get_by_email<U: UserModel<Id = Uuid>>(
@@ -472,7 +492,24 @@ where
         Ok(U::from_parts(id, data))
     }
 
+    /// The user changed or went: cached rows of it go.
+    fn forget_user(&self, id: &Uuid) {
+        if let Some(reader) = self.reader {
+            reader.forget_user(id);
+        }
+    }
+
     pub(super) async fn update<U: UserModel<Id = Uuid>>(
+        &self,
+        id: &Uuid,
+        changes: UserChanges<U::Fields>,
+    ) -> Result<U, StoreError> {
+        let updated = self.write_user(id, changes).await;
+        self.forget_user(id);
+        updated
+    }
+
+    async fn write_user<U: UserModel<Id = Uuid>>(
         &self,
         id: &Uuid,
         changes: UserChanges<U::Fields>,
@@ -539,7 +576,9 @@ where
 
     pub(super) async fn delete(&self, id: &Uuid) -> Result<(), StoreError> {
         let mut delete = Self::binding("DELETE FROM users WHERE id = ", D::id(id));
-        let done = delete.build().execute(self.pool).timed(D::map_err).await?;
+        let done = delete.build().execute(self.pool).timed(D::map_err).await;
+        self.forget_user(id);
+        let done = done?;
         if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
@@ -591,8 +630,12 @@ where
         &self,
         digest: &str,
     ) -> Result<Option<AccessTokenRecord<Uuid>>, StoreError> {
-        if let Some(row) = self.reader.and_then(|reader| reader.token(digest)) {
-            return row.map(token_from_row::<D>).transpose();
+        let mut epoch = 0;
+        if let Some(reader) = self.reader {
+            if let Some(row) = reader.token(digest).await? {
+                return row.map(token_from_row::<D>).transpose();
+            }
+            epoch = reader.epoch();
         }
         let mut query = select_token();
         query.push_bind(digest.to_owned());
@@ -601,6 +644,9 @@ where
             .fetch_optional(self.pool)
             .timed(D::map_err)
             .await?;
+        if let (Some(reader), Some(row)) = (self.reader, &row) {
+            reader.keep_token(epoch, row);
+        }
         row.map(token_from_row::<D>).transpose()
     }
 
@@ -609,15 +655,19 @@ where
             "DELETE FROM access_tokens WHERE digest = ",
             digest.to_owned(),
         );
-        delete.build().execute(self.pool).timed(D::map_err).await?;
-        Ok(())
+        let done = delete.build().execute(self.pool).timed(D::map_err).await;
+        if let Some(reader) = self.reader {
+            reader.forget_token(digest);
+        }
+        done.map(|_| ())
     }
 
     pub(super) async fn delete_user_tokens(&self, user_id: &Uuid) -> Result<(), StoreError> {
         let mut delete =
             Self::binding("DELETE FROM access_tokens WHERE user_id = ", D::id(user_id));
-        delete.build().execute(self.pool).timed(D::map_err).await?;
-        Ok(())
+        let done = delete.build().execute(self.pool).timed(D::map_err).await;
+        self.forget_user(user_id);
+        done.map(|_| ())
     }
 
     // OAuth accounts.

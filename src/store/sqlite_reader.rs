@@ -31,7 +31,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use uuid::Uuid;
 
-use super::sql::{self, InlineReads, TokenRow, UserRow};
+use super::sql::{self, InlineReads, Served, TokenRow, UserRow};
 
 /// The inline reads of one store: the database file and the SQL of the reads.
 #[derive(Debug)]
@@ -129,10 +129,10 @@ impl Reader {
 impl InlineReads<Sqlite> for Reader {
     /// The user with this id as its row, read on this thread; `None` when
     /// the read could not be done here (then read through the pool).
-    fn user(self: &Arc<Self>, id: &Uuid) -> Option<Option<UserRow<Sqlite>>> {
+    async fn user(self: &Arc<Self>, id: &Uuid) -> Served<UserRow<Sqlite>> {
         let mut buffer = Uuid::encode_buffer();
         let id = id.hyphenated().encode_lower(&mut buffer);
-        self.read(&self.user_sql, id, |row| {
+        Ok(self.read(&self.user_sql, id, |row| {
             Ok((
                 row.get(0)?,
                 row.get(1)?,
@@ -144,13 +144,13 @@ impl InlineReads<Sqlite> for Reader {
                 row.get(7)?,
                 row.get(8)?,
             ))
-        })
+        }))
     }
 
     /// The access token with this digest as its row, read on this thread;
     /// `None` when the read could not be done here.
-    fn token(self: &Arc<Self>, digest: &str) -> Option<Option<TokenRow<Sqlite>>> {
-        self.read(&self.token_sql, digest, |row| {
+    async fn token(self: &Arc<Self>, digest: &str) -> Served<TokenRow<Sqlite>> {
+        Ok(self.read(&self.token_sql, digest, |row| {
             Ok((
                 row.get(0)?,
                 row.get(1)?,
@@ -158,7 +158,7 @@ impl InlineReads<Sqlite> for Reader {
                 row.get(3)?,
                 row.get(4)?,
             ))
-        })
+        }))
     }
 }
 

@@ -37,7 +37,9 @@ mod sessions;
 mod users_router;
 mod verify;
 
-// The shared suites against the provided stores and strategies.
+// The shared suites against the provided stores and strategies, and the
+// reads beside the pool (caches, reads on the worker thread).
+mod read_paths;
 mod store_suite;
 mod strategy_suite;
 

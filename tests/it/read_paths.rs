@@ -1,0 +1,222 @@
+//! The reads of an authenticated request beside the pool: the PostgreSQL
+//! store's cache and the SQLite store's reads on the worker thread. Neither may
+//! ever serve a user or a session that another instance, another process or a
+//! hand-written statement has changed or removed.
+
+use std::time::Duration;
+
+use axum_users::store::{
+    AccessTokenRecord, AccessTokenStore, PostgresStore, UserChanges, UserStore,
+};
+use axum_users::{PasswordHash, User, UserData, UserModel};
+use sqlx::{Connection, PgConnection};
+
+use crate::common::pg::PgSchemas;
+
+fn data(email: &str) -> UserData<axum_users::NoFields> {
+    UserData {
+        email: email.to_owned(),
+        hashed_password: PasswordHash::new("$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA"),
+        is_active: true,
+        is_superuser: false,
+        is_verified: false,
+        fields: Default::default(),
+        token_generation: 0,
+        password_generation: 0,
+    }
+}
+
+fn session(user: &User, digest: &str) -> AccessTokenRecord<uuid::Uuid> {
+    AccessTokenRecord {
+        digest: digest.to_owned(),
+        user_id: *user.id(),
+        created_at: 1,
+        expires_at: u64::from(u32::MAX),
+        binding: "0:0".to_owned(),
+    }
+}
+
+/// Two instances of the application (two stores, two pools) on one schema,
+/// and a connection of a third process.
+struct TwoInstances {
+    _schemas: PgSchemas,
+    a: PostgresStore<User>,
+    b: PostgresStore<User>,
+    other_process: PgConnection,
+}
+
+impl TwoInstances {
+    async fn start() -> Option<Self> {
+        let schemas = PgSchemas::connect().await?;
+        let schema = schemas.schema().await;
+        let url = schemas.url_for(&schema);
+        let a = PostgresStore::<User>::connect(&url).await.unwrap();
+        a.migrate().await.unwrap();
+        let b = PostgresStore::<User>::connect(&url).await.unwrap();
+        let other_process = PgConnection::connect(&url).await.unwrap();
+        Some(Self {
+            _schemas: schemas,
+            a,
+            b,
+            other_process,
+        })
+    }
+
+    /// Runs SQL in the third process.
+    async fn execute(&mut self, sql: &str) {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut self.other_process)
+            .await
+            .unwrap();
+    }
+}
+
+/// B has the user cached (read twice); A deactivates it; B's very next read,
+/// with no wait in between, sees the deactivation. The same for a hand-written
+/// UPDATE by another process and for a deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivation_through_another_instance_or_process_takes_effect_at_once() {
+    let Some(mut t) = TwoInstances::start().await else {
+        return;
+    };
+    let user = t.a.create(data("cached@example.com")).await.unwrap();
+    let id = *user.id();
+    for round in 0..50 {
+        // Cached by B.
+        assert!(t.b.get(&id).await.unwrap().unwrap().data().is_active);
+        assert!(t.b.get(&id).await.unwrap().unwrap().data().is_active);
+        // Deactivated through the other instance...
+        t.a.update(
+            &id,
+            UserChanges {
+                is_active: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let seen = t.b.get(&id).await.unwrap().unwrap();
+        assert!(
+            !seen.data().is_active,
+            "round {round}: B served a stale user"
+        );
+        // ...and back by hand, in another process.
+        t.execute(&format!(
+            "UPDATE users SET is_active = TRUE WHERE id = '{id}'"
+        ))
+        .await;
+        let seen = t.b.get(&id).await.unwrap().unwrap();
+        assert!(
+            seen.data().is_active,
+            "round {round}: B missed a hand-written UPDATE"
+        );
+    }
+    t.execute(&format!("DELETE FROM users WHERE id = '{id}'"))
+        .await;
+    assert!(
+        t.b.get(&id).await.unwrap().is_none(),
+        "B served a user deleted by another process"
+    );
+}
+
+/// B has the session cached; A logs it out (or another process deletes it):
+/// B's next read finds no session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ended_through_another_instance_or_process_ends_at_once() {
+    let Some(mut t) = TwoInstances::start().await else {
+        return;
+    };
+    let user = t.a.create(data("session@example.com")).await.unwrap();
+    t.a.create_token(session(&user, "d1")).await.unwrap();
+    t.a.create_token(session(&user, "d2")).await.unwrap();
+    t.a.create_token(session(&user, "d3")).await.unwrap();
+    for digest in ["d1", "d2", "d3"] {
+        assert!(t.b.get_token(digest).await.unwrap().is_some());
+        assert!(t.b.get_token(digest).await.unwrap().is_some());
+    }
+    t.a.delete_token("d1").await.unwrap();
+    assert!(t.b.get_token("d1").await.unwrap().is_none());
+    t.execute("DELETE FROM access_tokens WHERE digest = 'd2'")
+        .await;
+    assert!(t.b.get_token("d2").await.unwrap().is_none());
+    // Deleting the user takes its sessions with it (ON DELETE CASCADE).
+    t.a.delete(user.id()).await.unwrap();
+    assert!(t.b.get_token("d3").await.unwrap().is_none());
+    assert!(t.b.get(user.id()).await.unwrap().is_none());
+}
+
+/// The cache is really used, and what keeps it right is the announcement of
+/// every change: with the trigger off, a change made behind B's back is not
+/// seen (B serves its cached row); with the trigger on again, the next change is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_serves_cached_users_and_only_the_triggers_announcements_refresh_them() {
+    let Some(mut t) = TwoInstances::start().await else {
+        return;
+    };
+    let user = t.a.create(data("trigger@example.com")).await.unwrap();
+    let id = *user.id();
+    assert!(t.b.get(&id).await.unwrap().unwrap().data().is_active);
+    t.execute("ALTER TABLE users DISABLE TRIGGER axum_users_user_changed")
+        .await;
+    t.execute(&format!(
+        "UPDATE users SET is_active = FALSE WHERE id = '{id}'"
+    ))
+    .await;
+    assert!(
+        t.b.get(&id).await.unwrap().unwrap().data().is_active,
+        "B read the database instead of its cache"
+    );
+    // B without its cache reads the database.
+    let uncached = t.b.clone().cached_reads(false);
+    assert!(!uncached.get(&id).await.unwrap().unwrap().data().is_active);
+    t.execute("ALTER TABLE users ENABLE TRIGGER axum_users_user_changed")
+        .await;
+    t.execute(&format!(
+        "UPDATE users SET is_superuser = TRUE WHERE id = '{id}'"
+    ))
+    .await;
+    let seen = t.b.get(&id).await.unwrap().unwrap();
+    assert!(!seen.data().is_active && seen.data().is_superuser);
+}
+
+/// Reads racing writes: whatever interleaving, once a write has returned,
+/// no read that starts afterwards, on either instance, sees the row before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_racing_writes_never_see_a_row_older_than_the_last_write_returned() {
+    let Some(t) = TwoInstances::start().await else {
+        return;
+    };
+    let user = t.a.create(data("race@example.com")).await.unwrap();
+    let id = *user.id();
+    let readers: Vec<_> = [t.a.clone(), t.b.clone(), t.b.clone(), t.a.clone()]
+        .into_iter()
+        .map(|store| {
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    let _ = store.get(&id).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for generation in 1..=40u32 {
+        let writer = if generation % 2 == 0 { &t.a } else { &t.b };
+        let fields = UserChanges {
+            is_verified: Some(generation % 2 == 0),
+            bump_token_generation: true,
+            ..Default::default()
+        };
+        writer.update(&id, fields).await.unwrap();
+        for store in [&t.a, &t.b] {
+            let seen = store.get(&id).await.unwrap().unwrap();
+            assert_eq!(
+                seen.data().token_generation,
+                generation,
+                "a read after the write returned saw an older row"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for reader in readers {
+        reader.await.unwrap();
+    }
+}
