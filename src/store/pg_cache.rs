@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 use tokio::sync::{Notify, oneshot, watch};
 use uuid::Uuid;
@@ -131,7 +131,13 @@ impl Cache {
             done: watch::Sender::new(Round::default()),
         });
         let (stop, stopped) = oneshot::channel();
-        runtime.spawn(listen(shared.clone(), pool.clone(), stopped));
+        // A pool of one connection of its own: taking one of the store's
+        // would starve a small pool shared with the application.
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(CALL_TIMEOUT)
+            .connect_lazy_with((*pool.connect_options()).clone());
+        runtime.spawn(listen(shared.clone(), own, stopped));
         Some(Arc::new(Self {
             shared,
             _stop: stop,
@@ -296,8 +302,8 @@ async fn listen(shared: Arc<Shared>, pool: PgPool, mut stopped: oneshot::Receive
     }
 }
 
-/// A connection listening on [`CHANNEL`], or `None` when the database could
-/// not be reached.
+/// A connection of `pool` (the cache's own) listening on [`CHANNEL`], or
+/// `None` when the database could not be reached.
 async fn connect(pool: &PgPool) -> Option<PgListener> {
     let connecting = async {
         let mut listener = PgListener::connect_with(pool).await?;

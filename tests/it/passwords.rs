@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use axum_users::password::{Argon2Params, PasswordHasher};
 use axum_users::store::{MemoryStore, UserStore};
-use axum_users::{NoHooks, Password, PasswordHash, User, UserData, UserHooks, UserManager};
+use axum_users::{NoHooks, Password, User, UserData, UserHooks, UserManager};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -21,16 +21,7 @@ async fn store_user_with_hash<S: UserStore<User = User>, H: UserHooks<User>>(
     app.users
         .manager()
         .store()
-        .create(UserData {
-            email: email.to_owned(),
-            hashed_password: PasswordHash::new(hash),
-            is_active: true,
-            is_superuser: false,
-            is_verified: false,
-            fields: Default::default(),
-            token_generation: 0,
-            password_generation: 0,
-        })
+        .create(user_data(email, hash))
         .await
         .unwrap()
 }
@@ -321,16 +312,7 @@ async fn a_hash_upgrade_at_login_never_undoes_a_concurrent_deactivation() {
     let inner = MemoryStore::<User>::new();
     let bcrypt_hash = bcrypt::hash("old-bcrypt-pass", 4).unwrap();
     let user = inner
-        .create(UserData {
-            email: "race@example.com".into(),
-            hashed_password: PasswordHash::new(bcrypt_hash),
-            is_active: true,
-            is_superuser: false,
-            is_verified: false,
-            fields: Default::default(),
-            token_generation: 0,
-            password_generation: 0,
-        })
+        .create(user_data("race@example.com", bcrypt_hash))
         .await
         .unwrap();
     let manager = UserManager::builder(DeactivatesAfterRead(inner.clone()))

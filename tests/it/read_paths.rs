@@ -8,22 +8,14 @@ use std::time::Duration;
 use axum_users::store::{
     AccessTokenRecord, AccessTokenStore, PostgresStore, UserChanges, UserStore,
 };
-use axum_users::{PasswordHash, User, UserData, UserModel};
+use axum_users::{User, UserData, UserModel};
 use sqlx::{Connection, PgConnection};
 
+use crate::common;
 use crate::common::pg::PgSchemas;
 
 fn data(email: &str) -> UserData<axum_users::NoFields> {
-    UserData {
-        email: email.to_owned(),
-        hashed_password: PasswordHash::new("$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA"),
-        is_active: true,
-        is_superuser: false,
-        is_verified: false,
-        fields: Default::default(),
-        token_generation: 0,
-        password_generation: 0,
-    }
+    common::user_data(email, "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA")
 }
 
 fn session(user: &User, digest: &str) -> AccessTokenRecord<uuid::Uuid> {

@@ -4,22 +4,13 @@
 use std::sync::Mutex;
 
 use axum_users::store::{MemoryStore, PostgresStore, SqliteStore, StoreError, UserStore, suite};
-use axum_users::{PasswordHash, User, UserData, UserModel};
+use axum_users::{User, UserData, UserModel};
 use tempfile::TempDir;
 
 use crate::common;
 
 fn data(email: &str) -> UserData<axum_users::NoFields> {
-    UserData {
-        email: email.to_owned(),
-        hashed_password: PasswordHash::new("$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA"),
-        is_active: true,
-        is_superuser: false,
-        is_verified: false,
-        fields: Default::default(),
-        token_generation: 0,
-        password_generation: 0,
-    }
+    common::user_data(email, "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA")
 }
 
 /// Fresh, migrated SQLite stores, each in a database file of its own; the

@@ -19,6 +19,24 @@ pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef0123456789
 pub const PASSWORD: &str = "correct-horse-battery";
 
 /// Fast argon2 parameters for tests (the defaults cost ~20 ms a hash).
+/// What a store keeps of a new active, unverified user with this address and
+/// stored hash (no fields, generations at 0).
+pub fn user_data(
+    email: &str,
+    hash: impl Into<String>,
+) -> axum_users::UserData<axum_users::NoFields> {
+    axum_users::UserData {
+        email: email.to_owned(),
+        hashed_password: axum_users::PasswordHash::new(hash.into()),
+        is_active: true,
+        is_superuser: false,
+        is_verified: false,
+        fields: Default::default(),
+        token_generation: 0,
+        password_generation: 0,
+    }
+}
+
 pub fn fast_hasher() -> PasswordHasher {
     PasswordHasher::builder()
         .params(Argon2Params {
