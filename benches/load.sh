@@ -12,7 +12,10 @@
 #   3. the p99 of a rate-limited GET /users/me while a login flood runs beside
 #      it, and while a stream of writes (registrations, password changes,
 #      benches/write_stream.py) does, against the same p99 alone;
-#   4. GET /users/me with the database-session cookie against the JWT path.
+#   4. GET /users/me with the database-session cookie against the JWT path;
+#   5. on SQLite, GET /users/me of FastAPI Users' own example app
+#      (benches/fastapi_users_app.py, FastAPI Users 15.0.5 under uvicorn, one
+#      worker on the same core, its own SQLite file) against the crate.
 # The stores are memory://, SQLite in a file and PostgreSQL (a fresh database
 # on the machine's server, dropped at exit).
 # Each round runs the two sides of every comparison back to back, the order
@@ -39,6 +42,8 @@
 #   STORES="memory sqlite postgres" stores to measure
 #   PG_URL=postgres://postgres@127.0.0.1:5432   PostgreSQL server (trust auth);
 #                          PG_ADMIN_DB=test is where CREATE DATABASE runs
+#   FASTAPI=1              measure FastAPI Users on SQLite (0: leave it out); its
+#                          virtualenv goes to ~/.cache/axum-users-fastapi-venv
 #   SERVER_BIN             an example server built elsewhere (an older commit,
 #                          for before/after figures) instead of this tree's
 #   SERVER_CPU=0 LOADGEN_CPU=1
@@ -58,6 +63,8 @@ WRITE_THREADS=${WRITE_THREADS:-4}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_ADMIN_DB=${PG_ADMIN_DB:-test}
 GIVEN_SERVER_BIN=${SERVER_BIN:-}
+FASTAPI=${FASTAPI:-1}
+FASTAPI_VENV=${FASTAPI_VENV:-$HOME/.cache/axum-users-fastapi-venv}
 ME_RATE=${ME_RATE:-500}
 ME_RATE_CONNECTIONS=${ME_RATE_CONNECTIONS:-8}
 STORES=${STORES:-memory sqlite postgres}
@@ -69,6 +76,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/axum-users-bench-target
 
 # Targets of the summary table.
 declare -A TARGET_ME_RATIO=([memory]=0.9 [sqlite]=0.6) # crate / baseline GET /users/me req/s, at least
+declare -A TARGET_FASTAPI_RATIO=([sqlite]=100) # crate / FastAPI Users GET /users/me req/s, at least
 TARGET_LOGIN_RATIO=0.95  # login req/s / raw argon2 verifies/s, at least
 TARGET_FLOOD_RATIO=2     # p99 under login flood / idle p99, at most
 TARGET_WRITES_RATIO=2    # p99 beside a stream of writes / idle p99, at most
@@ -123,6 +131,16 @@ if ! oha --version >/dev/null 2>&1; then
     cargo install oha --locked
 fi
 log "$(oha --version)"
+if [[ $FASTAPI == 1 && " $STORES " == *" sqlite "* ]]; then
+    if ! "$FASTAPI_VENV/bin/python" -c 'import fastapi_users, uvicorn, aiosqlite' 2>/dev/null; then
+        log "installing FastAPI Users 15.0.5 and uvicorn into $FASTAPI_VENV"
+        python3 -m venv "$FASTAPI_VENV" || {
+            apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$FASTAPI_VENV"
+        }
+        "$FASTAPI_VENV/bin/pip" install -q "fastapi-users[sqlalchemy]==15.0.5" "uvicorn==0.38.0" "aiosqlite==0.21.0" >&2
+    fi
+    log "FastAPI Users $("$FASTAPI_VENV/bin/python" -c 'import fastapi_users; print(fastapi_users.__version__)')"
+fi
 
 # ---------------------------------------------------------------------------
 # Build: the example server, the baseline and the argon2 bench, release mode.
@@ -386,15 +404,43 @@ for store in $STORES; do
     code=$(curl -s -o "$WORK/me-baseline.json" -w '%{http_code}' -H "authorization: Bearer $token" "$bbase/users/me")
     [[ $code == 200 ]] || die "baseline GET /users/me answered $code: $(cat "$WORK/me-baseline.json")"
 
+    # --- FastAPI Users' example app on its own SQLite file, same user -------
+    with_fastapi=
+    if [[ $FASTAPI == 1 && $store == sqlite ]]; then
+        with_fastapi=1
+        fport=$(free_port "$port" "$bport")
+        fbase="http://127.0.0.1:$fport"
+        SECRET="$SECRET" DATABASE_URL="sqlite+aiosqlite:///$WORK/fastapi-$$.db" \
+            taskset -c "$SERVER_CPU" "$FASTAPI_VENV/bin/uvicorn" --app-dir "$ROOT/benches" \
+            fastapi_users_app:app --host 127.0.0.1 --port "$fport" --log-level warning \
+            --no-access-log >"$WORK/fastapi.log" 2>&1 &
+        fastapi_pid=$!
+        PIDS+=("$fastapi_pid")
+        wait_ready "$fbase/openapi.json" "$fastapi_pid" || die "FastAPI Users did not come up: $(tail -n 20 "$WORK/fastapi.log")"
+        code=$(curl -s -o "$WORK/f-register.json" -w '%{http_code}' -H 'content-type: application/json' \
+            -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" "$fbase/auth/register")
+        [[ $code == 201 ]] || die "FastAPI Users register answered $code: $(cat "$WORK/f-register.json")"
+        code=$(curl -s -o "$WORK/f-login.json" -w '%{http_code}' \
+            -H 'content-type: application/x-www-form-urlencoded' -d "$FORM" "$fbase/auth/jwt/login")
+        [[ $code == 200 ]] || die "FastAPI Users login answered $code: $(cat "$WORK/f-login.json")"
+        fastapi_token=$(jq -r .access_token "$WORK/f-login.json")
+        log "[$store] FastAPI Users on $fbase"
+    fi
+
     auth=(-H "authorization: Bearer $token")
     login=(-m POST -T application/x-www-form-urlencoded -d "$FORM" "$base/auth/jwt/login")
     rated=(-c "$ME_RATE_CONNECTIONS" -q "$ME_RATE" --latency-correction "${auth[@]}" "$base/users/me")
 
     # The phases of one round ($1), each writing $RESULTS_DIR/$store-r$1-<key>.json.
-    me_phase() { # round crate|baseline|session
+    me_phase() { # round crate|baseline|session|fastapi
         local url=$base/users/me credential=("${auth[@]}")
         [[ $2 == baseline ]] && url=$bbase/users/me
         [[ $2 == session ]] && credential=(-H "cookie: $session_cookie")
+        if [[ $2 == fastapi ]]; then
+            [[ -n $with_fastapi ]] || return 0
+            url=$fbase/users/me
+            credential=(-H "authorization: Bearer $fastapi_token")
+        fi
         log "[$store] round $1/$ROUNDS: GET /users/me, $2, $CONNECTIONS connections"
         measure "$RESULTS_DIR/$store-r$1-me-$2.json" -c "$CONNECTIONS" "${credential[@]}" "$url"
         check_codes "$RESULTS_DIR/$store-r$1-me-$2.json" "$2 GET /users/me"
@@ -447,12 +493,14 @@ for store in $STORES; do
             me_phase "$r" crate
             me_phase "$r" baseline
             me_phase "$r" session
+            me_phase "$r" fastapi
             login_phase "$r"
             raw_phase "$r"
             idle_phase "$r"
             flood_phase "$r"
             writes_phase "$r"
         else
+            me_phase "$r" fastapi
             me_phase "$r" session
             me_phase "$r" baseline
             me_phase "$r" crate
@@ -473,16 +521,25 @@ for store in $STORES; do
         R[$store,$r,flood_ratio]=$(div "${R[$store,$r,me-flood,p99]}" "${R[$store,$r,me-idle,p99]}")
         R[$store,$r,writes_ratio]=$(div "${R[$store,$r,me-writes,p99]}" "${R[$store,$r,me-idle,p99]}")
         R[$store,$r,session_ratio]=$(div "${R[$store,$r,me-session,rps]}" "${R[$store,$r,me-crate,rps]}")
+        R[$store,$r,fastapi_ratio]=nan
+        if [[ -n $with_fastapi ]]; then
+            f="$RESULTS_DIR/$store-r$r-me-fastapi.json"
+            R[$store,$r,me-fastapi,rps]=$(ok_rps "$f")
+            R[$store,$r,me-fastapi,p50]=$(p50_ms "$f")
+            R[$store,$r,me-fastapi,p99]=$(p99_ms "$f")
+            R[$store,$r,fastapi_ratio]=$(div "${R[$store,$r,me-crate,rps]}" "${R[$store,$r,me-fastapi,rps]}")
+        fi
         log "[$store] round $r/$ROUNDS: crate/baseline ${R[$store,$r,me_ratio]}," \
             "session/jwt ${R[$store,$r,session_ratio]}, login/raw ${R[$store,$r,login_ratio]}," \
             "p99 flood/idle ${R[$store,$r,flood_ratio]}, p99 writes/idle ${R[$store,$r,writes_ratio]}"
     done
 
     stop_server "$baseline_pid"
+    if [[ -n $with_fastapi ]]; then stop_server "$fastapi_pid"; fi
     stop_server "$server_pid"
     rm -f "$WORK/bench-$$.db"*
 
-    for key in me_ratio session_ratio login_ratio flood_ratio writes_ratio; do
+    for key in me_ratio session_ratio fastapi_ratio login_ratio flood_ratio writes_ratio; do
         ratios=()
         for ((r = 1; r <= ROUNDS; r++)); do ratios+=("${R[$store,$r,$key]}"); done
         R[$store,$key]=$(stats "${ratios[@]}")
@@ -509,6 +566,16 @@ for store in $STORES; do
         printf ' %11s %8s\n' "$(fmt "${R[$store,$r,me-crate,rps]}" %.0f)" "${R[$store,$r,session_ratio]}"
     done
     echo "  ratio session/jwt (req/s): $(spread_text "${R[$store,session_ratio]}")"
+    if [[ -n $with_fastapi ]]; then
+        echo "GET /users/me ($CONNECTIONS conn), crate vs FastAPI Users 15.0.5 (uvicorn, 1 worker, SQLite)"
+        printf '%s %11s %8s\n' "$(row_head fastapi)" "crate req/s" ratio
+        for ((r = 1; r <= ROUNDS; r++)); do
+            printf '%-13s %-9s' "  round $r" "$([[ -n $(first_side_first "$r") ]] && echo crate || echo fastapi)"
+            figures "$store" "$r" me-fastapi
+            printf ' %11s %8s\n' "$(fmt "${R[$store,$r,me-crate,rps]}" %.0f)" "${R[$store,$r,fastapi_ratio]}"
+        done
+        echo "  ratio crate/FastAPI Users (req/s): $(spread_text "${R[$store,fastapi_ratio]}")"
+    fi
     echo "POST /auth/jwt/login ($LOGIN_CONNECTIONS conn, 1 core) vs raw argon2id verify (library, 1 thread)"
     printf '%s' "$(row_head login)"
     printf ' %11s %8s\n' "raw verif/s" ratio
@@ -575,6 +642,7 @@ for store in $STORES; do
     rows=(
         "me_ratio|GET /users/me crate/baseline req/s|>=|${TARGET_ME_RATIO[$store]:-info}"
         "session_ratio|GET /users/me session/jwt req/s|>=|info"
+        "fastapi_ratio|GET /users/me crate/FastAPI Users req/s|>=|${TARGET_FASTAPI_RATIO[$store]:-info}"
         "login_ratio|login req/s / raw argon2 verifies/s|>=|$TARGET_LOGIN_RATIO"
         "flood_ratio|/users/me p99 flood/idle|<=|$TARGET_FLOOD_RATIO"
         "writes_ratio|/users/me p99 writes/idle|<=|$TARGET_WRITES_RATIO"
@@ -582,6 +650,7 @@ for store in $STORES; do
     for row in "${rows[@]}"; do
         IFS='|' read -r key label op target <<<"$row"
         read -r v lo hi n <<<"${R[$store,$key]}"
+        [[ $n == 0 ]] && continue # not measured for this store
         if [[ $target == info ]]; then
             ok="(info)" # no target: shown for comparison
         else
