@@ -83,42 +83,42 @@ where
     /// Mounts [`AxumUsers::auth_router`] for `backend` at `prefix`
     /// (`POST {prefix}/login`, `POST {prefix}/logout`).
     pub fn auth(self, prefix: &str, backend: &AuthBackend<S::User>) -> Self {
-        let router = self.users.auth_router(backend);
         let mount = self
             .record(prefix, AUTH_ROUTES, "auth")
             .backend(backend)
             .own_backend_only();
+        let router = self.users.auth_router_at(&mount.prefix, backend);
         self.mount(router, mount)
     }
 
     /// Mounts [`AxumUsers::register_router`] at `prefix` (`POST {prefix}/register`).
     pub fn register(self, prefix: &str) -> Self {
-        let router = self.users.register_router();
         let mount = self.record(prefix, REGISTER_ROUTES, "auth");
+        let router = self.users.register_router_at(&mount.prefix);
         self.mount(router, mount)
     }
 
     /// Mounts [`AxumUsers::reset_password_router`] at `prefix`
     /// (`POST {prefix}/forgot-password`, `POST {prefix}/reset-password`).
     pub fn reset_password(self, prefix: &str) -> Self {
-        let router = self.users.reset_password_router();
         let mount = self.record(prefix, RESET_ROUTES, "auth");
+        let router = self.users.reset_password_router_at(&mount.prefix);
         self.mount(router, mount)
     }
 
     /// Mounts [`AxumUsers::verify_router`] at `prefix`
     /// (`POST {prefix}/request-verify-token`, `POST {prefix}/verify`).
     pub fn verify(self, prefix: &str) -> Self {
-        let router = self.users.verify_router();
         let mount = self.record(prefix, VERIFY_ROUTES, "auth");
+        let router = self.users.verify_router_at(&mount.prefix);
         self.mount(router, mount)
     }
 
     /// Mounts [`AxumUsers::users_router`] at `prefix`
     /// (`GET|PATCH {prefix}/me`, `GET|PATCH|DELETE {prefix}/{id}`).
     pub fn users(self, prefix: &str) -> Self {
-        let router = self.users.users_router();
         let mount = self.record(prefix, USERS_ROUTES, "users");
+        let router = self.users.users_router_at(&mount.prefix);
         self.mount(router, mount)
     }
 
@@ -181,14 +181,12 @@ where
         }
     }
 
-    /// Nests `router` at the record's prefix and keeps the record. Every kind of
-    /// router goes through here, so the document and the router stay one.
+    /// Merges `router`, built with its paths under the record's prefix, and
+    /// keeps the record. Every kind of router goes through here, so the
+    /// document and the router stay one. Built at their full paths rather
+    /// than nested, the routes cost no prefix stripping per request.
     pub(crate) fn mount(mut self, router: Router<St>, mount: Mount) -> Self {
-        self.router = if mount.prefix.is_empty() {
-            self.router.merge(router)
-        } else {
-            self.router.nest(&mount.prefix, router)
-        };
+        self.router = self.router.merge(router);
         self.mounts.push(mount);
         self
     }
@@ -211,7 +209,6 @@ where
         config: &crate::oauth::OAuthConfig,
         backend: &AuthBackend<S::User>,
     ) -> Self {
-        let router = self.users.oauth_router(config, backend);
         let mount = self
             .record(prefix, super::spec::OAUTH_ROUTES, "oauth")
             .backend(backend)
@@ -220,13 +217,13 @@ where
                 Some(config.csrf_cookie.cookie_name()),
                 config.success_redirect.is_some(),
             );
+        let router = self.users.oauth_router_at(&mount.prefix, config, backend);
         self.mount(router, mount)
     }
 
     /// Mounts [`AxumUsers::oauth_associate_router`] for `config`'s provider at
     /// `prefix` (`GET {prefix}/authorize`, `GET {prefix}/callback`).
     pub fn oauth_associate(self, prefix: &str, config: &crate::oauth::OAuthConfig) -> Self {
-        let router = self.users.oauth_associate_router(config);
         let mount = self
             .record(prefix, super::spec::OAUTH_ASSOCIATE_ROUTES, "oauth")
             .oauth(
@@ -234,6 +231,7 @@ where
                 Some(config.csrf_cookie.cookie_name()),
                 config.success_redirect.is_some(),
             );
+        let router = self.users.oauth_associate_router_at(&mount.prefix, config);
         self.mount(router, mount)
     }
 }

@@ -19,15 +19,15 @@ use crate::store::UserStore;
 /// as in FastAPI Users).
 type AuthState<S, H> = RouterState<S, H, AuthBackend<<S as UserStore>::User>>;
 
-pub(super) fn router<S, H, St>(state: AuthState<S, H>, limit: usize) -> Router<St>
+pub(super) fn router<S, H, St>(state: AuthState<S, H>, limit: usize, at: &str) -> Router<St>
 where
     S: UserStore,
     H: UserHooks<S::User>,
     St: Clone + Send + Sync + 'static,
 {
     let [login_route, logout_route] = AUTH_ROUTES;
-    let router = route(Router::new(), login_route, login::<S, H>, limit);
-    let router = route(router, logout_route, logout::<S, H>, limit);
+    let router = route(Router::new(), at, login_route, login::<S, H>, limit);
+    let router = route(router, at, logout_route, logout::<S, H>, limit);
     router.with_state(state)
 }
 

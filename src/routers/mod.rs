@@ -137,11 +137,20 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
         &self,
         backend: &AuthBackend<S::User>,
     ) -> Router<St> {
+        self.auth_router_at("", backend)
+    }
+
+    /// [`auth_router`](Self::auth_router) with its paths under `at`.
+    pub(crate) fn auth_router_at<St: Clone + Send + Sync + 'static>(
+        &self,
+        at: &str,
+        backend: &AuthBackend<S::User>,
+    ) -> Router<St> {
         let state = RouterState {
             authenticator: self.authenticator.with_only(backend),
             ..self.state()
         };
-        auth::router(state.with(backend.clone()), self.body_limit)
+        auth::router(state.with(backend.clone()), self.body_limit, at)
     }
 
     /// The state every router starts from.
@@ -156,22 +165,54 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
 
     /// `POST /register`.
     pub fn register_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
-        register::router(self.manager.clone(), self.body_limit)
+        self.register_router_at("")
+    }
+
+    /// [`register_router`](Self::register_router) with its paths under `at`.
+    pub(crate) fn register_router_at<St: Clone + Send + Sync + 'static>(
+        &self,
+        at: &str,
+    ) -> Router<St> {
+        register::router(self.manager.clone(), self.body_limit, at)
     }
 
     /// `POST /forgot-password` and `POST /reset-password`.
     pub fn reset_password_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
-        reset::router(self.manager.clone(), self.body_limit)
+        self.reset_password_router_at("")
+    }
+
+    /// [`reset_password_router`](Self::reset_password_router) with its paths under `at`.
+    pub(crate) fn reset_password_router_at<St: Clone + Send + Sync + 'static>(
+        &self,
+        at: &str,
+    ) -> Router<St> {
+        reset::router(self.manager.clone(), self.body_limit, at)
     }
 
     /// `POST /request-verify-token` and `POST /verify`.
     pub fn verify_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
-        verify::router(self.manager.clone(), self.body_limit)
+        self.verify_router_at("")
+    }
+
+    /// [`verify_router`](Self::verify_router) with its paths under `at`.
+    pub(crate) fn verify_router_at<St: Clone + Send + Sync + 'static>(
+        &self,
+        at: &str,
+    ) -> Router<St> {
+        verify::router(self.manager.clone(), self.body_limit, at)
     }
 
     /// `GET|PATCH /me` and `GET|PATCH|DELETE /{id}`.
     pub fn users_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
-        users::router(self.state(), self.body_limit)
+        self.users_router_at("")
+    }
+
+    /// [`users_router`](Self::users_router) with its paths under `at`.
+    pub(crate) fn users_router_at<St: Clone + Send + Sync + 'static>(
+        &self,
+        at: &str,
+    ) -> Router<St> {
+        users::router(self.state(), self.body_limit, at)
     }
 }
 
@@ -192,7 +233,17 @@ where
         config: &crate::oauth::OAuthConfig,
         backend: &AuthBackend<S::User>,
     ) -> Router<St> {
-        oauth::login_router(self.state(), config.clone(), backend.clone())
+        self.oauth_router_at("", config, backend)
+    }
+
+    /// [`oauth_router`](Self::oauth_router) with its paths under `at`.
+    pub(crate) fn oauth_router_at<St: Clone + Send + Sync + 'static>(
+        &self,
+        at: &str,
+        config: &crate::oauth::OAuthConfig,
+        backend: &AuthBackend<S::User>,
+    ) -> Router<St> {
+        oauth::login_router(self.state(), config.clone(), backend.clone(), at)
     }
 
     /// `GET /authorize` and `GET /callback` for the current user (any backend's
@@ -202,15 +253,26 @@ where
         &self,
         config: &crate::oauth::OAuthConfig,
     ) -> Router<St> {
-        oauth::associate_router(self.state(), config.clone())
+        self.oauth_associate_router_at("", config)
+    }
+
+    /// [`oauth_associate_router`](Self::oauth_associate_router) with its paths
+    /// under `at`.
+    pub(crate) fn oauth_associate_router_at<St: Clone + Send + Sync + 'static>(
+        &self,
+        at: &str,
+        config: &crate::oauth::OAuthConfig,
+    ) -> Router<St> {
+        oauth::associate_router(self.state(), config.clone(), at)
     }
 }
 
-/// Adds the route a spec describes, with its method and path, to `router`; a
-/// route that reads a body gets the body limit (one that reads none pays
-/// nothing for it).
+/// Adds the route a spec describes, with its method and its path under `at`
+/// (`""`, or a prefix such as `/auth/jwt`), to `router`; a route that reads a
+/// body gets the body limit (one that reads none pays nothing for it).
 fn route<St, Hd, T>(
     router: Router<St>,
+    at: &str,
     spec: &spec::RouteSpec,
     handler: Hd,
     body_limit: usize,
@@ -230,7 +292,11 @@ where
         false => method_router,
         true => method_router.layer(DefaultBodyLimit::max(body_limit)),
     };
-    router.route(spec.path, method_router)
+    if at.is_empty() {
+        router.route(spec.path, method_router)
+    } else {
+        router.route(&format!("{at}{}", spec.path), method_router)
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ pub(super) fn login_router<S, H, St>(
     state: RouterState<S, H>,
     config: OAuthConfig,
     backend: AuthBackend<S::User>,
+    at: &str,
 ) -> Router<St>
 where
     S: OAuthAccountStore,
@@ -63,12 +64,13 @@ where
         config,
         backend: Some(backend),
     };
-    build(state.with(extra), OAUTH_ROUTES, callback::<S, H>)
+    build(state.with(extra), at, OAUTH_ROUTES, callback::<S, H>)
 }
 
 pub(super) fn associate_router<S, H, St>(
     state: RouterState<S, H>,
     config: OAuthConfig,
+    at: &str,
 ) -> Router<St>
 where
     S: OAuthAccountStore,
@@ -82,6 +84,7 @@ where
     };
     build(
         state.with(extra),
+        at,
         OAUTH_ASSOCIATE_ROUTES,
         associate_callback::<S, H>,
     )
@@ -91,6 +94,7 @@ where
 /// router's own callback.
 fn build<S, H, St, Cb, T>(
     state: OAuthState<S, H>,
+    at: &str,
     [authorize_route, callback_route]: &[RouteSpec; 2],
     callback: Cb,
 ) -> Router<St>
@@ -101,8 +105,8 @@ where
     Cb: Handler<T, OAuthState<S, H>>,
     T: 'static,
 {
-    let router = route(Router::new(), authorize_route, authorize::<S, H>, 0);
-    let router = route(router, callback_route, callback, 0);
+    let router = route(Router::new(), at, authorize_route, authorize::<S, H>, 0);
+    let router = route(router, at, callback_route, callback, 0);
     router.with_state(state)
 }
 

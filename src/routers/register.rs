@@ -17,14 +17,14 @@ use crate::user::{UserCreate, UserFields, UserModel};
 
 type CreateOf<S> = UserCreate<<<UserOf<S> as UserModel>::Fields as UserFields>::Create>;
 
-pub(super) fn router<S, H, St>(manager: UserManager<S, H>, limit: usize) -> Router<St>
+pub(super) fn router<S, H, St>(manager: UserManager<S, H>, limit: usize, at: &str) -> Router<St>
 where
     S: UserStore,
     H: UserHooks<S::User>,
     St: Clone + Send + Sync + 'static,
 {
     let [register_route] = REGISTER_ROUTES;
-    route(Router::new(), register_route, register::<S, H>, limit).with_state(manager)
+    route(Router::new(), at, register_route, register::<S, H>, limit).with_state(manager)
 }
 
 async fn register<S: UserStore, H: UserHooks<S::User>>(

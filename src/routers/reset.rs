@@ -30,15 +30,21 @@ struct ResetBody {
     password: Password,
 }
 
-pub(super) fn router<S, H, St>(manager: UserManager<S, H>, limit: usize) -> Router<St>
+pub(super) fn router<S, H, St>(manager: UserManager<S, H>, limit: usize, at: &str) -> Router<St>
 where
     S: UserStore,
     H: UserHooks<S::User>,
     St: Clone + Send + Sync + 'static,
 {
     let [forgot_route, reset_route] = RESET_ROUTES;
-    let router = route(Router::new(), forgot_route, forgot_password::<S, H>, limit);
-    route(router, reset_route, reset_password::<S, H>, limit).with_state(manager)
+    let router = route(
+        Router::new(),
+        at,
+        forgot_route,
+        forgot_password::<S, H>,
+        limit,
+    );
+    route(router, at, reset_route, reset_password::<S, H>, limit).with_state(manager)
 }
 
 /// JSON `null` with a status, as FastAPI Users answers 202 and the reset's 200.

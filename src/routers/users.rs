@@ -19,18 +19,18 @@ use crate::user::{UserFields, UserModel, UserUpdate};
 type UpdateOf<S> = UserUpdate<<<UserOf<S> as UserModel>::Fields as UserFields>::Update>;
 type IdOf<S> = <UserOf<S> as UserModel>::Id;
 
-pub(super) fn router<S, H, St>(state: RouterState<S, H>, limit: usize) -> Router<St>
+pub(super) fn router<S, H, St>(state: RouterState<S, H>, limit: usize, at: &str) -> Router<St>
 where
     S: UserStore,
     H: UserHooks<S::User>,
     St: Clone + Send + Sync + 'static,
 {
     let [me, patch_me, get_one, patch_one, delete_one] = USERS_ROUTES;
-    let router = route(Router::new(), me, get_me::<S>, limit);
-    let router = route(router, patch_me, update_me::<S, H>, limit);
-    let router = route(router, get_one, get_user::<S, H>, limit);
-    let router = route(router, patch_one, update_user::<S, H>, limit);
-    let router = route(router, delete_one, delete_user::<S, H>, limit);
+    let router = route(Router::new(), at, me, get_me::<S>, limit);
+    let router = route(router, at, patch_me, update_me::<S, H>, limit);
+    let router = route(router, at, get_one, get_user::<S, H>, limit);
+    let router = route(router, at, patch_one, update_user::<S, H>, limit);
+    let router = route(router, at, delete_one, delete_user::<S, H>, limit);
     router.with_state(state)
 }
 

@@ -23,7 +23,7 @@ struct TokenBody {
     token: String,
 }
 
-pub(super) fn router<S, H, St>(manager: UserManager<S, H>, limit: usize) -> Router<St>
+pub(super) fn router<S, H, St>(manager: UserManager<S, H>, limit: usize, at: &str) -> Router<St>
 where
     S: UserStore,
     H: UserHooks<S::User>,
@@ -32,11 +32,12 @@ where
     let [request_route, verify_route] = VERIFY_ROUTES;
     let router = route(
         Router::new(),
+        at,
         request_route,
         request_verify_token::<S, H>,
         limit,
     );
-    route(router, verify_route, verify::<S, H>, limit).with_state(manager)
+    route(router, at, verify_route, verify::<S, H>, limit).with_state(manager)
 }
 
 async fn request_verify_token<S: UserStore, H: UserHooks<S::User>>(
