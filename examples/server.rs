@@ -19,7 +19,7 @@
 //! | `MAIL_FROM` | `axum-users <noreply@axum-users.invalid>` | the mails' sender |
 //! | `FRONTEND_URL` | unset | when set, mails carry a link `$FRONTEND_URL/reset-password?token=…` or `$FRONTEND_URL/verify?token=…` |
 //! | `REDIS_URL` | unset | when set, `/auth/redis`: bearer tokens stored in Redis (revocable) |
-//! | `RUST_LOG` | `info` | log filter |
+//! | `RUST_LOG` | `info` | log filter; `tower_http=debug` adds a line per request |
 //! | `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET` | unset | when all three are set, OAuth login with that OpenID Connect provider at `/auth/oidc` and `/auth/associate/oidc` |
 //! | `OAUTH_REDIRECT_BASE` | `http://$BIND` | the base of the OAuth callback URLs registered at the providers (`<base>/auth/oidc/callback`, `<base>/auth/associate/oidc/callback`, …); never taken from the request |
 //! | `OAUTH_<NAME>_CLIENT_ID`, `OAUTH_<NAME>_CLIENT_SECRET` | unset | NAME = `GITHUB`, `GOOGLE`, `MICROSOFT`, `DISCORD`, `GITLAB`: that preset at `/auth/<name>` and `/auth/associate/<name>` |
@@ -244,8 +244,17 @@ async fn run<S: OAuthAccountStore<User = User> + AccessTokenStore<uuid::Uuid> + 
             )
                 .into_response()
         })
-        .layer(users.layer())
-        .layer(TraceLayer::new_for_http());
+        .layer(users.layer());
+    // A log line per request (method, path, status, latency) only when asked
+    // for, with RUST_LOG=tower_http=debug: the layer costs about 5% of the
+    // throughput of GET /users/me even when its events are filtered out. The
+    // library logs every 5xx itself.
+    let app = if tracing::enabled!(target: "tower_http::trace::on_response", tracing::Level::DEBUG)
+    {
+        app.layer(TraceLayer::new_for_http())
+    } else {
+        app
+    };
 
     let listener = tokio::net::TcpListener::bind(bind).await?;
     tracing::info!(%bind, "listening");
