@@ -146,21 +146,21 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
         at: &str,
         backend: &AuthBackend<S::User>,
     ) -> Router<St> {
-        let state = RouterState {
-            authenticator: self.authenticator.with_only(backend),
-            ..self.state()
-        };
+        let state = RouterState::new(
+            self.manager.clone(),
+            self.authenticator.with_only(backend),
+            self.requires_verification,
+        );
         auth::router(state.with(backend.clone()), self.body_limit, at)
     }
 
     /// The state every router starts from.
     fn state(&self) -> RouterState<S, H> {
-        RouterState {
-            manager: self.manager.clone(),
-            authenticator: self.authenticator.clone(),
-            requires_verification: self.requires_verification,
-            extra: (),
-        }
+        RouterState::new(
+            self.manager.clone(),
+            self.authenticator.clone(),
+            self.requires_verification,
+        )
     }
 
     /// `POST /register`.

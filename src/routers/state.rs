@@ -1,6 +1,9 @@
 //! What the routers' handlers share, and the two steps they would otherwise
 //! each write again: who is calling, and answering a login.
 
+use std::ops::Deref;
+use std::sync::Arc;
+
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
@@ -10,37 +13,59 @@ use crate::hooks::UserHooks;
 use crate::manager::{UserManager, UserOf};
 use crate::store::UserStore;
 
-/// The state of a router: the manager, the authenticator of its protected
-/// routes (the auth router's accepts only its own backend), whether they
-/// require a verified user, and what the router needs besides (`extra`: the
-/// auth router's backend, the OAuth routers' configuration).
-pub(crate) struct RouterState<S: UserStore, H, E = ()> {
+/// The state of a router ([`Shared`] behind one `Arc`: axum clones a
+/// router's state for every request, and one reference count costs less than
+/// one per field).
+pub(crate) struct RouterState<S: UserStore, H, E = ()>(Arc<Shared<S, H, E>>);
+
+/// What a router's handlers share: the manager, the authenticator of its
+/// protected routes (the auth router's accepts only its own backend), whether
+/// they require a verified user, and what the router needs besides (`extra`:
+/// the auth router's backend, the OAuth routers' configuration).
+pub(crate) struct Shared<S: UserStore, H, E> {
     pub(crate) manager: UserManager<S, H>,
     pub(crate) authenticator: Authenticator<S::User>,
     pub(crate) requires_verification: bool,
     pub(crate) extra: E,
 }
 
-impl<S: UserStore, H, E: Clone> Clone for RouterState<S, H, E> {
+impl<S: UserStore, H, E> Clone for RouterState<S, H, E> {
     fn clone(&self) -> Self {
-        Self {
-            manager: self.manager.clone(),
-            authenticator: self.authenticator.clone(),
-            requires_verification: self.requires_verification,
-            extra: self.extra.clone(),
-        }
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<S: UserStore, H, E> Deref for RouterState<S, H, E> {
+    type Target = Shared<S, H, E>;
+
+    fn deref(&self) -> &Shared<S, H, E> {
+        &self.0
     }
 }
 
 impl<S: UserStore, H> RouterState<S, H> {
+    /// The state of a router: see [`Shared`].
+    pub(crate) fn new(
+        manager: UserManager<S, H>,
+        authenticator: Authenticator<S::User>,
+        requires_verification: bool,
+    ) -> Self {
+        Self(Arc::new(Shared {
+            manager,
+            authenticator,
+            requires_verification,
+            extra: (),
+        }))
+    }
+
     /// The same state with `extra` beside it (a router's own needs).
     pub(crate) fn with<E>(self, extra: E) -> RouterState<S, H, E> {
-        RouterState {
-            manager: self.manager,
-            authenticator: self.authenticator,
+        RouterState(Arc::new(Shared {
+            manager: self.manager.clone(),
+            authenticator: self.authenticator.clone(),
             requires_verification: self.requires_verification,
             extra,
-        }
+        }))
     }
 }
 
