@@ -40,8 +40,12 @@
 #   ME_RATE=500            req/s of the rate-limited GET /users/me (p99 phases)
 #   ME_RATE_CONNECTIONS=8  connections of the rate-limited GET /users/me
 #   STORES="memory sqlite postgres" stores to measure
-#   PG_URL=postgres://postgres@127.0.0.1:5432   PostgreSQL server (trust auth);
-#                          PG_ADMIN_DB=test is where CREATE DATABASE runs
+#   PG_URL                 a PostgreSQL server to use (trust auth), for example
+#                          postgres://postgres@127.0.0.1:5432 with PG_ADMIN_DB=test
+#                          (where CREATE DATABASE runs). Unset: the script starts
+#                          a private cluster (initdb, pg_ctl) pinned to core
+#                          $LOADGEN_CPU, so that PostgreSQL never runs on the
+#                          server's core, and removes it at exit
 #   FASTAPI=1              measure FastAPI Users on SQLite (0: leave it out); its
 #                          virtualenv goes to ~/.cache/axum-users-fastapi-venv
 #   SERVER_BIN             an example server built elsewhere (an older commit,
@@ -60,8 +64,9 @@ WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-16}
 WRITE_THREADS=${WRITE_THREADS:-4}
-PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+PG_URL=${PG_URL:-}
 PG_ADMIN_DB=${PG_ADMIN_DB:-test}
+PG_OWN=
 GIVEN_SERVER_BIN=${SERVER_BIN:-}
 FASTAPI=${FASTAPI:-1}
 FASTAPI_VENV=${FASTAPI_VENV:-$HOME/.cache/axum-users-fastapi-venv}
@@ -100,6 +105,9 @@ cleanup() {
     for db in "${DATABASES[@]}"; do
         psql -q "$PG_URL/$PG_ADMIN_DB" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
     done
+    if [[ -n $PG_OWN ]]; then
+        "${AS_POSTGRES[@]}" "$PG_OWN/pg_ctl" -D "$WORK/pg/data" -m immediate stop >/dev/null 2>&1 || true
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -261,6 +269,37 @@ busy_percent() {
     b=$((a + (b4 - a4) + (b5 - a5)))
     echo $((b > 0 ? 100 * a / b : 0))
 }
+# ---------------------------------------------------------------------------
+# PostgreSQL: unless PG_URL names one, a private cluster for the run, started
+# under taskset on the load-generator core. Its backends then never take CPU
+# from the server's core (the machine's own server runs wherever the kernel
+# puts it, which made the PostgreSQL figures vary by a factor of two between
+# rounds), and the server's core does only the server's work, as for the
+# other stores.
+# ---------------------------------------------------------------------------
+AS_POSTGRES=()
+if [[ " $STORES " == *" postgres "* && -z $PG_URL ]]; then
+    bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [[ -x $bindir/initdb ]] || die "no initdb under /usr/lib/postgresql (apt-get install postgresql), or set PG_URL"
+    mkdir -p "$WORK/pg"
+    if ((EUID == 0)); then
+        # PostgreSQL refuses to run as root.
+        chmod 755 "$WORK"
+        chown postgres "$WORK/pg"
+        AS_POSTGRES=(runuser -u postgres --)
+    fi
+    pg_port=$(free_port)
+    "${AS_POSTGRES[@]}" "$bindir/initdb" -D "$WORK/pg/data" -A trust -U postgres >"$WORK/initdb.log" 2>&1 ||
+        die "initdb failed: $(tail -n 5 "$WORK/initdb.log")"
+    PG_OWN=$bindir
+    taskset -c "$LOADGEN_CPU" "${AS_POSTGRES[@]}" "$bindir/pg_ctl" -D "$WORK/pg/data" -w -l "$WORK/pg/log" \
+        -o "-p $pg_port -k $WORK/pg -c listen_addresses=127.0.0.1" start >/dev/null ||
+        die "PostgreSQL did not start: $(tail -n 5 "$WORK/pg/log")"
+    PG_URL="postgres://postgres@127.0.0.1:$pg_port"
+    PG_ADMIN_DB=postgres
+    log "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on port $pg_port, pinned to core $LOADGEN_CPU"
+fi
+
 BUSY_BEFORE=$(busy_percent)
 if ((BUSY_BEFORE > 10)); then
     log "warning: the machine is ${BUSY_BEFORE}% busy before the run; the figures will be noisy"
