@@ -372,7 +372,7 @@ if ((REF_ROUNDS > 0)); then
     REF[stats]=$(stats "${ratios[@]}")
 fi
 
-SECRET="bench-secret-$(date +%s)-$RANDOM$RANDOM"
+SECRET="bench-secret-$(date +%s)-$(printf %05d%05d%05d $RANDOM $RANDOM $RANDOM)" # 39 bytes: at least 32
 EMAIL="bench-user@example.com"
 PASSWORD="Bench-pass-8472!"
 FORM="username=bench-user%40example.com&password=Bench-pass-8472%21"
