@@ -38,7 +38,7 @@ use tokio::sync::{Notify, oneshot, watch};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::sql::{InlineReads, Served, TokenRow, UserRow};
+use super::sql::{ReadsBesidePool, Served, TokenRow, UserRow};
 use super::timed::CALL_TIMEOUT;
 
 /// The channel of the triggers of migration 0005.
@@ -344,7 +344,7 @@ async fn round_trip(shared: &Shared, listener: &mut PgListener) -> Outcome {
     Outcome::Answered
 }
 
-impl InlineReads<Postgres> for Cache {
+impl ReadsBesidePool<Postgres> for Cache {
     async fn user(self: &Arc<Self>, id: &Uuid) -> Served<UserRow<Postgres>> {
         self.shared.cached(id, |e| &e.users).await
     }

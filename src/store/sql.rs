@@ -58,9 +58,10 @@ pub(super) trait Dialect: Database {
     /// without its `LIMIT`.
     const HASH_SAMPLES: &'static str;
 
-    /// The reads done on the calling thread instead of the pool, if any.
-    type Reader: InlineReads<Self>;
-    /// Inline reads of the database `pool` opens, when this database has them.
+    /// The reads of the authenticated path served beside the pool.
+    type Reader: ReadsBesidePool<Self>;
+    /// Those reads for the database `pool` opens (`None`: everything through
+    /// the pool).
     fn reader(pool: &Pool<Self>) -> Option<Arc<Self::Reader>>;
 
     /// How many rows a statement wrote.
@@ -81,7 +82,7 @@ pub(super) type Served<R> = Result<Option<Option<R>>, StoreError>;
 /// the pool read is offered back with the [`epoch`](Self::epoch) taken
 /// before the read. Every write through the store tells which rows it
 /// changed.
-pub(super) trait InlineReads<D: Dialect>: Send + Sync + 'static {
+pub(super) trait ReadsBesidePool<D: Dialect>: Send + Sync + 'static {
     /// The user with this id, as its row.
     fn user(self: &Arc<Self>, id: &Uuid) -> impl Future<Output = Served<UserRow<D>>> + Send;
     /// The access token with this digest, as its row.

@@ -31,7 +31,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use uuid::Uuid;
 
-use super::sql::{self, InlineReads, Served, TokenRow, UserRow};
+use super::sql::{self, ReadsBesidePool, Served, TokenRow, UserRow};
 
 /// The inline reads of one store: the database file and the SQL of the reads.
 #[derive(Debug)]
@@ -126,7 +126,7 @@ impl Reader {
     }
 }
 
-impl InlineReads<Sqlite> for Reader {
+impl ReadsBesidePool<Sqlite> for Reader {
     /// The user with this id as its row, read on this thread; `None` when
     /// the read could not be done here (then read through the pool).
     async fn user(self: &Arc<Self>, id: &Uuid) -> Served<UserRow<Sqlite>> {
