@@ -28,7 +28,9 @@
 //!
 //! Routes: `/auth/jwt` (bearer JWT), `/auth/cookie` (cookie `fastapiusersauth`,
 //! JWT), `/auth/session` (cookie `fastapiuserssession`, revocable sessions stored
-//! in the database), `/auth/redis` (with `REDIS_URL`), `/auth/register`, `/auth/forgot-password`,
+//! in the database), `/auth/token` (bearer JWT access tokens of 15 minutes with
+//! rotating refresh tokens, `POST /auth/token/refresh`), `/auth/redis` (with
+//! `REDIS_URL`), `/auth/register`, `/auth/forgot-password`,
 //! `/auth/reset-password`, `/auth/request-verify-token`, `/auth/verify`, `/users`,
 //! and the OAuth routes of each configured provider (docs/oauth.md).
 //! `/openapi.json` is the OpenAPI 3.1 document of exactly these routes and
@@ -43,13 +45,14 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_users::auth::{
     AuthBackend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy, RedisStrategy,
+    RefreshStrategy,
 };
 use axum_users::http::request::Parts;
 use axum_users::oauth::{OAuthConfig, OAuthProvider, OidcProvider, presets};
 use axum_users::openapi;
 use axum_users::password::Verified;
 use axum_users::store::{
-    AccessTokenStore, MemoryStore, OAuthAccountStore, PostgresStore, SqliteStore, UserChanges,
+    MemoryStore, OAuthAccountStore, PostgresStore, SessionStore, SqliteStore, UserChanges,
     UserStore,
 };
 use axum_users::tokens::{MIN_SECRET_BYTES, random_token};
@@ -165,7 +168,7 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-async fn run<S: OAuthAccountStore<User = User> + AccessTokenStore<uuid::Uuid> + Clone>(
+async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clone>(
     store: S,
     bind: SocketAddr,
     secret: &Secret,
@@ -173,6 +176,7 @@ async fn run<S: OAuthAccountStore<User = User> + AccessTokenStore<uuid::Uuid> + 
 ) -> Result<(), BoxError> {
     // Revocable sessions live beside the users, in the same store.
     let sessions = DatabaseStrategy::new(store.clone());
+    let refresh_sessions = store.clone();
     let manager = UserManager::builder(store)
         .hooks(hooks)
         .token_secret(&secret.value)
@@ -195,7 +199,26 @@ async fn run<S: OAuthAccountStore<User = User> + AccessTokenStore<uuid::Uuid> + 
         CookieTransport::new().name("fastapiuserssession"),
         sessions,
     );
-    let mut backends = vec![bearer.clone(), cookie.clone(), session.clone()];
+    // Short-lived access tokens (15 minutes) with rotating refresh tokens
+    // (30 days at most, 7 days without a refresh), sessions in the store.
+    let access = match secret.allow_short {
+        true => JwtStrategy::hs256_allow_short(&secret.value)?,
+        false => JwtStrategy::hs256(&secret.value)?,
+    }
+    .lifetime(Duration::from_secs(15 * 60));
+    let token = AuthBackend::new(
+        "token",
+        BearerTransport::new("auth/token/login"),
+        RefreshStrategy::new(access, refresh_sessions)
+            .absolute_lifetime(Duration::from_secs(30 * 24 * 3600))
+            .idle_lifetime(Duration::from_secs(7 * 24 * 3600)),
+    );
+    let mut backends = vec![
+        bearer.clone(),
+        cookie.clone(),
+        session.clone(),
+        token.clone(),
+    ];
     // Redis sessions when REDIS_URL is set. The server starts even while Redis
     // is down: requests that need it answer 503 until it is back.
     let redis = match std::env::var("REDIS_URL") {
@@ -217,7 +240,8 @@ async fn run<S: OAuthAccountStore<User = User> + AccessTokenStore<uuid::Uuid> + 
         .routes()
         .auth("/auth/jwt", &bearer)
         .auth("/auth/cookie", &cookie)
-        .auth("/auth/session", &session);
+        .auth("/auth/session", &session)
+        .auth("/auth/token", &token);
     if let Some(redis) = &redis {
         routes = routes.auth("/auth/redis", redis);
     }
@@ -258,9 +282,14 @@ async fn run<S: OAuthAccountStore<User = User> + AccessTokenStore<uuid::Uuid> + 
 
     let listener = tokio::net::TcpListener::bind(bind).await?;
     tracing::info!(%bind, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // The peer address of each connection is what sessions record as the
+    // client's (no proxy is trusted here).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

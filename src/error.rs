@@ -189,6 +189,10 @@ pub enum Error {
     /// No valid credentials were presented: 401.
     #[error("unauthorized")]
     Unauthorized,
+    /// 401 `REFRESH_TOKEN_INVALID`: a refresh token that is unknown, expired,
+    /// revoked or already rotated (reuse, which ends its session).
+    #[error("invalid refresh token")]
+    RefreshTokenInvalid,
     /// The user is authenticated but lacks a required flag: 403.
     #[error("forbidden")]
     Forbidden,
@@ -314,6 +318,7 @@ impl Error {
             Error::BadRequest(detail) => text(StatusCode::BAD_REQUEST, detail.as_str()),
             Error::UserNotFound | Error::NotFound => text(StatusCode::NOT_FOUND, "Not Found"),
             Error::Unauthorized => text(StatusCode::UNAUTHORIZED, "Unauthorized"),
+            Error::RefreshTokenInvalid => text(StatusCode::UNAUTHORIZED, "REFRESH_TOKEN_INVALID"),
             Error::Forbidden => text(StatusCode::FORBIDDEN, "Forbidden"),
             Error::Validation { loc, message } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -420,6 +425,7 @@ mod tests {
             (Error::Code(ErrorCode::LoginBadCredentials), 400),
             (Error::UserAlreadyExists, 400),
             (Error::Unauthorized, 401),
+            (Error::RefreshTokenInvalid, 401),
             (Error::Forbidden, 403),
             (Error::NotFound, 404),
             (Error::validation(&["body"], "x"), 422),

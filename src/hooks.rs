@@ -26,6 +26,7 @@ use http::request::Parts;
 
 use crate::error::{PasswordRejection, Result};
 use crate::password::PasswordPolicy;
+use crate::session::{Session, SessionEnd};
 use crate::user::UserModel;
 
 /// What [`UserHooks::validate_password`] knows about the password's owner.
@@ -141,6 +142,29 @@ pub trait UserHooks<U: UserModel>: Send + Sync + 'static {
 
     /// After a user was deleted.
     async fn on_after_delete(&self, _user: &U, _request: Option<&Parts>) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a refresh token was rotated: `session` as it is now.
+    async fn on_after_refresh(
+        &self,
+        _user: &U,
+        _session: &Session<U::Id>,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a session ended, and why (a logout, a revoke, a detected reuse
+    /// of a refresh token, its expiry, a password change…). Called once per
+    /// session; an error only changes the response of the request that
+    /// ended it (the session is gone either way).
+    async fn on_session_ended(
+        &self,
+        _session: &Session<U::Id>,
+        _reason: SessionEnd,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
         Ok(())
     }
 }

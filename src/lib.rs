@@ -170,6 +170,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod client;
 mod email;
 pub mod error;
 pub mod extract;
@@ -183,6 +184,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod password;
 pub mod routers;
+pub mod session;
 pub mod store;
 pub mod tokens;
 pub mod user;

@@ -20,12 +20,24 @@ pub struct TokenOwner<Id> {
     pub user_id: Id,
     /// What must still hold for the user when the token is used.
     pub binding: Binding,
+    /// The id of the session the token belongs to, if any.
+    pub session: Option<String>,
 }
 
 impl<Id> TokenOwner<Id> {
-    /// A token of `user_id`, bound by `binding`.
+    /// A token of `user_id`, bound by `binding`, of no session.
     pub fn new(user_id: Id, binding: Binding) -> Self {
-        Self { user_id, binding }
+        Self {
+            user_id,
+            binding,
+            session: None,
+        }
+    }
+
+    /// The same owner, the token belonging to the session `id`.
+    pub fn in_session(mut self, id: impl Into<String>) -> Self {
+        self.session = Some(id.into());
+        self
     }
 }
 
@@ -55,6 +67,12 @@ pub enum Binding {
         /// The password generation.
         password_generation: u32,
     },
+    /// The token is valid while the session [`TokenOwner::session`] names
+    /// lives, and binds as that session does: the access tokens of a
+    /// [`RefreshStrategy`](super::RefreshStrategy), and any JWT with a `sid`
+    /// claim. The [`Authenticator`](super::Authenticator) resolves it; on
+    /// its own it holds for nobody.
+    Session,
 }
 
 impl Binding {
@@ -115,6 +133,7 @@ impl Binding {
         let data = user.data();
         match self {
             Binding::Unbound => true,
+            Binding::Session => false,
             Binding::Generation(generation) => *generation == data.token_generation,
             Binding::Credentials {
                 generation,

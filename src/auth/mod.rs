@@ -10,18 +10,21 @@ use axum::response::Response;
 use http::request::Parts;
 
 use crate::error::{Error, Result};
+use crate::session::{LoginContext, Session};
 use crate::user::UserModel;
 
 mod binding;
+mod issued;
 pub mod strategy;
 pub mod transport;
 
 pub use crate::extract::{CurrentUser, Superuser, VerifiedUser};
 pub use binding::{Binding, TokenOwner};
+pub use issued::{IssuedTokens, Refresh};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use strategy::RedisStrategy;
-pub use strategy::{DatabaseStrategy, JwtStrategy};
+pub use strategy::{DatabaseStrategy, JwtStrategy, RefreshStrategy};
 pub use transport::{BearerTransport, CookieTransport, SameSite};
 
 /// How a transport documents itself (for OpenAPI security schemes).
@@ -45,10 +48,23 @@ pub enum TransportKind {
 pub trait Transport: Send + Sync + 'static {
     /// The token this request carries for this transport, if any (not yet checked).
     fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str>;
-    /// The answer to a successful login carrying `token`.
-    fn login(&self, token: &str) -> Result<TransportAnswer>;
+    /// The refresh token this request carries outside its body (the cookie
+    /// transport's refresh cookie), if any; by default none, and the refresh
+    /// route reads `{"refresh_token"}` from the body.
+    fn refresh_token<'a>(&self, _parts: &'a Parts) -> Option<&'a str> {
+        None
+    }
+    /// The answer to a successful login (or refresh) carrying `tokens`.
+    fn login(&self, tokens: &IssuedTokens) -> Result<TransportAnswer>;
     /// The answer to a logout.
     fn logout(&self) -> Result<TransportAnswer>;
+    /// The answer to a logout of a refresh-token backend, whose refresh
+    /// route is at `refresh_path` (as the router derived it): by default
+    /// [`logout`](Self::logout); the cookie transport also clears the
+    /// refresh cookie.
+    fn logout_refreshing(&self, _refresh_path: Option<&str>) -> Result<TransportAnswer> {
+        self.logout()
+    }
     /// What the transport is, for documentation.
     fn kind(&self) -> TransportKind;
 }
@@ -64,8 +80,8 @@ pub struct TransportAnswer {
     pub status: http::StatusCode,
     /// The JSON body, if any (the bearer login's).
     pub body: Option<serde_json::Value>,
-    /// The `Set-Cookie` header's value, if any (the cookie transport's).
-    pub set_cookie: Option<http::HeaderValue>,
+    /// The `Set-Cookie` headers' values (the cookie transport's).
+    pub set_cookies: Vec<http::HeaderValue>,
 }
 
 impl TransportAnswer {
@@ -74,16 +90,16 @@ impl TransportAnswer {
         Self {
             status: http::StatusCode::OK,
             body: Some(body),
-            set_cookie: None,
+            set_cookies: Vec::new(),
         }
     }
 
-    /// 204, with a cookie to set when given.
-    pub fn no_content(set_cookie: Option<http::HeaderValue>) -> Self {
+    /// 204, with these cookies to set.
+    pub fn no_content(set_cookies: Vec<http::HeaderValue>) -> Self {
         Self {
             status: http::StatusCode::NO_CONTENT,
             body: None,
-            set_cookie,
+            set_cookies,
         }
     }
 }
@@ -94,7 +110,7 @@ impl axum::response::IntoResponse for TransportAnswer {
             Some(body) => (self.status, axum::Json(body)).into_response(),
             None => self.status.into_response(),
         };
-        if let Some(cookie) = self.set_cookie {
+        for cookie in self.set_cookies {
             response
                 .headers_mut()
                 .append(http::header::SET_COOKIE, cookie);
@@ -115,17 +131,50 @@ pub trait Strategy<U: UserModel>: Send + Sync + 'static {
     /// Whom this token stands for, or `None` when it is invalid, expired or
     /// revoked.
     async fn read_token(&self, token: &str) -> Result<Option<TokenOwner<U::Id>>>;
-    /// A new token for this user.
-    async fn write_token(&self, user: &U) -> Result<String>;
+    /// New tokens for this user, logging in as `login` says (a revocable
+    /// strategy records the session's backend, client and address).
+    async fn write_token(&self, user: &U, login: &LoginContext) -> Result<IssuedTokens>;
     /// Revokes one token (a no-op for stateless strategies such as JWT).
     async fn destroy_token(&self, token: &str, user: &U) -> Result<()>;
-    /// Whether issued tokens can be revoked before they expire.
+    /// Whether issued tokens can be revoked before they expire (the strategy
+    /// keeps sessions).
     fn is_revocable(&self) -> bool {
         false
     }
-    /// Revokes every token of a user (log out everywhere), where the strategy can.
-    async fn destroy_all_tokens(&self, _user: &U) -> Result<()> {
-        Ok(())
+    /// Ends every session of a user (log out everywhere), where the strategy
+    /// keeps sessions; the sessions that ended.
+    async fn destroy_all_tokens(&self, _user: &U) -> Result<Vec<Session<U::Id>>> {
+        Ok(Vec::new())
+    }
+    /// The stored sessions of a user (expired ones left out).
+    async fn user_sessions(&self, _user_id: &U::Id) -> Result<Vec<Session<U::Id>>> {
+        Ok(Vec::new())
+    }
+    /// The session with this id if it is alive (stored and not expired),
+    /// recording its use; what an access token naming its session (claim
+    /// `sid`) is checked against.
+    async fn use_session(&self, _id: &str) -> Result<Option<Session<U::Id>>> {
+        Ok(None)
+    }
+    /// Ends the session with this id; the session, if there was one.
+    async fn end_session(&self, _id: &str) -> Result<Option<Session<U::Id>>> {
+        Ok(None)
+    }
+    /// Whether the strategy hands out refresh tokens (the auth router then
+    /// mounts `POST /refresh`).
+    fn refreshes(&self) -> bool {
+        false
+    }
+    /// Rotates a refresh token presented to the backend named `backend`:
+    /// new tokens, the session that ended (reuse, expiry), or
+    /// [`Refresh::Invalid`]. Users are loaded through `users`.
+    async fn refresh(
+        &self,
+        _token: &str,
+        _login: &LoginContext,
+        _users: &dyn UserLoader<U>,
+    ) -> Result<Refresh<U>> {
+        Ok(Refresh::Invalid)
     }
 }
 
@@ -220,6 +269,10 @@ pub struct Authenticated<U: UserModel> {
     pub backend: usize,
     /// The token the backend accepted.
     pub token: String,
+    /// The id of the session the token belongs to, if it belongs to one (a
+    /// database or Redis session, or the `sid` of a refresh-token backend's
+    /// access token).
+    pub session: Option<String>,
 }
 
 impl<U: UserModel> std::fmt::Debug for Authenticated<U> {
@@ -228,6 +281,7 @@ impl<U: UserModel> std::fmt::Debug for Authenticated<U> {
             .field("user", &self.user)
             .field("backend", &self.backend)
             .field("token", &"[redacted]")
+            .field("session", &self.session)
             .finish()
     }
 }
@@ -257,6 +311,10 @@ pub trait UserLoader<U: UserModel>: Send + Sync + 'static {
 /// [`Authenticator::layer`] for the extractors of the application's own handlers.
 pub struct Authenticator<U: UserModel> {
     backends: Arc<[AuthBackend<U>]>,
+    /// Every backend of the application, also where [`with_only`](Self::with_only)
+    /// keeps one: an access token naming its session is checked against the
+    /// strategy that keeps it, whichever backend reads the token.
+    sessions: Arc<[AuthBackend<U>]>,
     loader: Arc<dyn UserLoader<U>>,
 }
 
@@ -264,6 +322,7 @@ impl<U: UserModel> Clone for Authenticator<U> {
     fn clone(&self) -> Self {
         Self {
             backends: Arc::clone(&self.backends),
+            sessions: Arc::clone(&self.sessions),
             loader: Arc::clone(&self.loader),
         }
     }
@@ -281,8 +340,10 @@ impl<U: UserModel> Authenticator<U> {
     /// An authenticator over these backends, loading users through `loader`
     /// (usually the [`UserManager`](crate::UserManager)).
     pub fn new(backends: Vec<AuthBackend<U>>, loader: impl UserLoader<U>) -> Self {
+        let backends: Arc<[AuthBackend<U>]> = backends.into();
         Self {
-            backends: backends.into(),
+            sessions: Arc::clone(&backends),
+            backends,
             loader: Arc::new(loader),
         }
     }
@@ -292,6 +353,7 @@ impl<U: UserModel> Authenticator<U> {
     pub fn with_only(&self, backend: &AuthBackend<U>) -> Self {
         Self {
             backends: vec![backend.clone()].into(),
+            sessions: Arc::clone(&self.sessions),
             loader: Arc::clone(&self.loader),
         }
     }
@@ -299,6 +361,22 @@ impl<U: UserModel> Authenticator<U> {
     /// The backends, in the order they are tried.
     pub fn backends(&self) -> &[AuthBackend<U>] {
         &self.backends
+    }
+
+    /// Every backend of the application, each strategy once: where sessions
+    /// are listed and ended.
+    pub fn session_backends(&self) -> impl Iterator<Item = &AuthBackend<U>> {
+        self.sessions.iter().enumerate().filter_map(|(i, backend)| {
+            let first = !self.sessions[..i]
+                .iter()
+                .any(|earlier| earlier.same_strategy(backend));
+            (first && backend.strategy().is_revocable()).then_some(backend)
+        })
+    }
+
+    /// The loader of users.
+    pub fn loader(&self) -> &dyn UserLoader<U> {
+        &*self.loader
     }
 
     /// A layer that makes this authenticator available to the extractors
@@ -347,40 +425,94 @@ impl<U: UserModel> Authenticator<U> {
             let Some(token) = backend.transport.token(parts) else {
                 continue;
             };
-            let owner = match backend.strategy.read_token(token).await {
-                Ok(Some(owner)) => owner,
+            match self.check(index, token).await {
+                // An inactive user counts as no user.
+                Ok(Some(found)) if !found.user.is_active() => return Ok(None),
+                Ok(Some(found)) => return Self::meets(found, requirements).map(Some),
                 Ok(None) => continue,
                 Err(e) => {
                     failure.get_or_insert(e);
-                    continue;
                 }
-            };
-            let user = match self.loader.load_user(&owner.user_id).await {
-                // A token issued before the credentials changed is no token.
-                Ok(Some(user)) if self.binding_holds(&owner.binding, &user) => user,
-                Ok(_) => continue,
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    continue;
-                }
-            };
-            if !user.is_active() {
-                return Ok(None);
             }
-            if (requirements.verified && !user.is_verified())
-                || (requirements.superuser && !user.is_superuser())
-            {
-                return Err(Error::Forbidden);
-            }
-            return Ok(Some(Authenticated {
-                user,
-                backend: index,
-                token: token.to_owned(),
-            }));
         }
         match failure {
             Some(e) => Err(e),
             None => Ok(None),
         }
+    }
+
+    /// Whether `token` is a live token of the first backend (the one of an
+    /// authenticator [`with_only`](Self::with_only) one): its user, active
+    /// or not, with the session it belongs to. What `POST /verify-token`
+    /// asks.
+    pub async fn verify(&self, token: &str) -> Result<Option<Authenticated<U>>> {
+        if self.backends.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .check(0, token)
+            .await?
+            .filter(|found| found.user.is_active()))
+    }
+
+    /// The user and session `token` stands for in the backend at `index`,
+    /// with every binding checked.
+    async fn check(&self, index: usize, token: &str) -> Result<Option<Authenticated<U>>> {
+        let backend = &self.backends[index];
+        let Some(mut owner) = backend.strategy.read_token(token).await? else {
+            return Ok(None);
+        };
+        if owner.binding == Binding::Session {
+            // An access token naming its session: valid while it lives, and
+            // bound as the session is.
+            let Some(session) = self.live_session(owner.session.as_deref()).await? else {
+                return Ok(None);
+            };
+            if session.user_id != owner.user_id {
+                return Ok(None);
+            }
+            let Some(binding) = Binding::parse(&session.binding) else {
+                return Ok(None);
+            };
+            owner.binding = binding;
+        }
+        let Some(user) = self.loader.load_user(&owner.user_id).await? else {
+            return Ok(None);
+        };
+        // A token issued before the credentials changed is no token.
+        if !self.binding_holds(&owner.binding, &user) {
+            return Ok(None);
+        }
+        Ok(Some(Authenticated {
+            user,
+            backend: index,
+            token: token.to_owned(),
+            session: owner.session,
+        }))
+    }
+
+    /// The live session with this id, in whichever strategy keeps it.
+    async fn live_session(&self, id: Option<&str>) -> Result<Option<Session<U::Id>>> {
+        let Some(id) = id.filter(|id| crate::session::could_be_session_id(id)) else {
+            return Ok(None);
+        };
+        for backend in self.session_backends() {
+            if let Some(session) = backend.strategy.use_session(id).await? {
+                return Ok(Some(session));
+            }
+        }
+        Ok(None)
+    }
+
+    /// An active caller checked against `requirements`: a missing flag is
+    /// a 403.
+    fn meets(found: Authenticated<U>, requirements: Requirements) -> Result<Authenticated<U>> {
+        let user = &found.user;
+        if (requirements.verified && !user.is_verified())
+            || (requirements.superuser && !user.is_superuser())
+        {
+            return Err(Error::Forbidden);
+        }
+        Ok(found)
     }
 }

@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock};
 
 mod builder;
 mod oauth;
+mod sessions;
 mod timing;
 mod tokens;
 mod users;
@@ -27,6 +28,7 @@ use crate::auth::AuthBackend;
 use crate::error::Result;
 use crate::hooks::{NoHooks, UserHooks};
 use crate::password::{PasswordHasher, PasswordPolicy};
+use crate::session::SessionEnd;
 use crate::store::UserStore;
 use crate::tokens::PurposeTokens;
 use crate::user::UserModel;
@@ -161,20 +163,14 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     }
 
     /// Ends every session of a user in every registered revocable strategy
-    /// ("log out everywhere"). It does not touch JWTs, which cannot be revoked
-    /// one by one: raise the user's token generation for that
+    /// ("log out everywhere"), with [`SessionEnd::LogoutEverywhere`] as the
+    /// reason: see [`end_sessions`](Self::end_sessions). It does not touch
+    /// JWTs without a session, which cannot be revoked one by one: raise the
+    /// user's token generation for that
     /// ([`UserChanges::bump_token_generation`](crate::store::UserChanges::bump_token_generation), which a reset, a superuser's
     /// password change and a deactivation do).
     pub async fn logout_everywhere(&self, user: &UserOf<S>) -> Result<()> {
-        let backends = self
-            .inner
-            .backends
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        for backend in backends {
-            backend.strategy().destroy_all_tokens(user).await?;
-        }
-        Ok(())
+        self.end_sessions(user, SessionEnd::LogoutEverywhere, None)
+            .await
     }
 }

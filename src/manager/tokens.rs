@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{IdOf, UserManager, UserOf};
 use crate::error::{Error, Result};
 use crate::hooks::UserHooks;
+use crate::session::SessionEnd;
 use crate::store::{StoreError, UserChanges, UserStore};
 use crate::user::{Password, UserModel};
 
@@ -162,7 +163,8 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         // was not verified may be a squatter's, and go.
         self.store().address_proven(user.id()).await?;
         if self.inner.logout_everywhere.on_password_change {
-            self.logout_everywhere(&user).await?;
+            self.end_sessions(&user, SessionEnd::PasswordReset, request)
+                .await?;
         }
         self.hooks().on_after_reset_password(&user, request).await?;
         Ok(user)

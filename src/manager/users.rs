@@ -11,6 +11,7 @@ use crate::auth::UserLoader;
 use crate::error::{Error, Result};
 use crate::hooks::{PasswordContext, UpdatedFields, UserHooks};
 use crate::password::Verified;
+use crate::session::SessionEnd;
 use crate::store::{StoreError, UserChanges, UserStore};
 use crate::user::{Password, UpdatedBy, UserCreate, UserData, UserFields, UserModel, UserUpdate};
 
@@ -268,10 +269,12 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         // After the write, so that no session opened with the old password (or
         // before the deactivation) can slip in between.
         let policy = self.inner.logout_everywhere;
-        if (updated.password && policy.on_password_change)
-            || (was_active && !user.is_active() && policy.on_deactivation)
-        {
-            self.logout_everywhere(&user).await?;
+        if was_active && !user.is_active() && policy.on_deactivation {
+            self.end_sessions(&user, SessionEnd::Deactivated, request)
+                .await?;
+        } else if updated.password && policy.on_password_change {
+            self.end_sessions(&user, SessionEnd::PasswordChanged, request)
+                .await?;
         }
         self.hooks()
             .on_after_update(&user, &updated, request)
@@ -288,7 +291,8 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             e => Error::Store(e),
         })?;
         if self.inner.logout_everywhere.on_deletion {
-            self.logout_everywhere(&user).await?;
+            self.end_sessions(&user, SessionEnd::Deleted, request)
+                .await?;
         }
         self.hooks().on_after_delete(&user, request).await
     }

@@ -251,6 +251,7 @@ fn request_body(route: &RouteSpec) -> Option<RequestBody> {
         Body::Email => Some(json_body("EmailRequest")),
         Body::ResetPassword => Some(json_body("ResetPasswordRequest")),
         Body::Token => Some(json_body("VerifyRequest")),
+        Body::RefreshToken => Some(json_body("RefreshRequest")),
     }
 }
 

@@ -253,6 +253,20 @@ fn success(mount: &Mount, route: &RouteSpec) -> (u16, Response) {
         (Success::Logout, _) => (204, described("Logged out.")),
         (Success::Login, None) => (route.status, described("Logged in.")),
         (Success::NoContent, _) => (204, described("Done.")),
+        (Success::EmptyObject, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description("The token is a live access token of this backend: `{}`.")
+                .content(JSON, json_content(schema_ref("EmptyObject")))
+                .build(),
+        ),
+        (Success::Sessions, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description("The sessions, newest first.")
+                .content(JSON, json_content(schema_ref("SessionList")))
+                .build(),
+        ),
         (Success::User, _) => (
             route.status,
             ResponseBuilder::new()

@@ -6,8 +6,8 @@ use axum::Router;
 
 use super::AxumUsers;
 use super::spec::{
-    AUTH_ROUTES, Mount, MountAuth, REGISTER_ROUTES, RESET_ROUTES, RouteSpec, USERS_ROUTES,
-    VERIFY_ROUTES,
+    AUTH_ROUTES, Mount, MountAuth, REFRESH_ROUTES, REGISTER_ROUTES, RESET_ROUTES, RouteSpec,
+    SESSIONS_ROUTES, USERS_ROUTES, VERIFY_ROUTES,
 };
 use crate::auth::AuthBackend;
 use crate::hooks::UserHooks;
@@ -88,7 +88,17 @@ where
             .backend(backend)
             .own_backend_only();
         let router = self.users.auth_router_at(&mount.prefix, backend);
-        self.mount(router, mount)
+        let refresh = backend.strategy().refreshes().then(|| {
+            self.record(prefix, REFRESH_ROUTES, "auth")
+                .backend(backend)
+                .own_backend_only()
+        });
+        let routes = self.mount(router, mount);
+        match refresh {
+            // The refresh route is in the router already: only its record.
+            Some(refresh) => routes.mount(Router::new(), refresh),
+            None => routes,
+        }
     }
 
     /// Mounts [`AxumUsers::register_router`] at `prefix` (`POST {prefix}/register`).
@@ -118,8 +128,9 @@ where
     /// (`GET|PATCH {prefix}/me`, `GET|PATCH|DELETE {prefix}/{id}`).
     pub fn users(self, prefix: &str) -> Self {
         let mount = self.record(prefix, USERS_ROUTES, "users");
+        let sessions = self.record(prefix, SESSIONS_ROUTES, "users");
         let router = self.users.users_router_at(&mount.prefix);
-        self.mount(router, mount)
+        self.mount(router, mount).mount(Router::new(), sessions)
     }
 
     /// The router with everything mounted so far. Add

@@ -13,6 +13,7 @@ use axum::handler::Handler;
 use axum::routing::{MethodFilter, on};
 
 use crate::auth::{AuthBackend, Authenticator};
+use crate::client::TrustedProxies;
 use crate::hooks::{NoHooks, UserHooks};
 use crate::manager::UserManager;
 use crate::store::UserStore;
@@ -60,6 +61,7 @@ pub struct AxumUsers<S: UserStore, H = NoHooks> {
     authenticator: Authenticator<S::User>,
     body_limit: usize,
     requires_verification: bool,
+    proxies: TrustedProxies,
 }
 
 impl<S: UserStore, H> Clone for AxumUsers<S, H> {
@@ -69,6 +71,7 @@ impl<S: UserStore, H> Clone for AxumUsers<S, H> {
             authenticator: self.authenticator.clone(),
             body_limit: self.body_limit,
             requires_verification: self.requires_verification,
+            proxies: self.proxies.clone(),
         }
     }
 }
@@ -97,6 +100,7 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
             authenticator,
             body_limit: DEFAULT_BODY_LIMIT,
             requires_verification: false,
+            proxies: TrustedProxies::none(),
         }
     }
 
@@ -112,6 +116,16 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
     /// (default false).
     pub fn requires_verification(mut self, required: bool) -> Self {
         self.requires_verification = required;
+        self
+    }
+
+    /// Which proxies' forwarding headers (`Forwarded`, `X-Forwarded-For`)
+    /// name the client's address recorded with each session (default none:
+    /// the socket's peer address, which needs the application served with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`). Applies to the
+    /// routers built afterwards.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = proxies;
         self
     }
 
@@ -150,6 +164,7 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
             self.manager.clone(),
             self.authenticator.with_only(backend),
             self.requires_verification,
+            self.proxies.clone(),
         );
         auth::router(state.with(backend.clone()), self.body_limit, at)
     }
@@ -160,6 +175,7 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
             self.manager.clone(),
             self.authenticator.clone(),
             self.requires_verification,
+            self.proxies.clone(),
         )
     }
 

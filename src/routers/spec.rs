@@ -44,6 +44,8 @@ pub enum Body {
     ResetPassword,
     /// A JSON object `{"token"}`.
     Token,
+    /// A JSON object `{"refresh_token"}` (or the refresh cookie).
+    RefreshToken,
     /// No body; the OAuth authorize query (`scopes`, repeatable, optional).
     AuthorizeQuery,
     /// No body; the OAuth callback query from the provider (`code`, `state`,
@@ -77,6 +79,10 @@ pub enum Success {
     Null,
     /// `{"authorization_url": "…"}` and the OAuth CSRF cookie.
     AuthorizationUrl,
+    /// An empty JSON object `{}` (a token verified).
+    EmptyObject,
+    /// A list of sessions (`GET /users/me/sessions`).
+    Sessions,
 }
 
 /// One route of a router.
@@ -104,7 +110,7 @@ pub struct RouteSpec {
 }
 
 /// The auth router's routes (one pair per backend).
-pub const AUTH_ROUTES: &[RouteSpec; 2] = &[
+pub const AUTH_ROUTES: &[RouteSpec; 3] = &[
     RouteSpec {
         method: Method::POST,
         path: "/login",
@@ -129,6 +135,92 @@ pub const AUTH_ROUTES: &[RouteSpec; 2] = &[
         success: Success::Logout,
         errors: &[],
         not_found: false,
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/verify-token",
+        summary: "Whether a token is a live access token of this backend",
+        access: Access::Public,
+        body: Body::Token,
+        status: 200,
+        success: Success::EmptyObject,
+        errors: &[],
+        not_found: false,
+    },
+];
+
+/// The auth router's route for a backend whose strategy hands out refresh
+/// tokens; answers 401 `REFRESH_TOKEN_INVALID` for a refresh token that is
+/// unknown, expired, revoked or already rotated.
+pub const REFRESH_ROUTES: &[RouteSpec; 1] = &[RouteSpec {
+    method: Method::POST,
+    path: "/refresh",
+    summary: "Rotate a refresh token: new access and refresh tokens",
+    access: Access::Public,
+    body: Body::RefreshToken,
+    status: 200,
+    success: Success::Login,
+    errors: &[],
+    not_found: false,
+}];
+
+/// The sessions routes of the users router: list and end the sessions of
+/// revocable backends (database, Redis, refresh tokens).
+pub const SESSIONS_ROUTES: &[RouteSpec; 5] = &[
+    RouteSpec {
+        method: Method::GET,
+        path: "/me/sessions",
+        summary: "The current user's sessions, newest first",
+        access: Access::User,
+        body: Body::None,
+        status: 200,
+        success: Success::Sessions,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::DELETE,
+        path: "/me/sessions",
+        summary: "End every session of the current user but the current one",
+        access: Access::User,
+        body: Body::None,
+        status: 204,
+        success: Success::NoContent,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::DELETE,
+        path: "/me/sessions/{session_id}",
+        summary: "End one session of the current user",
+        access: Access::User,
+        body: Body::None,
+        status: 204,
+        success: Success::NoContent,
+        errors: &[],
+        not_found: true,
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/{id}/sessions",
+        summary: "A user's sessions (superusers)",
+        access: Access::Superuser,
+        body: Body::None,
+        status: 200,
+        success: Success::Sessions,
+        errors: &[],
+        not_found: true,
+    },
+    RouteSpec {
+        method: Method::DELETE,
+        path: "/{id}/sessions",
+        summary: "End every session of a user (superusers)",
+        access: Access::Superuser,
+        body: Body::None,
+        status: 204,
+        success: Success::NoContent,
+        errors: &[],
+        not_found: true,
     },
 ];
 
@@ -356,6 +448,8 @@ pub const OAUTH_ASSOCIATE_ROUTES: &[RouteSpec; 2] = &[
 pub(crate) fn all_routes() -> impl Iterator<Item = &'static RouteSpec> {
     AUTH_ROUTES
         .iter()
+        .chain(REFRESH_ROUTES)
+        .chain(SESSIONS_ROUTES)
         .chain(REGISTER_ROUTES)
         .chain(RESET_ROUTES)
         .chain(VERIFY_ROUTES)

@@ -8,9 +8,11 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
 use crate::auth::{AuthBackend, Authenticated, Authenticator, Requirements};
+use crate::client::TrustedProxies;
 use crate::error::Result;
 use crate::hooks::UserHooks;
 use crate::manager::{UserManager, UserOf};
+use crate::session::LoginContext;
 use crate::store::UserStore;
 
 /// The state of a router ([`Shared`] behind one `Arc`: axum clones a
@@ -26,6 +28,7 @@ pub(crate) struct Shared<S: UserStore, H, E> {
     pub(crate) manager: UserManager<S, H>,
     pub(crate) authenticator: Authenticator<S::User>,
     pub(crate) requires_verification: bool,
+    pub(crate) proxies: TrustedProxies,
     pub(crate) extra: E,
 }
 
@@ -49,11 +52,13 @@ impl<S: UserStore, H> RouterState<S, H> {
         manager: UserManager<S, H>,
         authenticator: Authenticator<S::User>,
         requires_verification: bool,
+        proxies: TrustedProxies,
     ) -> Self {
         Self(Arc::new(Shared {
             manager,
             authenticator,
             requires_verification,
+            proxies,
             extra: (),
         }))
     }
@@ -64,6 +69,7 @@ impl<S: UserStore, H> RouterState<S, H> {
             manager: self.manager.clone(),
             authenticator: self.authenticator.clone(),
             requires_verification: self.requires_verification,
+            proxies: self.proxies.clone(),
             extra,
         }))
     }
@@ -77,6 +83,20 @@ impl<S: UserStore, H, E> RouterState<S, H, E> {
             verified: self.requires_verification,
             superuser,
         }
+    }
+
+    /// Who logs in through `backend` with this request: its `User-Agent`
+    /// and the client's address.
+    pub(crate) fn login_context(
+        &self,
+        backend: &AuthBackend<S::User>,
+        parts: &Parts,
+    ) -> LoginContext {
+        let agent = parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok());
+        LoginContext::new(backend.name(), agent, self.proxies.client_ip(parts))
     }
 
     /// The caller of a protected route: 401 or 403 before anything else.
@@ -100,12 +120,28 @@ impl<S: UserStore, H: UserHooks<S::User>, E> RouterState<S, H, E> {
         parts: &Parts,
     ) -> Result<Response> {
         UserManager::<S, H>::may_log_in(user, self.requires_verification)?;
-        let token = backend.strategy().write_token(user).await?;
-        let mut response = backend.transport().login(&token)?.into_response();
+        let login = self.login_context(backend, parts);
+        let mut tokens = backend.strategy().write_token(user, &login).await?;
+        tokens.refresh_path = refresh_path(parts);
+        let mut response = backend.transport().login(&tokens)?.into_response();
         self.manager
             .hooks()
             .on_after_login(user, Some(parts), Some(&mut response))
             .await?;
         Ok(response)
     }
+}
+
+/// The refresh route beside the route of this request (`…/login`,
+/// `…/login/mfa`, `…/refresh`), where a refresh cookie is scoped; `None` for
+/// another route (an OAuth callback: the transport's own setting applies).
+pub(crate) fn refresh_path(parts: &Parts) -> Option<String> {
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(parts.uri.path(), |uri| uri.0.path());
+    ["/login", "/refresh"]
+        .iter()
+        .find_map(|suffix| path.strip_suffix(suffix))
+        .map(|prefix| format!("{prefix}/refresh"))
 }

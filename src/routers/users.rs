@@ -1,13 +1,15 @@
 //! `GET|PATCH /me` and `GET|PATCH|DELETE /{id}`.
 
-use axum::extract::{FromRequestParts, State};
+use crate::session::Session;
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use http::request::Parts;
+use serde::Serialize;
 
 use super::route;
-use super::spec::USERS_ROUTES;
+use super::spec::{SESSIONS_ROUTES, USERS_ROUTES};
 use super::state::RouterState;
 use crate::error::{Error, ErrorCode, Result};
 use crate::extract::{IdPath, UserBody};
@@ -31,11 +33,48 @@ where
     let router = route(router, at, get_one, get_user::<S, H>, limit);
     let router = route(router, at, patch_one, update_user::<S, H>, limit);
     let router = route(router, at, delete_one, delete_user::<S, H>, limit);
+    let [
+        my_sessions,
+        end_my_other_sessions,
+        end_my_session,
+        sessions_of,
+        end_sessions_of,
+    ] = SESSIONS_ROUTES;
+    let router = route(router, at, my_sessions, list_my_sessions::<S, H>, limit);
+    let router = route(
+        router,
+        at,
+        end_my_other_sessions,
+        end_other_sessions::<S, H>,
+        limit,
+    );
+    let router = route(router, at, end_my_session, end_one_session::<S, H>, limit);
+    let router = route(router, at, sessions_of, list_user_sessions::<S, H>, limit);
+    let router = route(
+        router,
+        at,
+        end_sessions_of,
+        end_user_sessions::<S, H>,
+        limit,
+    );
     router.with_state(state)
 }
 
 /// The caller, active (401) and verified when the router requires it (403).
 struct Caller<U>(U);
+
+/// The caller as [`Caller`], with the session its token belongs to.
+struct SessionCaller<U>(U, Option<String>);
+
+impl<S: UserStore, H: Send + Sync + 'static> FromRequestParts<RouterState<S, H>>
+    for SessionCaller<UserOf<S>>
+{
+    type Rejection = Error;
+    async fn from_request_parts(parts: &mut Parts, state: &RouterState<S, H>) -> Result<Self> {
+        let caller = state.caller(parts, state.requirements(false)).await?;
+        Ok(SessionCaller(caller.user, caller.session))
+    }
+}
 
 /// The caller, an active (401) superuser (403), verified when required (403).
 struct Admin;
@@ -120,5 +159,96 @@ async fn delete_user<S: UserStore, H: UserHooks<S::User>>(
 ) -> Result<Response> {
     let user = state.manager.get(&id).await?;
     state.manager.delete(user, Some(&parts)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A session as the sessions routes answer it.
+#[derive(Serialize)]
+struct SessionRead<'a> {
+    id: &'a str,
+    backend: &'a str,
+    created_at: String,
+    last_used_at: String,
+    expires_at: String,
+    user_agent: Option<&'a str>,
+    ip: Option<&'a str>,
+    current: bool,
+}
+
+fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn sessions_response<Id>(sessions: &[Session<Id>], current: Option<&str>) -> Response {
+    let list: Vec<SessionRead<'_>> = sessions
+        .iter()
+        .map(|session| SessionRead {
+            id: &session.id,
+            backend: &session.backend,
+            created_at: rfc3339(session.created_at),
+            last_used_at: rfc3339(session.last_used_at),
+            expires_at: rfc3339(session.expires_at),
+            user_agent: session.user_agent.as_deref(),
+            ip: session.ip.as_deref(),
+            current: Some(session.id.as_str()) == current,
+        })
+        .collect();
+    Json(list).into_response()
+}
+
+async fn list_my_sessions<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<RouterState<S, H>>,
+    SessionCaller(user, current): SessionCaller<UserOf<S>>,
+) -> Result<Response> {
+    let sessions = state.manager.sessions(user.id()).await?;
+    Ok(sessions_response(&sessions, current.as_deref()))
+}
+
+async fn end_other_sessions<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<RouterState<S, H>>,
+    SessionCaller(user, current): SessionCaller<UserOf<S>>,
+    parts: Parts,
+) -> Result<Response> {
+    state
+        .manager
+        .end_other_sessions(user.id(), current.as_deref(), Some(&parts))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn end_one_session<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<RouterState<S, H>>,
+    Caller(user): Caller<UserOf<S>>,
+    Path(session_id): Path<String>,
+    parts: Parts,
+) -> Result<Response> {
+    state
+        .manager
+        .end_session(user.id(), &session_id, Some(&parts))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_user_sessions<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<RouterState<S, H>>,
+    _admin: Admin,
+    IdPath(id): IdPath<IdOf<S>>,
+) -> Result<Response> {
+    let user = state.manager.get(&id).await?;
+    let sessions = state.manager.sessions(user.id()).await?;
+    Ok(sessions_response(&sessions, None))
+}
+
+async fn end_user_sessions<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<RouterState<S, H>>,
+    _admin: Admin,
+    IdPath(id): IdPath<IdOf<S>>,
+    parts: Parts,
+) -> Result<Response> {
+    let user = state.manager.get(&id).await?;
+    state
+        .manager
+        .end_other_sessions(user.id(), None, Some(&parts))
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -4,9 +4,11 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
+use chrono::{DateTime, Utc};
+
 use super::{
-    AccessTokenRecord, AccessTokenStore, MAX_HASH_SAMPLES, OAuthAccount, OAuthAccountStore,
-    StoreError, UserChanges, UserStore,
+    MAX_HASH_SAMPLES, OAuthAccount, OAuthAccountStore, Rotation, Session, SessionStore, StoreError,
+    UserChanges, UserStore,
 };
 use crate::password::parameters_prefix;
 use crate::user::{PasswordHash, UserData, UserId, UserModel};
@@ -31,8 +33,8 @@ struct Tables<U: UserModel> {
     users: HashMap<U::Id, U>,
     /// ASCII-lowercased address → id: the unique index.
     by_email: HashMap<String, U::Id>,
-    /// Access tokens of the database strategy, by digest.
-    tokens: HashMap<String, AccessTokenRecord<U::Id>>,
+    /// Sessions of every kind.
+    sessions: SessionTable<U::Id>,
     /// OAuth accounts by (`oauth_name`, `account_id`): the unique key.
     oauth_accounts: HashMap<(String, String), OAuthAccount<U::Id>>,
 }
@@ -67,7 +69,7 @@ impl<U: UserModel> MemoryStore<U> {
                 tables: RwLock::new(Tables {
                     users: HashMap::new(),
                     by_email: HashMap::new(),
-                    tokens: HashMap::new(),
+                    sessions: SessionTable::default(),
                     oauth_accounts: HashMap::new(),
                 }),
                 seq: AtomicU64::new(0),
@@ -168,7 +170,7 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
         };
         tables.by_email.remove(&email_key(user.email()));
         // A deleted user's sessions go with it, as with a foreign key.
-        tables.tokens.retain(|_, record| record.user_id != *id);
+        tables.sessions.delete_user(id);
         tables
             .oauth_accounts
             .retain(|_, account| account.user_id != *id);
@@ -198,30 +200,148 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
     }
 }
 
+/// The sessions of a [`MemoryStore`]: by id, with the digest of each
+/// current token and of each retired refresh token naming its session.
+struct SessionTable<Id> {
+    by_id: HashMap<String, Session<Id>>,
+    by_token: HashMap<String, String>,
+    retired: HashMap<String, String>,
+}
+
+impl<Id> Default for SessionTable<Id> {
+    fn default() -> Self {
+        Self {
+            by_id: HashMap::new(),
+            by_token: HashMap::new(),
+            retired: HashMap::new(),
+        }
+    }
+}
+
+impl<Id: PartialEq> SessionTable<Id> {
+    fn delete(&mut self, id: &str) -> bool {
+        let Some(session) = self.by_id.remove(id) else {
+            return false;
+        };
+        self.by_token.remove(&session.token_digest);
+        self.retired.retain(|_, owner| owner != id);
+        true
+    }
+
+    fn delete_user(&mut self, user_id: &Id) {
+        let ids: Vec<String> = self
+            .by_id
+            .values()
+            .filter(|session| session.user_id == *user_id)
+            .map(|session| session.id.clone())
+            .collect();
+        for id in ids {
+            self.delete(&id);
+        }
+    }
+}
+
 #[async_trait]
-impl<U: UserModel> AccessTokenStore<U::Id> for MemoryStore<U> {
-    async fn create_token(&self, record: AccessTokenRecord<U::Id>) -> Result<(), StoreError> {
-        self.write().tokens.insert(record.digest.clone(), record);
+impl<U: UserModel> SessionStore<U::Id> for MemoryStore<U> {
+    async fn create_session(&self, session: Session<U::Id>) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        let sessions = &mut tables.sessions;
+        if sessions.by_id.contains_key(&session.id)
+            || sessions.by_token.contains_key(&session.token_digest)
+        {
+            return Err(StoreError::Other(
+                "session id or token already stored".into(),
+            ));
+        }
+        sessions
+            .by_token
+            .insert(session.token_digest.clone(), session.id.clone());
+        sessions.by_id.insert(session.id.clone(), session);
         Ok(())
     }
 
-    async fn get_token(
-        &self,
-        digest: &str,
-    ) -> Result<Option<AccessTokenRecord<U::Id>>, StoreError> {
-        Ok(self.read().tokens.get(digest).cloned())
+    async fn session_by_token(&self, digest: &str) -> Result<Option<Session<U::Id>>, StoreError> {
+        let tables = self.read();
+        let sessions = &tables.sessions;
+        Ok(sessions
+            .by_token
+            .get(digest)
+            .and_then(|id| sessions.by_id.get(id))
+            .cloned())
     }
 
-    async fn delete_token(&self, digest: &str) -> Result<(), StoreError> {
-        self.write().tokens.remove(digest);
+    async fn session(&self, id: &str) -> Result<Option<Session<U::Id>>, StoreError> {
+        Ok(self.read().sessions.by_id.get(id).cloned())
+    }
+
+    async fn user_sessions(&self, user_id: &U::Id) -> Result<Vec<Session<U::Id>>, StoreError> {
+        Ok(self
+            .read()
+            .sessions
+            .by_id
+            .values()
+            .filter(|session| session.user_id == *user_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn touch_session(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(session) = self.write().sessions.by_id.get_mut(id) {
+            session.last_used_at = at;
+        }
         Ok(())
     }
 
-    async fn delete_user_tokens(&self, user_id: &U::Id) -> Result<(), StoreError> {
-        self.write()
-            .tokens
-            .retain(|_, record| record.user_id != *user_id);
+    async fn rotate_session_token(&self, rotation: Rotation<'_>) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        let sessions = &mut tables.sessions;
+        let Some(session) = sessions.by_id.get_mut(rotation.session_id) else {
+            return Ok(false);
+        };
+        if session.token_digest != rotation.old_digest {
+            return Ok(false);
+        }
+        session.token_digest = rotation.new_digest.to_owned();
+        session.last_used_at = rotation.at;
+        session.expires_at = rotation.expires_at;
+        sessions.by_token.remove(rotation.old_digest);
+        sessions.by_token.insert(
+            rotation.new_digest.to_owned(),
+            rotation.session_id.to_owned(),
+        );
+        sessions.retired.insert(
+            rotation.old_digest.to_owned(),
+            rotation.session_id.to_owned(),
+        );
+        Ok(true)
+    }
+
+    async fn retired_token_session(&self, digest: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.read().sessions.retired.get(digest).cloned())
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.write().sessions.delete(id))
+    }
+
+    async fn delete_user_sessions(&self, user_id: &U::Id) -> Result<(), StoreError> {
+        self.write().sessions.delete_user(user_id);
         Ok(())
+    }
+
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tables = self.write();
+        let sessions = &mut tables.sessions;
+        let expired: Vec<String> = sessions
+            .by_id
+            .values()
+            .filter(|session| session.is_expired(now))
+            .map(|session| session.id.clone())
+            .collect();
+        for id in &expired {
+            sessions.delete(id);
+        }
+        Ok(expired.len() as u64)
     }
 }
 

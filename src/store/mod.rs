@@ -19,6 +19,9 @@ mod oauth;
 mod pg_cache;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
+mod sessions;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -30,17 +33,19 @@ mod sqlite_reader;
 pub mod suite;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod timed;
-mod tokens;
 
 pub use memory::MemoryStore;
 pub use oauth::{OAuthAccount, OAuthAccountStore, ProviderToken};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PostgresStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisSessionStore;
+pub use sessions::{Rotation, Session, SessionKind, SessionStore};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
-pub use tokens::{AccessTokenRecord, AccessTokenStore};
 
 /// The most hash samples [`UserStore::password_hash_samples`] returns.
 pub const MAX_HASH_SAMPLES: usize = 64;

@@ -27,9 +27,10 @@ use uuid::Uuid;
 
 use super::timed::Timed;
 use super::{
-    AccessTokenRecord, MAX_HASH_SAMPLES, OAuthAccount, ProviderToken, StoreError, USERS_COLUMNS,
-    UserChanges,
+    MAX_HASH_SAMPLES, OAuthAccount, ProviderToken, Rotation, Session, SessionKind, StoreError,
+    USERS_COLUMNS, UserChanges,
 };
+use crate::session::{from_unix, to_unix};
 use crate::user::{PasswordHash, UserData, UserModel};
 
 /// A database the SQL stores run on, and what its SQL does differently.
@@ -85,8 +86,12 @@ pub(super) type Served<R> = Result<Option<Option<R>>, StoreError>;
 pub(super) trait ReadsBesidePool<D: Dialect>: Send + Sync + 'static {
     /// The user with this id, as its row.
     fn user(self: &Arc<Self>, id: &Uuid) -> impl Future<Output = Served<UserRow<D>>> + Send;
-    /// The access token with this digest, as its row.
+    /// The session whose token has this digest, as its row.
     fn token(self: &Arc<Self>, digest: &str) -> impl Future<Output = Served<TokenRow<D>>> + Send;
+    /// The session with this id, as its row (by default through the pool).
+    fn session(self: &Arc<Self>, _id: &str) -> impl Future<Output = Served<TokenRow<D>>> + Send {
+        async { Ok(None) }
+    }
     /// A mark taken before a read through the pool.
     fn epoch(&self) -> u64 {
         0
@@ -209,11 +214,25 @@ type AccountRow<D> = (
     <D as Dialect>::Id,
 );
 
-/// The columns of an access token, read back and inserted in this order
-/// ([`TokenRow`]'s).
-const TOKEN_COLUMNS: &str = "digest, user_id, created_at, expires_at, binding";
+/// The columns of a session (the `access_tokens` table holds the sessions of
+/// every kind), read back and inserted in this order ([`TokenRow`]'s).
+const TOKEN_COLUMNS: &str = "digest, user_id, created_at, expires_at, binding, id, backend, kind, \
+                             last_used_at, user_agent, ip";
 
-pub(super) type TokenRow<D> = (String, <D as Dialect>::Id, i64, i64, String);
+/// A session as read: [`TOKEN_COLUMNS`], times in Unix seconds.
+pub(super) type TokenRow<D> = (
+    String,
+    <D as Dialect>::Id,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+);
 
 /// Pushes the user columns of the table `alias` (`"u."`, or `""` for the
 /// only table), `fields` as text.
@@ -235,12 +254,19 @@ pub(super) fn select_user<D: Dialect>(alias: &str, from: &str) -> QueryBuilder<D
     query
 }
 
-/// `SELECT <the token columns> FROM access_tokens WHERE digest = `.
+/// `SELECT <the session columns> FROM access_tokens WHERE digest = `.
 pub(super) fn select_token<D: Dialect>() -> QueryBuilder<D> {
+    select_session_where("digest")
+}
+
+/// `SELECT <the session columns> FROM access_tokens WHERE <column> = `.
+pub(super) fn select_session_where<D: Dialect>(column: &str) -> QueryBuilder<D> {
     let mut query = QueryBuilder::new("SELECT ");
     query
         .push(TOKEN_COLUMNS)
-        .push(" FROM access_tokens WHERE digest = ");
+        .push(" FROM access_tokens WHERE ")
+        .push(column)
+        .push(" = ");
     query
 }
 
@@ -278,15 +304,36 @@ fn user_from_row<D: Dialect, U: UserModel<Id = Uuid>>(row: UserRow<D>) -> Result
     ))
 }
 
-fn token_from_row<D: Dialect>(row: TokenRow<D>) -> Result<AccessTokenRecord<Uuid>, StoreError> {
-    let (digest, user_id, created_at, expires_at, binding) = row;
-    Ok(AccessTokenRecord {
+fn token_from_row<D: Dialect>(row: TokenRow<D>) -> Result<Session<Uuid>, StoreError> {
+    let (
         digest,
-        user_id: D::uuid(user_id)?,
-        created_at: u64::try_from(created_at).unwrap_or(0),
-        expires_at: u64::try_from(expires_at).unwrap_or(0),
+        user_id,
+        created_at,
+        expires_at,
         binding,
-    })
+        id,
+        backend,
+        kind,
+        last_used_at,
+        user_agent,
+        ip,
+    ) = row;
+    let mut session = Session::stored(
+        id,
+        D::uuid(user_id)?,
+        // A kind this version does not know hands out no token it accepts.
+        SessionKind::parse(&kind)
+            .ok_or_else(|| StoreError::Other("unknown session kind".into()))?,
+        digest,
+    );
+    session.backend = backend;
+    session.created_at = from_unix(created_at);
+    session.last_used_at = from_unix(last_used_at);
+    session.expires_at = from_unix(expires_at);
+    session.user_agent = user_agent;
+    session.ip = ip;
+    session.binding = binding;
+    Ok(session)
 }
 
 fn account_from_row<D: Dialect>(row: AccountRow<D>) -> Result<OAuthAccount<Uuid>, StoreError> {
@@ -607,30 +654,33 @@ where
         Ok(())
     }
 
-    // Access tokens.
+    // Sessions (the `access_tokens` table).
 
-    pub(super) async fn create_token(
-        &self,
-        record: AccessTokenRecord<Uuid>,
-    ) -> Result<(), StoreError> {
+    pub(super) async fn create_session(&self, session: Session<Uuid>) -> Result<(), StoreError> {
         let mut query = QueryBuilder::new("INSERT INTO access_tokens (");
         query.push(TOKEN_COLUMNS).push(") VALUES (");
         // In TOKEN_COLUMNS' order.
         let mut values = query.separated(", ");
-        values.push_bind(record.digest);
-        values.push_bind(D::id(&record.user_id));
-        values.push_bind(i64::try_from(record.created_at).unwrap_or(i64::MAX));
-        values.push_bind(i64::try_from(record.expires_at).unwrap_or(i64::MAX));
-        values.push_bind(record.binding);
+        values.push_bind(session.token_digest);
+        values.push_bind(D::id(&session.user_id));
+        values.push_bind(to_unix(session.created_at));
+        values.push_bind(to_unix(session.expires_at));
+        values.push_bind(session.binding);
+        values.push_bind(session.id);
+        values.push_bind(session.backend);
+        values.push_bind(session.kind.as_str().to_owned());
+        values.push_bind(to_unix(session.last_used_at));
+        values.push_bind(session.user_agent.filter(|text| storable::<D>(text)));
+        values.push_bind(session.ip);
         values.push_unseparated(")");
         query.build().execute(self.pool).timed(D::map_err).await?;
         Ok(())
     }
 
-    pub(super) async fn get_token(
+    pub(super) async fn session_by_token(
         &self,
         digest: &str,
-    ) -> Result<Option<AccessTokenRecord<Uuid>>, StoreError> {
+    ) -> Result<Option<Session<Uuid>>, StoreError> {
         let mut epoch = 0;
         if let Some(reader) = self.reader {
             if let Some(row) = reader.token(digest).await? {
@@ -651,24 +701,186 @@ where
         row.map(token_from_row::<D>).transpose()
     }
 
-    pub(super) async fn delete_token(&self, digest: &str) -> Result<(), StoreError> {
-        let mut delete = Self::binding(
-            "DELETE FROM access_tokens WHERE digest = ",
-            digest.to_owned(),
-        );
-        let done = delete.build().execute(self.pool).timed(D::map_err).await;
-        if let Some(reader) = self.reader {
-            reader.forget_token(digest);
+    pub(super) async fn session(&self, id: &str) -> Result<Option<Session<Uuid>>, StoreError> {
+        if let Some(reader) = self.reader
+            && let Some(row) = reader.session(id).await?
+        {
+            return row.map(token_from_row::<D>).transpose();
         }
-        done.map(|_| ())
+        let mut query = select_session_where("id");
+        query.push_bind(id.to_owned());
+        let row: Option<TokenRow<D>> = query
+            .build_query_as()
+            .fetch_optional(self.pool)
+            .timed(D::map_err)
+            .await?;
+        row.map(token_from_row::<D>).transpose()
     }
 
-    pub(super) async fn delete_user_tokens(&self, user_id: &Uuid) -> Result<(), StoreError> {
+    pub(super) async fn user_sessions(
+        &self,
+        user_id: &Uuid,
+    ) -> Result<Vec<Session<Uuid>>, StoreError> {
+        let mut query = select_session_where("user_id");
+        query.push_bind(D::id(user_id));
+        query
+            .build_query_as::<TokenRow<D>>()
+            .fetch_all(self.pool)
+            .timed(D::map_err)
+            .await?
+            .into_iter()
+            // A session of a kind this version does not know is left out.
+            .filter_map(|row| token_from_row::<D>(row).ok())
+            .map(Ok)
+            .collect()
+    }
+
+    /// Forgets what the reader may hold of the sessions whose digests a
+    /// statement returned.
+    fn forget_tokens(&self, digests: &[(String,)]) {
+        if let Some(reader) = self.reader {
+            for (digest,) in digests {
+                reader.forget_token(digest);
+            }
+        }
+    }
+
+    pub(super) async fn touch_session(
+        &self,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let mut update = Self::binding("UPDATE access_tokens SET last_used_at = ", to_unix(at));
+        update
+            .push(" WHERE id = ")
+            .push_bind(id.to_owned())
+            .push(" RETURNING digest");
+        let touched: Vec<(String,)> = update
+            .build_query_as()
+            .fetch_all(self.pool)
+            .timed(D::map_err)
+            .await?;
+        self.forget_tokens(&touched);
+        Ok(())
+    }
+
+    pub(super) async fn rotate_session_token(
+        &self,
+        rotation: Rotation<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut update = Self::binding(
+            "UPDATE access_tokens SET digest = ",
+            rotation.new_digest.to_owned(),
+        );
+        update
+            .push(", last_used_at = ")
+            .push_bind(to_unix(rotation.at))
+            .push(", expires_at = ")
+            .push_bind(to_unix(rotation.expires_at))
+            .push(" WHERE id = ")
+            .push_bind(rotation.session_id.to_owned())
+            .push(" AND digest = ")
+            .push_bind(rotation.old_digest.to_owned());
+        let mut retire = QueryBuilder::new(
+            "INSERT INTO retired_tokens (digest, session_id, expires_at) VALUES (",
+        );
+        let mut values = retire.separated(", ");
+        values.push_bind(rotation.old_digest.to_owned());
+        values.push_bind(rotation.session_id.to_owned());
+        values.push_bind(to_unix(rotation.expires_at));
+        values.push_unseparated(")");
+        let mut tx = self.pool.begin().timed(D::map_err).await?;
+        let done = update.build().execute(&mut *tx).timed(D::map_err).await?;
+        // The row is locked (PostgreSQL) or the database is (SQLite) until
+        // the commit: of concurrent rotations of one token, one finds it.
+        if D::rows_affected(&done) != 1 {
+            return Ok(false);
+        }
+        retire.build().execute(&mut *tx).timed(D::map_err).await?;
+        tx.commit().timed(D::map_err).await?;
+        if let Some(reader) = self.reader {
+            reader.forget_token(rotation.old_digest);
+        }
+        Ok(true)
+    }
+
+    pub(super) async fn retired_token_session(
+        &self,
+        digest: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut query = Self::binding(
+            "SELECT session_id FROM retired_tokens WHERE digest = ",
+            digest.to_owned(),
+        );
+        let row: Option<(String,)> = query
+            .build_query_as()
+            .fetch_optional(self.pool)
+            .timed(D::map_err)
+            .await?;
+        Ok(row.map(|(id,)| id))
+    }
+
+    pub(super) async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        let mut delete = Self::binding("DELETE FROM access_tokens WHERE id = ", id.to_owned());
+        delete.push(" RETURNING digest");
+        let mut forget = Self::binding(
+            "DELETE FROM retired_tokens WHERE session_id = ",
+            id.to_owned(),
+        );
+        let mut tx = self.pool.begin().timed(D::map_err).await?;
+        let deleted: Vec<(String,)> = delete
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .timed(D::map_err)
+            .await?;
+        forget.build().execute(&mut *tx).timed(D::map_err).await?;
+        let committed = tx.commit().timed(D::map_err).await;
+        self.forget_tokens(&deleted);
+        committed?;
+        Ok(!deleted.is_empty())
+    }
+
+    pub(super) async fn delete_user_sessions(&self, user_id: &Uuid) -> Result<(), StoreError> {
+        let mut forget = Self::binding(
+            "DELETE FROM retired_tokens WHERE session_id IN \
+             (SELECT id FROM access_tokens WHERE user_id = ",
+            D::id(user_id),
+        );
+        forget.push(")");
         let mut delete =
             Self::binding("DELETE FROM access_tokens WHERE user_id = ", D::id(user_id));
-        let done = delete.build().execute(self.pool).timed(D::map_err).await;
+        let done = async {
+            let mut tx = self.pool.begin().timed(D::map_err).await?;
+            forget.build().execute(&mut *tx).timed(D::map_err).await?;
+            delete.build().execute(&mut *tx).timed(D::map_err).await?;
+            tx.commit().timed(D::map_err).await
+        }
+        .await;
         self.forget_user(user_id);
-        done.map(|_| ())
+        done
+    }
+
+    pub(super) async fn delete_expired_sessions(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut forget = Self::binding(
+            "DELETE FROM retired_tokens WHERE expires_at <= ",
+            to_unix(now),
+        );
+        forget.build().execute(self.pool).timed(D::map_err).await?;
+        let mut delete = Self::binding(
+            "DELETE FROM access_tokens WHERE expires_at <= ",
+            to_unix(now),
+        );
+        delete.push(" RETURNING digest");
+        let deleted: Vec<(String,)> = delete
+            .build_query_as()
+            .fetch_all(self.pool)
+            .timed(D::map_err)
+            .await?;
+        self.forget_tokens(&deleted);
+        Ok(deleted.len() as u64)
     }
 
     // OAuth accounts.
@@ -781,7 +993,7 @@ macro_rules! sql_store {
 
             use $crate::store::sql::{Dialect, Sql};
             use $crate::store::{
-                AccessTokenRecord, AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError,
+                OAuthAccount, OAuthAccountStore, Rotation, Session, SessionStore, StoreError,
                 UserChanges, UserStore,
             };
             use $crate::user::{PasswordHash, UserData, UserModel};
@@ -866,27 +1078,64 @@ macro_rules! sql_store {
             }
 
             #[async_trait]
-            impl<U: UserModel<Id = Uuid>> AccessTokenStore<Uuid> for $store<U> {
-                async fn create_token(
-                    &self,
-                    record: AccessTokenRecord<Uuid>,
-                ) -> Result<(), StoreError> {
-                    self.sql().create_token(record).await
+            impl<U: UserModel<Id = Uuid>> SessionStore<Uuid> for $store<U> {
+                async fn create_session(&self, session: Session<Uuid>) -> Result<(), StoreError> {
+                    self.sql().create_session(session).await
                 }
 
-                async fn get_token(
+                async fn session_by_token(
                     &self,
                     digest: &str,
-                ) -> Result<Option<AccessTokenRecord<Uuid>>, StoreError> {
-                    self.sql().get_token(digest).await
+                ) -> Result<Option<Session<Uuid>>, StoreError> {
+                    self.sql().session_by_token(digest).await
                 }
 
-                async fn delete_token(&self, digest: &str) -> Result<(), StoreError> {
-                    self.sql().delete_token(digest).await
+                async fn session(&self, id: &str) -> Result<Option<Session<Uuid>>, StoreError> {
+                    self.sql().session(id).await
                 }
 
-                async fn delete_user_tokens(&self, user_id: &Uuid) -> Result<(), StoreError> {
-                    self.sql().delete_user_tokens(user_id).await
+                async fn user_sessions(
+                    &self,
+                    user_id: &Uuid,
+                ) -> Result<Vec<Session<Uuid>>, StoreError> {
+                    self.sql().user_sessions(user_id).await
+                }
+
+                async fn touch_session(
+                    &self,
+                    id: &str,
+                    at: ::chrono::DateTime<::chrono::Utc>,
+                ) -> Result<(), StoreError> {
+                    self.sql().touch_session(id, at).await
+                }
+
+                async fn rotate_session_token(
+                    &self,
+                    rotation: Rotation<'_>,
+                ) -> Result<bool, StoreError> {
+                    self.sql().rotate_session_token(rotation).await
+                }
+
+                async fn retired_token_session(
+                    &self,
+                    digest: &str,
+                ) -> Result<Option<String>, StoreError> {
+                    self.sql().retired_token_session(digest).await
+                }
+
+                async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+                    self.sql().delete_session(id).await
+                }
+
+                async fn delete_user_sessions(&self, user_id: &Uuid) -> Result<(), StoreError> {
+                    self.sql().delete_user_sessions(user_id).await
+                }
+
+                async fn delete_expired_sessions(
+                    &self,
+                    now: ::chrono::DateTime<::chrono::Utc>,
+                ) -> Result<u64, StoreError> {
+                    self.sql().delete_expired_sessions(now).await
                 }
             }
 

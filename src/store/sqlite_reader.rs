@@ -39,6 +39,7 @@ pub(super) struct Reader {
     path: PathBuf,
     user_sql: String,
     token_sql: String,
+    session_sql: String,
 }
 
 /// A thread's connection for one store; `None` when it could not be opened
@@ -69,6 +70,7 @@ impl Reader {
             path: path.to_owned(),
             user_sql: select_sql(sql::select_user::<Sqlite>("", "users WHERE id = ")),
             token_sql: select_sql(sql::select_token::<Sqlite>()),
+            session_sql: select_sql(sql::select_session_where::<Sqlite>("id")),
         }))
     }
 
@@ -150,15 +152,11 @@ impl ReadsBesidePool<Sqlite> for Reader {
     /// The access token with this digest as its row, read on this thread;
     /// `None` when the read could not be done here.
     async fn token(self: &Arc<Self>, digest: &str) -> Served<TokenRow<Sqlite>> {
-        Ok(self.read(&self.token_sql, digest, |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-            ))
-        }))
+        Ok(self.read(&self.token_sql, digest, session_row))
+    }
+
+    async fn session(self: &Arc<Self>, id: &str) -> Served<TokenRow<Sqlite>> {
+        Ok(self.read(&self.session_sql, id, session_row))
     }
 }
 
@@ -166,4 +164,21 @@ impl ReadsBesidePool<Sqlite> for Reader {
 fn select_sql(mut query: QueryBuilder<Sqlite>) -> String {
     query.push("?1");
     query.into_string()
+}
+
+/// A session's row, in the order of the `SELECT` of `sql::select_token`.
+fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow<Sqlite>> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+        row.get(10)?,
+    ))
 }

@@ -135,9 +135,14 @@ async fn extractor_matrix_answers_per_variant_and_caller() {
         .await;
 
     let other_secret = JwtStrategy::hs256("another-secret-entirely-0123456789abcdef").unwrap();
-    let foreign_token = Strategy::<User>::write_token(&other_secret, &verified)
-        .await
-        .unwrap();
+    let foreign_token = Strategy::<User>::write_token(
+        &other_secret,
+        &verified,
+        &axum_users::session::LoginContext::internal("test"),
+    )
+    .await
+    .unwrap()
+    .access_token;
 
     let anonymous = [U401, U401, U401, NoneBody, NoneBody, NoneBody];
     let callers = vec![

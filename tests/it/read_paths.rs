@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use axum_users::store::{
-    AccessTokenRecord, AccessTokenStore, PostgresStore, UserChanges, UserStore,
+    PostgresStore, Session, SessionKind, SessionStore, UserChanges, UserStore,
 };
 use axum_users::{User, UserData, UserModel};
 use sqlx::{Connection, PgConnection};
@@ -18,14 +18,17 @@ fn data(email: &str) -> UserData<axum_users::NoFields> {
     common::user_data(email, "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA")
 }
 
-fn session(user: &User, digest: &str) -> AccessTokenRecord<uuid::Uuid> {
-    AccessTokenRecord {
-        digest: digest.to_owned(),
-        user_id: *user.id(),
-        created_at: 1,
-        expires_at: u64::from(u32::MAX),
-        binding: "0:0".to_owned(),
-    }
+fn session(user: &User, digest: &str) -> Session<uuid::Uuid> {
+    let mut session = Session::stored(
+        format!("id-{digest}"),
+        *user.id(),
+        SessionKind::Token,
+        digest.to_owned(),
+    );
+    session.backend = "session".to_owned();
+    session.expires_at = chrono::DateTime::from_timestamp(i64::from(u32::MAX), 0).unwrap();
+    session.binding = "0:0".to_owned();
+    session
 }
 
 /// Two instances of the application (two stores, two pools) on one schema,
@@ -119,21 +122,21 @@ async fn a_session_ended_through_another_instance_or_process_ends_at_once() {
         return;
     };
     let user = t.a.create(data("session@example.com")).await.unwrap();
-    t.a.create_token(session(&user, "d1")).await.unwrap();
-    t.a.create_token(session(&user, "d2")).await.unwrap();
-    t.a.create_token(session(&user, "d3")).await.unwrap();
+    t.a.create_session(session(&user, "d1")).await.unwrap();
+    t.a.create_session(session(&user, "d2")).await.unwrap();
+    t.a.create_session(session(&user, "d3")).await.unwrap();
     for digest in ["d1", "d2", "d3"] {
-        assert!(t.b.get_token(digest).await.unwrap().is_some());
-        assert!(t.b.get_token(digest).await.unwrap().is_some());
+        assert!(t.b.session_by_token(digest).await.unwrap().is_some());
+        assert!(t.b.session_by_token(digest).await.unwrap().is_some());
     }
-    t.a.delete_token("d1").await.unwrap();
-    assert!(t.b.get_token("d1").await.unwrap().is_none());
+    assert!(t.a.delete_session("id-d1").await.unwrap());
+    assert!(t.b.session_by_token("d1").await.unwrap().is_none());
     t.execute("DELETE FROM access_tokens WHERE digest = 'd2'")
         .await;
-    assert!(t.b.get_token("d2").await.unwrap().is_none());
+    assert!(t.b.session_by_token("d2").await.unwrap().is_none());
     // Deleting the user takes its sessions with it (ON DELETE CASCADE).
     t.a.delete(user.id()).await.unwrap();
-    assert!(t.b.get_token("d3").await.unwrap().is_none());
+    assert!(t.b.session_by_token("d3").await.unwrap().is_none());
     assert!(t.b.get(user.id()).await.unwrap().is_none());
 }
 

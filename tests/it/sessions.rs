@@ -594,9 +594,14 @@ async fn a_hash_upgrade_at_login_keeps_the_users_sessions() {
         ))
         .await
         .unwrap();
-    let carried_over = Strategy::<User>::write_token(&DatabaseStrategy::new(store.clone()), &user)
-        .await
-        .unwrap();
+    let carried_over = Strategy::<User>::write_token(
+        &DatabaseStrategy::new(store.clone()),
+        &user,
+        &axum_users::session::LoginContext::internal("test"),
+    )
+    .await
+    .unwrap()
+    .access_token;
     assert_eq!(app.me_with_session(&carried_over).await, StatusCode::OK);
     app.bearer("migrated@example.com").await;
     let upgraded = store.get(user.id()).await.unwrap().unwrap();

@@ -3,8 +3,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Binding, Strategy, TokenOwner};
+use crate::auth::{Binding, IssuedTokens, Strategy, TokenOwner};
 use crate::error::Result;
+use crate::session::LoginContext;
 use crate::tokens::{AUTH_AUDIENCE, JwtCodec, now_secs};
 use crate::user::UserModel;
 
@@ -47,6 +48,9 @@ struct AccessClaims<'a> {
     /// The user's token generation (see [`Binding::Generation`]).
     #[serde(rename = "gen")]
     generation: u32,
+    /// The session the token belongs to (refresh-token backends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +59,9 @@ struct ReadClaims {
     /// Absent from tokens minted by FastAPI Users.
     #[serde(rename = "gen", default)]
     generation: Option<u32>,
+    /// Present in the access tokens of refresh-token backends.
+    #[serde(default)]
+    sid: Option<String>,
 }
 
 impl JwtStrategy {
@@ -105,32 +112,55 @@ impl JwtStrategy {
     }
 }
 
-#[async_trait]
-impl<U: UserModel> Strategy<U> for JwtStrategy {
-    async fn read_token(&self, token: &str) -> Result<Option<TokenOwner<U::Id>>> {
-        let Some(claims) = self
-            .codec
-            .decode_with::<ReadClaims>(token, &self.validation)
-        else {
-            return Ok(None);
-        };
-        let Ok(id) = claims.sub.parse() else {
-            return Ok(None);
-        };
-        let binding = match claims.generation {
-            Some(generation) => Binding::Generation(generation),
-            None => Binding::Unbound,
-        };
-        Ok(Some(TokenOwner::new(id, binding)))
-    }
-
-    async fn write_token(&self, user: &U) -> Result<String> {
+impl JwtStrategy {
+    /// An access token for `user`, naming the session `sid` when given.
+    pub(crate) fn encode_access<U: UserModel>(
+        &self,
+        user: &U,
+        sid: Option<&str>,
+    ) -> Result<String> {
         self.codec.encode(&AccessClaims {
             sub: user.id().to_string(),
             aud: &self.audience,
             exp: now_secs() + self.lifetime.as_secs(),
             generation: user.data().token_generation,
+            sid,
         })
+    }
+
+    /// The owner of an access token, as [`Strategy::read_token`] reads it.
+    pub(crate) fn read_owner<Id: std::str::FromStr>(&self, token: &str) -> Option<TokenOwner<Id>> {
+        let claims = self
+            .codec
+            .decode_with::<ReadClaims>(token, &self.validation)?;
+        let id = claims.sub.parse().ok()?;
+        Some(match claims.sid {
+            Some(sid) => TokenOwner::new(id, Binding::Session).in_session(sid),
+            None => TokenOwner::new(
+                id,
+                claims
+                    .generation
+                    .map_or(Binding::Unbound, Binding::Generation),
+            ),
+        })
+    }
+
+    /// The configured lifetime of a token.
+    pub(crate) fn token_lifetime(&self) -> Duration {
+        self.lifetime
+    }
+}
+
+#[async_trait]
+impl<U: UserModel> Strategy<U> for JwtStrategy {
+    async fn read_token(&self, token: &str) -> Result<Option<TokenOwner<U::Id>>> {
+        // A token naming its session (`sid`) is valid while the session
+        // lives, whichever backend reads it: the authenticator checks it.
+        Ok(self.read_owner(token))
+    }
+
+    async fn write_token(&self, user: &U, _login: &LoginContext) -> Result<IssuedTokens> {
+        Ok(IssuedTokens::access(self.encode_access(user, None)?))
     }
 
     async fn destroy_token(&self, _token: &str, _user: &U) -> Result<()> {

@@ -1,17 +1,18 @@
-//! Strategies: what a token is. JWT (stateless) and database sessions
-//! (revocable) are always available; Redis sessions (revocable) with the
-//! `redis` feature.
+//! Strategies: what a token is. JWT (stateless), database sessions
+//! (revocable) and refresh-token sessions (JWT access tokens naming a
+//! revocable session) are always available; Redis sessions (revocable) with
+//! the `redis` feature.
 
 mod database;
 mod jwt;
-#[cfg(feature = "redis")]
-mod redis;
+mod refresh;
 #[cfg(feature = "test-suites")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-suites")))]
 pub mod suite;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::RedisStrategy;
+pub use crate::store::redis::RedisStrategy;
 pub use database::DatabaseStrategy;
 pub use jwt::JwtStrategy;
+pub use refresh::RefreshStrategy;

@@ -54,9 +54,21 @@ where
 async fn issued_tokens_read_back_as_their_user<U: UserModel, S: Strategy<U>>(
     (strategy, [a, b]): (S, [U; 2]),
 ) {
-    let ta = strategy.write_token(&a).await.unwrap();
-    let tb = strategy.write_token(&b).await.unwrap();
-    let ta2 = strategy.write_token(&a).await.unwrap();
+    let ta = strategy
+        .write_token(&a, &crate::session::LoginContext::internal("suite"))
+        .await
+        .unwrap()
+        .access_token;
+    let tb = strategy
+        .write_token(&b, &crate::session::LoginContext::internal("suite"))
+        .await
+        .unwrap()
+        .access_token;
+    let ta2 = strategy
+        .write_token(&a, &crate::session::LoginContext::internal("suite"))
+        .await
+        .unwrap()
+        .access_token;
     assert_eq!(
         strategy
             .read_token(&ta)
@@ -99,7 +111,11 @@ async fn issued_tokens_read_back_as_their_user<U: UserModel, S: Strategy<U>>(
 async fn invalid_tokens_read_as_none<U: UserModel, S: Strategy<U>>(
     (strategy, [a, _]): (S, [U; 2]),
 ) {
-    let token = strategy.write_token(&a).await.unwrap();
+    let token = strategy
+        .write_token(&a, &crate::session::LoginContext::internal("suite"))
+        .await
+        .unwrap()
+        .access_token;
     let mut tampered = token.clone();
     let last = tampered.pop().unwrap_or('A');
     tampered.push(if last == 'A' { 'B' } else { 'A' });
@@ -115,8 +131,16 @@ async fn invalid_tokens_read_as_none<U: UserModel, S: Strategy<U>>(
 async fn logout_revokes_one_token_where_revocable<U: UserModel, S: Strategy<U>>(
     (strategy, [a, _]): (S, [U; 2]),
 ) {
-    let first = strategy.write_token(&a).await.unwrap();
-    let second = strategy.write_token(&a).await.unwrap();
+    let first = strategy
+        .write_token(&a, &crate::session::LoginContext::internal("suite"))
+        .await
+        .unwrap()
+        .access_token;
+    let second = strategy
+        .write_token(&a, &crate::session::LoginContext::internal("suite"))
+        .await
+        .unwrap()
+        .access_token;
     strategy.destroy_token(&first, &a).await.unwrap();
     if strategy.is_revocable() {
         assert_eq!(
@@ -158,9 +182,21 @@ async fn logout_revokes_one_token_where_revocable<U: UserModel, S: Strategy<U>>(
 async fn log_out_everywhere_ends_every_session_of_one_user<U: UserModel, S: Strategy<U>>(
     (strategy, [a, b]): (S, [U; 2]),
 ) {
-    let a1 = strategy.write_token(&a).await.unwrap();
-    let a2 = strategy.write_token(&a).await.unwrap();
-    let b1 = strategy.write_token(&b).await.unwrap();
+    let a1 = strategy
+        .write_token(&a, &crate::session::LoginContext::internal("suite"))
+        .await
+        .unwrap()
+        .access_token;
+    let a2 = strategy
+        .write_token(&a, &crate::session::LoginContext::internal("suite"))
+        .await
+        .unwrap()
+        .access_token;
+    let b1 = strategy
+        .write_token(&b, &crate::session::LoginContext::internal("suite"))
+        .await
+        .unwrap()
+        .access_token;
     strategy.destroy_all_tokens(&a).await.unwrap();
     if strategy.is_revocable() {
         assert_eq!(
@@ -172,7 +208,11 @@ async fn log_out_everywhere_ends_every_session_of_one_user<U: UserModel, S: Stra
             None
         );
         // A session opened afterwards works.
-        let a3 = strategy.write_token(&a).await.unwrap();
+        let a3 = strategy
+            .write_token(&a, &crate::session::LoginContext::internal("suite"))
+            .await
+            .unwrap()
+            .access_token;
         assert_eq!(
             strategy
                 .read_token(&a3)
@@ -198,7 +238,11 @@ async fn log_out_everywhere_ends_every_session_of_one_user<U: UserModel, S: Stra
 async fn tokens_are_bound_to_the_credentials<U: UserModel, S: Strategy<U>>(
     (strategy, [a, _]): (S, [U; 2]),
 ) {
-    let token = strategy.write_token(&a).await.unwrap();
+    let token = strategy
+        .write_token(&a, &crate::session::LoginContext::internal("suite"))
+        .await
+        .unwrap()
+        .access_token;
     let owner = strategy.read_token(&token).await.unwrap().expect("valid");
     assert!(owner.binding.holds_for(&a), "bound to the user as issued");
     let mut raised = a.clone();
@@ -224,7 +268,11 @@ async fn tokens_are_bound_to_the_credentials<U: UserModel, S: Strategy<U>>(
 }
 
 async fn tokens_expire<U: UserModel, S: Strategy<U>>((strategy, [a, _]): (S, [U; 2])) {
-    let token = strategy.write_token(&a).await.unwrap();
+    let token = strategy
+        .write_token(&a, &crate::session::LoginContext::internal("suite"))
+        .await
+        .unwrap()
+        .access_token;
     assert_eq!(
         strategy
             .read_token(&token)

@@ -2,7 +2,7 @@ use http::header::AUTHORIZATION;
 use http::request::Parts;
 use serde_json::json;
 
-use crate::auth::{Transport, TransportAnswer, TransportKind};
+use crate::auth::{IssuedTokens, Transport, TransportAnswer, TransportKind};
 use crate::error::Result;
 
 /// The bearer transport: the token travels in `Authorization: Bearer <token>`
@@ -28,14 +28,19 @@ impl Transport for BearerTransport {
         bearer_token(parts)
     }
 
-    fn login(&self, token: &str) -> Result<TransportAnswer> {
-        Ok(TransportAnswer::json(
-            json!({"access_token": token, "token_type": "bearer"}),
-        ))
+    fn login(&self, tokens: &IssuedTokens) -> Result<TransportAnswer> {
+        let mut body = json!({"access_token": tokens.access_token, "token_type": "bearer"});
+        if let Some(refresh_token) = &tokens.refresh_token {
+            body["refresh_token"] = json!(refresh_token);
+        }
+        if let Some(expires_in) = tokens.expires_in {
+            body["expires_in"] = json!(expires_in);
+        }
+        Ok(TransportAnswer::json(body))
     }
 
     fn logout(&self) -> Result<TransportAnswer> {
-        Ok(TransportAnswer::no_content(None))
+        Ok(TransportAnswer::no_content(Vec::new()))
     }
 
     fn kind(&self) -> TransportKind {

@@ -4,7 +4,7 @@ use axum::http::HeaderValue;
 use http::header::COOKIE;
 use http::request::Parts;
 
-use crate::auth::{Transport, TransportAnswer, TransportKind};
+use crate::auth::{IssuedTokens, Transport, TransportAnswer, TransportKind};
 use crate::error::{Error, Result};
 
 /// The `SameSite` attribute of the auth cookie.
@@ -45,6 +45,9 @@ pub struct CookieTransport {
     secure: bool,
     http_only: bool,
     same_site: SameSite,
+    refresh_name: String,
+    refresh_path: Option<String>,
+    refresh_max_age: Duration,
 }
 
 impl Default for CookieTransport {
@@ -57,6 +60,9 @@ impl Default for CookieTransport {
             secure: true,
             http_only: true,
             same_site: SameSite::Lax,
+            refresh_name: "fastapiusersrefresh".into(),
+            refresh_path: None,
+            refresh_max_age: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -101,9 +107,50 @@ impl CookieTransport {
         self.same_site = same_site;
         self
     }
+    /// The refresh cookie's name, for a refresh-token backend (default
+    /// `fastapiusersrefresh`). The refresh cookie is always `HttpOnly`, with
+    /// the access cookie's `Secure`, `SameSite` and `Domain`.
+    pub fn refresh_name(mut self, name: impl Into<String>) -> Self {
+        self.refresh_name = name.into();
+        self
+    }
+    /// The refresh cookie's `Path`: the refresh route, so that the browser
+    /// sends the refresh token there and nowhere else. By default the path
+    /// of the route that logged in, with `/refresh` in place of its last
+    /// segment (`/auth/cookie/login` → `/auth/cookie/refresh`).
+    pub fn refresh_path(mut self, path: impl Into<String>) -> Self {
+        self.refresh_path = Some(path.into());
+        self
+    }
+    /// The refresh cookie's `Max-Age` (default 30 days: set it to the
+    /// strategy's absolute lifetime).
+    pub fn refresh_max_age(mut self, max_age: Duration) -> Self {
+        self.refresh_max_age = max_age;
+        self
+    }
     /// The cookie's name.
     pub fn cookie_name(&self) -> &str {
         &self.name
+    }
+
+    /// The refresh cookie: `HttpOnly`, scoped to `path`.
+    fn refresh_cookie(&self, value: &str, path: &str, max_age: u64) -> Result<HeaderValue> {
+        let scoped = Self {
+            name: self.refresh_name.clone(),
+            path: path.to_owned(),
+            http_only: true,
+            ..self.clone()
+        };
+        scoped.set_cookie(value, Some(max_age))
+    }
+
+    /// Where the refresh cookie goes: the configured path, else the one the
+    /// router derived, else the access cookie's.
+    fn refresh_path_or<'a>(&'a self, derived: Option<&'a str>) -> &'a str {
+        self.refresh_path
+            .as_deref()
+            .or(derived)
+            .unwrap_or(self.path.as_str())
     }
 
     /// The `Set-Cookie` value that sets this cookie to `value`, built by the
@@ -147,27 +194,36 @@ impl CookieTransport {
 
 impl Transport for CookieTransport {
     fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
-        parts
-            .headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(cookie::Cookie::split_parse)
-            .filter_map(|cookie| cookie.ok())
-            .filter_map(|cookie| Some((cookie.name_raw()?, cookie.value_raw()?)))
-            // Like Starlette (FastAPI Users), the last cookie of the name wins.
-            .filter(|(name, _)| *name == self.name)
-            .last()
-            .map(|(_, value)| value.trim_matches('"'))
-            .filter(|value| !value.is_empty())
+        cookie_value(parts, &self.name)
     }
 
-    fn login(&self, token: &str) -> Result<TransportAnswer> {
-        Ok(TransportAnswer::no_content(Some(self.set(token)?)))
+    fn refresh_token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        cookie_value(parts, &self.refresh_name)
+    }
+
+    fn login(&self, tokens: &IssuedTokens) -> Result<TransportAnswer> {
+        let mut cookies = vec![self.set(&tokens.access_token)?];
+        if let Some(refresh_token) = &tokens.refresh_token {
+            let path = self.refresh_path_or(tokens.refresh_path.as_deref());
+            cookies.push(self.refresh_cookie(
+                refresh_token,
+                path,
+                self.refresh_max_age.as_secs(),
+            )?);
+        }
+        Ok(TransportAnswer::no_content(cookies))
     }
 
     fn logout(&self) -> Result<TransportAnswer> {
-        Ok(TransportAnswer::no_content(Some(self.clear()?)))
+        Ok(TransportAnswer::no_content(vec![self.clear()?]))
+    }
+
+    fn logout_refreshing(&self, refresh_path: Option<&str>) -> Result<TransportAnswer> {
+        let path = self.refresh_path_or(refresh_path);
+        Ok(TransportAnswer::no_content(vec![
+            self.clear()?,
+            self.refresh_cookie("\"\"", path, 0)?,
+        ]))
     }
 
     fn kind(&self) -> TransportKind {
@@ -175,4 +231,21 @@ impl Transport for CookieTransport {
             name: self.name.clone(),
         }
     }
+}
+
+/// The value of the cookie `name` in the request, if any and not empty.
+fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(|cookie| cookie.ok())
+        .filter_map(|cookie| Some((cookie.name_raw()?, cookie.value_raw()?)))
+        // Like Starlette (FastAPI Users), the last cookie of the name wins.
+        .filter(|(cookie, _)| *cookie == name)
+        .last()
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|value| !value.is_empty())
 }

@@ -156,7 +156,12 @@ impl<S: UserStore<User = User>, H: UserHooks<User>> TestApp<S, H> {
     /// A token for any user, active or not, minted by the strategy directly.
     pub async fn token_for(&self, user: &User) -> String {
         let (bearer, _) = backends();
-        bearer.strategy().write_token(user).await.unwrap()
+        bearer
+            .strategy()
+            .write_token(user, &axum_users::session::LoginContext::internal("test"))
+            .await
+            .unwrap()
+            .access_token
     }
 
     pub async fn reload(&self, user: &User) -> Option<User> {
