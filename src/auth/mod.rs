@@ -498,7 +498,8 @@ impl<U: UserModel> Authenticator<U> {
         };
         for backend in self.session_backends() {
             if let Some(session) = backend.strategy.use_session(id).await? {
-                return Ok(Some(session));
+                // Only refresh-token sessions issue access tokens naming them.
+                return Ok((session.kind == crate::session::SessionKind::Refresh).then_some(session));
             }
         }
         Ok(None)

@@ -1,6 +1,7 @@
 //! `GET|PATCH /me` and `GET|PATCH|DELETE /{id}`.
 
 use crate::session::Session;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -219,9 +220,14 @@ async fn end_other_sessions<S: UserStore, H: UserHooks<S::User>>(
 async fn end_one_session<S: UserStore, H: UserHooks<S::User>>(
     State(state): State<RouterState<S, H>>,
     Caller(user): Caller<UserOf<S>>,
-    Path(session_id): Path<String>,
+    session_id: std::result::Result<Path<String>, PathRejection>,
     parts: Parts,
 ) -> Result<Response> {
+    // An id that is not even a path segment (invalid percent-encoding) names
+    // no session either.
+    let Ok(Path(session_id)) = session_id else {
+        return Err(Error::NotFound);
+    };
     state
         .manager
         .end_session(user.id(), &session_id, Some(&parts))

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 
 use crate::common::pg::POSTGRES_URL;
-use crate::common::process::{ExampleServer, Resp};
+use crate::common::process::{Credential, ExampleServer, Req, Resp};
 use crate::common::services::{service_url, unreachable_service};
 
 const REDIS_URL: &str = "AXUM_USERS_TEST_REDIS_URL";
@@ -126,6 +126,132 @@ async fn two_instances_share_sessions_and_a_revocation_on_one_holds_on_both() {
     );
     let logout = a.logout("redis", &fresh).await;
     assert_eq!(logout.status, 204, "logout on A: {}", logout.describe());
+}
+
+/// Refresh-token sessions (`/auth/token`) on two instances sharing one
+/// PostgreSQL and Redis: a refresh on one is honoured on the other, a reuse
+/// detected on one ends the session on both, and a revoke on one ends the
+/// session on both at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_refresh_sessions_and_their_revocation() {
+    let Some(postgres_url) = service_url(POSTGRES_URL, "PostgreSQL") else {
+        return;
+    };
+    let Some(redis_url) = service_url(REDIS_URL, "Redis") else {
+        return;
+    };
+    assert_redis_answers(&redis_url).await;
+    let database = FreshDatabase::create(&postgres_url).await;
+    let secret = axum_users::tokens::random_token(48).expect("a random secret");
+    let env = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+        ("SECRET", secret.as_str()),
+    ];
+    let mut a = ExampleServer::spawn("A", &env);
+    let mut b = ExampleServer::spawn("B", &env);
+    a.wait_ready().await;
+    b.wait_ready().await;
+    let registered = a.register(EMAIL, PASSWORD).await;
+    assert_eq!(registered.status, 201, "{}", registered.describe());
+    let id = registered.json()["id"].clone();
+
+    // Logged in on A; refreshed on B; the new tokens work on A.
+    let login = a.login("token", EMAIL, PASSWORD).await;
+    assert_eq!(login.status, 200, "{}", login.describe());
+    let first = login.json()["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed = refresh(&b, &first).await;
+    assert_eq!(
+        refreshed.status,
+        200,
+        "refresh on B: {}",
+        refreshed.describe()
+    );
+    let second = refreshed.json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let access = Credential::Bearer(
+        refreshed.json()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    assert_is_user(&a.me(&access).await, &id, "B's refreshed access token on A");
+    let again = refresh(&a, &second).await;
+    assert_eq!(
+        again.status,
+        200,
+        "B's refresh token on A: {}",
+        again.describe()
+    );
+    let third = again.json()["refresh_token"].as_str().unwrap().to_owned();
+    let access = Credential::Bearer(again.json()["access_token"].as_str().unwrap().to_owned());
+
+    // The token rotated on B, presented on A: reuse ends the session on both.
+    let reused = refresh(&a, &second).await;
+    assert_eq!(
+        (reused.status, reused.json()),
+        (401, json!({"detail": "REFRESH_TOKEN_INVALID"})),
+        "a rotated token presented again on A"
+    );
+    for server in [&a, &b] {
+        assert_unauthorized(
+            &server.me(&access).await,
+            &format!(
+                "the session's access token on {} after reuse",
+                server.name()
+            ),
+        );
+        let newest = refresh(server, &third).await;
+        assert_eq!(
+            newest.status,
+            401,
+            "the newest refresh token on {}",
+            server.name()
+        );
+    }
+
+    // A session listed on B and revoked on A ends on both at once.
+    let login = b.login("token", EMAIL, PASSWORD).await;
+    let access = Credential::Bearer(login.json()["access_token"].as_str().unwrap().to_owned());
+    let refresh_token = login.json()["refresh_token"].as_str().unwrap().to_owned();
+    let other = a.sign_in("jwt", EMAIL, PASSWORD).await;
+    let listed = b
+        .call(&Req::new("GET", "/users/me/sessions").with(&access))
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.describe());
+    let sessions = listed.json();
+    let current: Vec<&Value> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|session| session["current"] == json!(true))
+        .collect();
+    assert_eq!(current.len(), 1, "one current session: {sessions}");
+    let session_id = current[0]["id"].as_str().unwrap().to_owned();
+    let revoked = a
+        .call(&Req::new("DELETE", &format!("/users/me/sessions/{session_id}")).with(&other))
+        .await;
+    assert_eq!(revoked.status, 204, "revoke on A: {}", revoked.describe());
+    for server in [&b, &a] {
+        assert_unauthorized(
+            &server.me(&access).await,
+            &format!("a revoked session's access token on {}", server.name()),
+        );
+        assert_eq!(refresh(server, &refresh_token).await.status, 401);
+    }
+}
+
+/// `POST /auth/token/refresh`.
+async fn refresh(server: &ExampleServer, token: &str) -> Resp {
+    server
+        .call(&Req::json(
+            "POST",
+            "/auth/token/refresh",
+            &json!({ "refresh_token": token }),
+        ))
+        .await
 }
 
 fn assert_is_user(response: &Resp, id: &Value, what: &str) {
