@@ -147,8 +147,11 @@ fn references<T: Serialize>(item: &T, out: &mut Vec<String>) -> bool {
 
 fn tag_description(tag: &str) -> &'static str {
     match tag {
-        "auth" => "Log in and out, register, reset a password, verify an e-mail address.",
-        "users" => "The current user, and user administration for superusers.",
+        "auth" => {
+            "Log in and out, refresh and verify tokens, register, reset a password, verify \
+             an e-mail address."
+        }
+        "users" => "The current user and their sessions, and user administration for superusers.",
         "oauth" => "Log in with an OAuth provider, or link a provider account to the current user.",
         _ => "Routes of axum-users.",
     }
@@ -161,7 +164,8 @@ mod tests {
     use super::*;
     use crate::auth::TransportKind;
     use crate::routers::spec::{
-        MountAuth, OAUTH_ASSOCIATE_ROUTES, OAUTH_ROUTES, OAuthDoc, RouteSpec,
+        AUTH_ROUTES, MountAuth, OAUTH_ASSOCIATE_ROUTES, OAUTH_ROUTES, OAuthDoc, REFRESH_ROUTES,
+        RouteSpec, SESSIONS_ROUTES,
     };
 
     const JSON: &str = super::super::JSON;
@@ -170,6 +174,7 @@ mod tests {
         BackendDoc {
             name: name.to_owned(),
             kind,
+            refreshes: false,
         }
     }
 
@@ -314,6 +319,224 @@ mod tests {
             json!([{"name": "oauth", "description": tag_description("oauth")}])
         );
         validate_if_configured("oauth", &doc);
+    }
+
+    fn auth_mount(prefix: &str, routes: &'static [RouteSpec], backend: &BackendDoc) -> Mount {
+        Mount {
+            prefix: prefix.to_owned(),
+            routes,
+            tag: "auth",
+            backend: Some(backend.clone()),
+            auth: MountAuth::OwnBackend,
+            requires_verification: false,
+            body_limit: 1024,
+            oauth: None,
+        }
+    }
+
+    /// A refresh-token backend's login, refresh and logout, per transport;
+    /// `verify-token`, and the sessions routes.
+    #[test]
+    fn refresh_backends_and_sessions_are_documented() {
+        let mut token = backend(
+            "token",
+            TransportKind::Bearer {
+                token_url: "auth/token/login".to_owned(),
+            },
+        );
+        token.refreshes = true;
+        let mut cookie = backend(
+            "cookie-refresh",
+            TransportKind::Cookie {
+                name: "fastapiusersauth".to_owned(),
+            },
+        );
+        cookie.refreshes = true;
+        let mut users = auth_mount("/users", SESSIONS_ROUTES, &token);
+        users.backend = None;
+        users.auth = MountAuth::AllBackends;
+        users.tag = "users";
+        let mounts = [
+            auth_mount("/auth/token", AUTH_ROUTES, &token),
+            auth_mount("/auth/token", REFRESH_ROUTES, &token),
+            auth_mount("/auth/cookie-refresh", AUTH_ROUTES, &cookie),
+            auth_mount("/auth/cookie-refresh", REFRESH_ROUTES, &cookie),
+            users,
+        ];
+        let authenticator = [token.clone(), cookie.clone()];
+        let doc = document::<crate::User>(&Info::new("refresh", "1"), &mounts, &authenticator);
+        let doc = serde_json::to_value(&doc).unwrap();
+        let paths = &doc["paths"];
+        let schemas = &doc["components"]["schemas"];
+
+        for path in ["/auth/token/login", "/auth/token/refresh"] {
+            let responses = &paths[path]["post"]["responses"];
+            assert_eq!(
+                responses["200"]["content"][JSON]["schema"]["$ref"],
+                "#/components/schemas/RefreshBearerResponse",
+                "{path}"
+            );
+        }
+        assert_eq!(
+            schemas["RefreshBearerResponse"]["required"],
+            json!(["access_token", "token_type", "refresh_token", "expires_in"])
+        );
+        assert_eq!(
+            schemas["RefreshBearerResponse"]["properties"]["expires_in"]["type"],
+            "integer"
+        );
+        assert!(
+            schemas.get("BearerResponse").is_none(),
+            "no plain bearer login"
+        );
+
+        let refresh = &paths["/auth/token/refresh"]["post"];
+        assert!(
+            refresh.get("security").is_none(),
+            "the refresh token is the credential"
+        );
+        assert_eq!(
+            refresh["requestBody"],
+            json!({"content": {JSON: {"schema": {"$ref": "#/components/schemas/RefreshRequest"}}},
+                   "required": true})
+        );
+        assert_eq!(
+            refresh["responses"]["401"]["$ref"],
+            "#/components/responses/RefreshTokenInvalid"
+        );
+        let statuses: Vec<&String> = refresh["responses"].as_object().unwrap().keys().collect();
+        assert_eq!(statuses, ["200", "401", "413", "422", "503"]);
+        assert_eq!(
+            doc["components"]["responses"]["RefreshTokenInvalid"]["content"][JSON]["schema"]["properties"]
+                ["detail"]["enum"],
+            json!(["REFRESH_TOKEN_INVALID"])
+        );
+        assert_eq!(
+            schemas["RefreshRequest"],
+            json!({"type": "object", "required": ["refresh_token"],
+                   "properties": {"refresh_token": schemas["RefreshRequest"]["properties"]["refresh_token"]}})
+        );
+        assert_eq!(
+            schemas["RefreshRequest"]["properties"]["refresh_token"]["type"],
+            "string"
+        );
+
+        // The cookie transport: two cookies, the refresh one scoped to its
+        // route; the refresh cookie stands for the body.
+        for path in ["/auth/cookie-refresh/login", "/auth/cookie-refresh/refresh"] {
+            let responses = &paths[path]["post"]["responses"];
+            assert!(responses.get("200").is_none(), "{path}");
+            let set_cookie = responses["204"]["headers"]["Set-Cookie"]["description"]
+                .as_str()
+                .unwrap();
+            for said in [
+                "Two headers",
+                "fastapiusersauth=<access token>",
+                "HttpOnly",
+                "Path=/auth/cookie-refresh/refresh",
+            ] {
+                assert!(set_cookie.contains(said), "{path}: {set_cookie}");
+            }
+        }
+        let cookie_refresh = &paths["/auth/cookie-refresh/refresh"]["post"];
+        assert_eq!(cookie_refresh["requestBody"]["required"], false);
+        let logout = &paths["/auth/cookie-refresh/logout"]["post"]["responses"]["204"];
+        assert!(
+            logout["headers"]["Set-Cookie"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("Path=/auth/cookie-refresh/refresh"),
+            "{logout}"
+        );
+
+        // verify-token: public, 200 `{}` or 401.
+        let verify = &paths["/auth/token/verify-token"]["post"];
+        assert!(verify.get("security").is_none());
+        assert_eq!(
+            verify["requestBody"]["content"][JSON]["schema"]["$ref"],
+            "#/components/schemas/VerifyTokenRequest"
+        );
+        assert_eq!(
+            verify["responses"]["200"]["content"][JSON]["schema"]["$ref"],
+            "#/components/schemas/EmptyObject"
+        );
+        assert_eq!(
+            schemas["EmptyObject"],
+            json!({"type": "object", "additionalProperties": false, "description": "`{}`."})
+        );
+        let statuses: Vec<&String> = verify["responses"].as_object().unwrap().keys().collect();
+        assert_eq!(statuses, ["200", "401", "413", "422", "503"]);
+        assert_eq!(
+            verify["responses"]["401"]["content"][JSON]["schema"]["properties"]["detail"]["enum"],
+            json!(["Unauthorized"])
+        );
+
+        // The sessions routes.
+        let list = &paths["/users/me/sessions"]["get"];
+        assert_eq!(
+            list["responses"]["200"]["content"][JSON]["schema"]["$ref"],
+            "#/components/schemas/SessionList"
+        );
+        assert_eq!(
+            list["security"],
+            json!([{"token": []}, {"cookie-refresh": []}])
+        );
+        assert_eq!(
+            schemas["SessionList"]["items"]["$ref"],
+            "#/components/schemas/Session"
+        );
+        let session = &schemas["Session"];
+        assert_eq!(
+            session["required"],
+            json!([
+                "id",
+                "backend",
+                "created_at",
+                "last_used_at",
+                "expires_at",
+                "user_agent",
+                "ip",
+                "current"
+            ])
+        );
+        for time in ["created_at", "last_used_at", "expires_at"] {
+            assert_eq!(session["properties"][time]["type"], "string", "{time}");
+            assert_eq!(session["properties"][time]["format"], "date-time", "{time}");
+        }
+        for nullable in ["user_agent", "ip"] {
+            assert_eq!(
+                session["properties"][nullable]["type"],
+                json!(["string", "null"]),
+                "{nullable}"
+            );
+        }
+        assert_eq!(session["properties"]["current"]["type"], "boolean");
+        assert_eq!(session["additionalProperties"], false);
+
+        let one = &paths["/users/me/sessions/{session_id}"]["delete"];
+        assert_eq!(one["parameters"][0]["name"], "session_id");
+        assert_eq!(one["parameters"][0]["in"], "path");
+        assert_eq!(one["parameters"][0]["schema"], json!({"type": "string"}));
+        let statuses: Vec<&String> = one["responses"].as_object().unwrap().keys().collect();
+        assert_eq!(statuses, ["204", "401", "404", "503"]);
+        assert_eq!(
+            one["responses"]["404"]["$ref"],
+            "#/components/responses/SessionNotFound"
+        );
+        let mine = &paths["/users/me/sessions"]["delete"]["responses"];
+        let statuses: Vec<&String> = mine.as_object().unwrap().keys().collect();
+        assert_eq!(statuses, ["204", "401", "503"]);
+        for method in ["get", "delete"] {
+            let op = &paths["/users/{id}/sessions"][method];
+            let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+            assert_eq!(statuses[1..], ["401", "403", "404", "503"], "{method}");
+            assert_eq!(
+                op["responses"]["404"]["$ref"],
+                "#/components/responses/NotFound"
+            );
+            assert_eq!(op["parameters"][0]["name"], "id");
+        }
+        validate_if_configured("refresh", &doc);
     }
 
     /// The document says the version the crate announces, and keeps only the

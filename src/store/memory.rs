@@ -285,6 +285,16 @@ impl<U: UserModel> SessionStore<U::Id> for MemoryStore<U> {
             .collect())
     }
 
+    async fn rebind_session(&self, id: &str, binding: &str) -> Result<bool, StoreError> {
+        Ok(match self.write().sessions.by_id.get_mut(id) {
+            Some(session) => {
+                binding.clone_into(&mut session.binding);
+                true
+            }
+            None => false,
+        })
+    }
+
     async fn touch_session(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         if let Some(session) = self.write().sessions.by_id.get_mut(id) {
             session.last_used_at = at;

@@ -166,7 +166,7 @@ impl RedisSessionStore {
         self
     }
 
-    fn key(&self, rest: &str) -> String {
+    pub(crate) fn key(&self, rest: &str) -> String {
         format!("{}{rest}", self.prefix)
     }
 
@@ -182,7 +182,7 @@ impl RedisSessionStore {
 
     /// Sends one command; once more if the connection had dropped (the
     /// manager is reconnecting: a Redis restart costs no request).
-    async fn cmd<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+    pub(crate) async fn cmd<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         self.bounded(async {
             let mut connection = self.manager.clone();
             match cmd.query_async(&mut connection).await {
@@ -196,7 +196,7 @@ impl RedisSessionStore {
 
     /// Runs a script; once more if the connection had dropped. Every script
     /// here is safe to run twice.
-    async fn script<T: FromRedisValue>(
+    pub(crate) async fn script<T: FromRedisValue>(
         &self,
         invocation: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
@@ -326,6 +326,17 @@ end
 return out
 ";
 
+/// Binds a session to other credentials. KEYS: id key. ARGV: prefix,
+/// fingerprint.
+const REBIND: &str = r"
+local digest = redis.call('GET', KEYS[1])
+if digest and redis.call('EXISTS', ARGV[1] .. digest) == 1 then
+  redis.call('HSET', ARGV[1] .. digest, 'f', ARGV[2])
+  return 1
+end
+return 0
+";
+
 /// Records a use. KEYS: id key. ARGV: prefix, time.
 const TOUCH: &str = r"
 local digest = redis.call('GET', KEYS[1])
@@ -354,6 +365,16 @@ if user then
   if redis.call('TTL', index) < ttl then redis.call('EXPIRE', index, ttl) end
 end
 return 1
+";
+
+/// The session id a retired token's digest names, while that session
+/// exists: a deleted session's retired tokens name nothing (their keys,
+/// which no index lists, expire by themselves). KEYS: retired key.
+/// ARGV: prefix.
+const RETIRED: &str = r"
+local id = redis.call('GET', KEYS[1])
+if not id or redis.call('EXISTS', ARGV[1] .. 'sid:' .. id) == 0 then return false end
+return id
 ";
 
 /// Deletes a session. KEYS: id key. ARGV: prefix, id.
@@ -431,6 +452,14 @@ where
         Ok(read_sessions(found))
     }
 
+    async fn rebind_session(&self, id: &str, binding: &str) -> Result<bool, StoreError> {
+        let script = Script::new(REBIND);
+        let mut invocation = script.key(self.key(&format!("sid:{id}")));
+        invocation.arg(&*self.prefix).arg(binding);
+        let rebound: i64 = self.script(&invocation).await?;
+        Ok(rebound == 1)
+    }
+
     async fn touch_session(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let script = Script::new(TOUCH);
         let mut invocation = script.key(self.key(&format!("sid:{id}")));
@@ -455,8 +484,10 @@ where
     }
 
     async fn retired_token_session(&self, digest: &str) -> Result<Option<String>, StoreError> {
-        self.cmd(::redis::cmd("GET").arg(self.key(&format!("retired:{digest}"))))
-            .await
+        let script = Script::new(RETIRED);
+        let mut invocation = script.key(self.key(&format!("retired:{digest}")));
+        invocation.arg(&*self.prefix);
+        self.script(&invocation).await
     }
 
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
@@ -621,5 +652,9 @@ impl<U: UserModel> Strategy<U> for RedisStrategy {
 
     async fn end_session(&self, id: &str) -> Result<Option<Session<U::Id>>> {
         Strategy::<U>::end_session(&self.0, id).await
+    }
+
+    async fn rebind_session(&self, id: &str, user: &U) -> Result<bool> {
+        self.0.rebind_session(id, user).await
     }
 }

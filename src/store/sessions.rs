@@ -94,6 +94,24 @@ pub trait SessionStore<Id>: Send + Sync + 'static {
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
     /// Deletes every session of a user (log out everywhere).
     async fn delete_user_sessions(&self, user_id: &Id) -> Result<(), StoreError>;
+    /// Binds the session to other credentials (`binding`, a
+    /// [`Binding::fingerprint`](crate::auth::Binding::fingerprint)); whether
+    /// it exists. By default a read and a write of the whole session; the
+    /// provided stores write the one field.
+    async fn rebind_session(&self, id: &str, binding: &str) -> Result<bool, StoreError>
+    where
+        Id: Send + Sync,
+    {
+        let Some(mut session) = self.session(id).await? else {
+            return Ok(false);
+        };
+        if !self.delete_session(id).await? {
+            return Ok(false);
+        }
+        session.binding = binding.to_owned();
+        self.create_session(session).await?;
+        Ok(true)
+    }
     /// Deletes sessions (and retired tokens) that ended before `now`; how
     /// many sessions went.
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;

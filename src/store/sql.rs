@@ -370,6 +370,17 @@ fn storable<D: Dialect>(text: &str) -> bool {
     D::TEXT_HOLDS_NUL || !text.contains('\0')
 }
 
+/// A session id or token digest stored already is a unique violation, not
+/// an address taken (as the SQLite dialect reads every unique violation).
+fn session_err<D: Dialect>(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Other("session id or token already stored".into())
+        }
+        e => D::map_err(e),
+    }
+}
+
 /// A missing user is a foreign-key violation.
 fn link_err<D: Dialect>(e: sqlx::Error) -> StoreError {
     match e {
@@ -673,7 +684,11 @@ where
         values.push_bind(session.user_agent.filter(|text| storable::<D>(text)));
         values.push_bind(session.ip);
         values.push_unseparated(")");
-        query.build().execute(self.pool).timed(D::map_err).await?;
+        query
+            .build()
+            .execute(self.pool)
+            .timed(session_err::<D>)
+            .await?;
         Ok(())
     }
 
@@ -745,6 +760,21 @@ where
         }
     }
 
+    pub(super) async fn rebind_session(&self, id: &str, binding: &str) -> Result<bool, StoreError> {
+        let mut update = Self::binding("UPDATE access_tokens SET binding = ", binding.to_owned());
+        update
+            .push(" WHERE id = ")
+            .push_bind(id.to_owned())
+            .push(" RETURNING digest");
+        let rebound: Vec<(String,)> = update
+            .build_query_as()
+            .fetch_all(self.pool)
+            .timed(D::map_err)
+            .await?;
+        self.forget_tokens(&rebound);
+        Ok(!rebound.is_empty())
+    }
+
     pub(super) async fn touch_session(
         &self,
         id: &str,
@@ -790,13 +820,21 @@ where
         values.push_bind(to_unix(rotation.expires_at));
         values.push_unseparated(")");
         let mut tx = self.pool.begin().timed(D::map_err).await?;
-        let done = update.build().execute(&mut *tx).timed(D::map_err).await?;
+        let done = update
+            .build()
+            .execute(&mut *tx)
+            .timed(session_err::<D>)
+            .await?;
         // The row is locked (PostgreSQL) or the database is (SQLite) until
         // the commit: of concurrent rotations of one token, one finds it.
         if D::rows_affected(&done) != 1 {
             return Ok(false);
         }
-        retire.build().execute(&mut *tx).timed(D::map_err).await?;
+        retire
+            .build()
+            .execute(&mut *tx)
+            .timed(session_err::<D>)
+            .await?;
         tx.commit().timed(D::map_err).await?;
         if let Some(reader) = self.reader {
             reader.forget_token(rotation.old_digest);
@@ -1099,6 +1137,14 @@ macro_rules! sql_store {
                     user_id: &Uuid,
                 ) -> Result<Vec<Session<Uuid>>, StoreError> {
                     self.sql().user_sessions(user_id).await
+                }
+
+                async fn rebind_session(
+                    &self,
+                    id: &str,
+                    binding: &str,
+                ) -> Result<bool, StoreError> {
+                    self.sql().rebind_session(id, binding).await
                 }
 
                 async fn touch_session(

@@ -9,11 +9,33 @@
 //! ```
 //!
 //! It panics (like `assert!`) at the first rule a store breaks; call it from a test.
+//!
+//! A [`SessionStore`] runs [`sessions`] on a store and two users of its own:
+//!
+//! ```no_run
+//! # async fn run() {
+//! use axum_users::store::{MemoryStore, UserStore, suite};
+//! use axum_users::{PasswordHash, User, UserData};
+//! let store = MemoryStore::<User>::new();
+//! let mut ids = Vec::new();
+//! for email in ["a@example.com", "b@example.com"] {
+//!     let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA");
+//!     let user = store.create(UserData::new(email, hash, Default::default())).await.unwrap();
+//!     ids.push(user.id);
+//! }
+//! suite::sessions(&store, [ids[0], ids[1]], suite::Expiry::Deleted).await;
+//! # }
+//! ```
 
+use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use super::{StoreError, UserChanges, UserStore};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{Rotation, Session, SessionKind, SessionStore, StoreError, UserChanges, UserStore};
+use crate::session::{self, LoginContext, MAX_USER_AGENT_CHARS, new_session_id};
 use crate::user::{PasswordHash, UserData, UserModel};
 
 fn data<F: Default>(email: &str) -> UserData<F> {
@@ -814,4 +836,689 @@ where
         vec![others],
         "another user's links are untouched"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Sessions.
+
+/// How a [`SessionStore`] forgets the sessions that have ended, as
+/// [`sessions`] checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Expiry {
+    /// [`SessionStore::delete_expired_sessions`] deletes them, with their
+    /// retired tokens, and counts them: the memory and SQL stores.
+    Deleted,
+    /// The store forgets an ended session (and its retired tokens) by itself
+    /// at most this long after it was stored or rotated: Redis, whose keys
+    /// expire with their session (one second when it has ended already).
+    /// [`SessionStore::delete_expired_sessions`] may delete none and answer
+    /// 0; it never deletes a live session.
+    ForgottenWithin(Duration),
+}
+
+/// Runs every session check against `store`: sessions read back whole (both
+/// kinds, by token, by id and by user), duplicates refused, uses recorded,
+/// tokens rotated once (also under 8 concurrent rotations of one token) and
+/// remembered once retired, sessions deleted one by one, by user, and when
+/// they end, as `expiry` says.
+///
+/// `users` are two distinct users the store may keep sessions of: users it
+/// holds when its sessions need one (the provided memory and SQL stores),
+/// any two ids when users live elsewhere (Redis). The store holds no session
+/// when the suite starts (the checks count what
+/// [`SessionStore::delete_expired_sessions`] deletes), and none of the two
+/// users when it ends.
+///
+/// Times are given to stores with fractions of a second and compared to the
+/// second, as stores keep them (cut, never rounded up). A duplicate session
+/// must fail with an error other than [`StoreError::EmailTaken`], which would
+/// tell a client logging in that its address is taken.
+pub async fn sessions<Id, S>(store: &S, users: [Id; 2], expiry: Expiry)
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    assert!(users[0] != users[1], "the suite needs two distinct users");
+    sessions_read_back_whole(store, &users).await;
+    duplicate_sessions_are_refused_and_change_nothing(store, &users).await;
+    touch_moves_last_used_at_only(store, &users).await;
+    rotation_replaces_the_current_token_once(store, &users).await;
+    concurrent_rotations_of_one_token_let_exactly_one_win(store, &users).await;
+    deleting_a_session_ends_it_once_with_its_retired_tokens(store, &users).await;
+    deleting_a_users_sessions_leaves_the_other_users(store, &users).await;
+    ended_sessions_go_and_live_ones_stay(store, &users, expiry).await;
+}
+
+/// 64 lowercase hex digits, as a SHA-256 digest of a token; random.
+fn random_digest() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// A session of `user` opened now through `login`, ending in an hour.
+fn opened<Id>(user: &Id, kind: SessionKind, login: &LoginContext) -> Session<Id>
+where
+    Id: Clone,
+{
+    let end = session::now() + TimeDelta::hours(1);
+    Session::open(
+        user.clone(),
+        kind,
+        random_digest(),
+        login,
+        end,
+        "4:2".into(),
+    )
+    .expect("a new session id")
+}
+
+/// A session of `user` from a login with an agent and an address.
+fn session_of<Id: Clone>(user: &Id, kind: SessionKind) -> Session<Id> {
+    let login = LoginContext::new("suite", Some("suite/1.0"), Some([192, 0, 2, 1].into()));
+    opened(user, kind, &login)
+}
+
+/// The session of this rotation, once rotated.
+fn rotated<Id: Clone>(session: &Session<Id>, rotation: &Rotation<'_>) -> Session<Id> {
+    let mut after = session.clone();
+    after.token_digest = rotation.new_digest.to_owned();
+    after.last_used_at = rotation.at;
+    after.expires_at = rotation.expires_at;
+    after
+}
+
+/// Whether two times are the same second.
+fn same_second(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
+    a.timestamp() == b.timestamp()
+}
+
+/// `got` is `want`, field by field, its times to the second.
+#[track_caller]
+fn assert_session<Id: PartialEq + Debug>(got: Option<Session<Id>>, want: &Session<Id>, what: &str) {
+    let Some(got) = got else {
+        panic!("{what}: no session, expected {want:?}");
+    };
+    assert_eq!(got.id, want.id, "{what}: id");
+    assert_eq!(got.user_id, want.user_id, "{what}: user_id");
+    assert_eq!(got.backend, want.backend, "{what}: backend");
+    assert_eq!(got.kind, want.kind, "{what}: kind");
+    assert_eq!(got.token_digest, want.token_digest, "{what}: token_digest");
+    for (field, got, want) in [
+        ("created_at", got.created_at, want.created_at),
+        ("last_used_at", got.last_used_at, want.last_used_at),
+        ("expires_at", got.expires_at, want.expires_at),
+    ] {
+        assert!(
+            same_second(got, want),
+            "{what}: {field} {got}, expected {want} to the second"
+        );
+    }
+    assert_eq!(got.user_agent, want.user_agent, "{what}: user_agent");
+    assert_eq!(got.ip, want.ip, "{what}: ip");
+    assert_eq!(got.binding, want.binding, "{what}: binding");
+}
+
+/// The session is stored as `want`: by id, by its current token, and among
+/// its user's sessions.
+async fn assert_stored<Id, S>(store: &S, want: &Session<Id>, what: &str)
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    assert_session(
+        store.session(&want.id).await.unwrap(),
+        want,
+        &format!("{what}, by id"),
+    );
+    assert_session(
+        store.session_by_token(&want.token_digest).await.unwrap(),
+        want,
+        &format!("{what}, by token"),
+    );
+    let listed = store
+        .user_sessions(&want.user_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|session| session.id == want.id);
+    assert_session(listed, want, &format!("{what}, among its user's sessions"));
+}
+
+/// Nothing is found of the session: by id, by its current token, by a
+/// token it retired, among its user's sessions.
+async fn assert_gone<Id, S>(store: &S, gone: &Session<Id>, retired: &[&str], what: &str)
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    assert_eq!(
+        store.session(&gone.id).await.unwrap(),
+        None,
+        "{what}: found by id"
+    );
+    assert_eq!(
+        store.session_by_token(&gone.token_digest).await.unwrap(),
+        None,
+        "{what}: found by token"
+    );
+    for digest in retired {
+        assert_eq!(
+            store.retired_token_session(digest).await.unwrap(),
+            None,
+            "{what}: a token it retired still names it"
+        );
+    }
+    let ids = session_ids(store, &gone.user_id).await;
+    assert!(
+        !ids.contains(&gone.id),
+        "{what}: still among its user's sessions"
+    );
+}
+
+/// The ids of a user's sessions, sorted.
+async fn session_ids<Id, S>(store: &S, user: &Id) -> Vec<String>
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    let mut ids: Vec<String> = store
+        .user_sessions(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|session| session.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Sorted ids.
+fn ids_of<Id>(sessions: &[&Session<Id>]) -> Vec<String> {
+    let mut ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+/// Rotates a session's token; whether it was rotated.
+async fn rotate<Id, S>(store: &S, rotation: Rotation<'_>) -> bool
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    store.rotate_session_token(rotation).await.unwrap()
+}
+
+/// The two users have no session (before a check).
+async fn assert_no_sessions<Id, S>(store: &S, users: &[Id; 2], check: &str)
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    for user in users {
+        assert_eq!(
+            session_ids(store, user).await,
+            Vec::<String>::new(),
+            "{check}: the users have sessions before the check ({user:?})"
+        );
+    }
+}
+
+/// Ends the two users' sessions (after a check).
+async fn clear<Id, S>(store: &S, users: &[Id; 2])
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    for user in users {
+        store.delete_user_sessions(user).await.unwrap();
+    }
+}
+
+async fn sessions_read_back_whole<Id, S>(store: &S, users: &[Id; 2])
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    assert_no_sessions(store, users, "read back whole").await;
+    let [a, b] = users;
+    let now = session::now();
+    // No agent, no address; times with fractions of a second.
+    let mut bare = Session::stored(
+        new_session_id().unwrap(),
+        a.clone(),
+        SessionKind::Token,
+        random_digest(),
+    );
+    bare.backend = "database".into();
+    bare.created_at = now - TimeDelta::days(2) + TimeDelta::milliseconds(999);
+    bare.last_used_at = now - TimeDelta::hours(1) + TimeDelta::milliseconds(500);
+    bare.expires_at = now + TimeDelta::days(1) + TimeDelta::milliseconds(999);
+    bare.binding = "0:0".into();
+    // The longest agent kept, of characters of 1 to 4 bytes; an IPv6 address.
+    let agent: String = "Mozilla/5.0 (Ünïcödé; 日本語; 🦀) "
+        .chars()
+        .cycle()
+        .take(2 * MAX_USER_AGENT_CHARS)
+        .collect();
+    let login = LoginContext::new(
+        "refresh",
+        Some(&agent),
+        Some("2001:db8::7".parse().unwrap()),
+    );
+    let long = opened(a, SessionKind::Refresh, &login);
+    assert_eq!(
+        long.user_agent.as_ref().map(|agent| agent.chars().count()),
+        Some(MAX_USER_AGENT_CHARS)
+    );
+    let other = session_of(b, SessionKind::Token);
+    for session in [&bare, &long, &other] {
+        store.create_session(session.clone()).await.unwrap();
+    }
+
+    assert_stored(store, &bare, "a session without agent nor address").await;
+    assert_stored(store, &long, "a refresh session with a 512-character agent").await;
+    assert_stored(store, &other, "another user's session").await;
+    assert_eq!(session_ids(store, a).await, ids_of(&[&bare, &long]));
+    assert_eq!(session_ids(store, b).await, ids_of(&[&other]));
+    // Ids and digests are apart, and a current token is not a retired one.
+    assert_eq!(store.session(&bare.token_digest).await.unwrap(), None);
+    assert_eq!(store.session_by_token(&bare.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .retired_token_session(&long.token_digest)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.session("no-such-session").await.unwrap(), None);
+    assert_eq!(
+        store.session_by_token(&random_digest()).await.unwrap(),
+        None
+    );
+    clear(store, users).await;
+}
+
+async fn duplicate_sessions_are_refused_and_change_nothing<Id, S>(store: &S, users: &[Id; 2])
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    assert_no_sessions(store, users, "duplicates").await;
+    let [a, b] = users;
+    let first = session_of(a, SessionKind::Token);
+    store.create_session(first.clone()).await.unwrap();
+    // Of another user, so that nothing of theirs may be left behind either.
+    let mut same_id = session_of(b, SessionKind::Refresh);
+    same_id.id = first.id.clone();
+    let mut same_digest = session_of(b, SessionKind::Refresh);
+    same_digest.token_digest = first.token_digest.clone();
+    for (duplicate, what) in [(same_id, "id"), (same_digest, "token digest")] {
+        let result = store.create_session(duplicate.clone()).await;
+        assert!(
+            matches!(&result, Err(e) if !matches!(e, StoreError::EmailTaken)),
+            "a second session with the same {what}: {result:?}"
+        );
+        assert_stored(store, &first, &format!("after a duplicate {what}")).await;
+        assert_eq!(session_ids(store, a).await, ids_of(&[&first]));
+        assert_eq!(
+            session_ids(store, b).await,
+            Vec::<String>::new(),
+            "a duplicate {what} left a session of its user"
+        );
+    }
+    clear(store, users).await;
+}
+
+async fn touch_moves_last_used_at_only<Id, S>(store: &S, users: &[Id; 2])
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    assert_no_sessions(store, users, "touch").await;
+    let [a, _] = users;
+    let session = session_of(a, SessionKind::Token);
+    store.create_session(session.clone()).await.unwrap();
+    let mut used = session.clone();
+    used.last_used_at = session.last_used_at + TimeDelta::minutes(5);
+    store
+        .touch_session(&session.id, used.last_used_at)
+        .await
+        .unwrap();
+    assert_stored(store, &used, "a touched session").await;
+    // A session that is not there: no error, nothing stored.
+    store
+        .touch_session("no-such-session", used.last_used_at)
+        .await
+        .unwrap();
+    assert_eq!(store.session("no-such-session").await.unwrap(), None);
+    clear(store, users).await;
+}
+
+async fn rotation_replaces_the_current_token_once<Id, S>(store: &S, users: &[Id; 2])
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    assert_no_sessions(store, users, "rotation").await;
+    let [a, _] = users;
+    let session = session_of(a, SessionKind::Refresh);
+    let other = session_of(a, SessionKind::Refresh);
+    for s in [&session, &other] {
+        store.create_session(s.clone()).await.unwrap();
+    }
+    let old = session.token_digest.as_str();
+    let new = random_digest();
+    let at = session.last_used_at + TimeDelta::minutes(15);
+    let end = session.expires_at + TimeDelta::minutes(15);
+
+    // Another session's token, or an unknown session, rotates nothing.
+    let mismatched = [
+        Rotation::new(&session.id, &other.token_digest, &new, at, end),
+        Rotation::new(&other.id, old, &new, at, end),
+        Rotation::new("no-such-session", old, &new, at, end),
+    ];
+    for rotation in mismatched {
+        assert!(
+            !rotate(store, rotation.clone()).await,
+            "a token that is not the session's current one rotated: {rotation:?}"
+        );
+    }
+    assert_stored(store, &session, "after refused rotations").await;
+    assert_stored(store, &other, "another session, after refused rotations").await;
+    assert_eq!(store.session_by_token(&new).await.unwrap(), None);
+
+    let rotation = Rotation::new(&session.id, old, &new, at, end);
+    assert!(
+        rotate(store, rotation.clone()).await,
+        "the current token rotates"
+    );
+    let after = rotated(&session, &rotation);
+    assert_stored(store, &after, "a rotated session").await;
+    assert_eq!(
+        store.session_by_token(old).await.unwrap(),
+        None,
+        "the old token finds no session"
+    );
+    assert_eq!(
+        store.retired_token_session(old).await.unwrap(),
+        Some(session.id.clone()),
+        "the old token is retired, naming its session"
+    );
+    assert_eq!(store.retired_token_session(&new).await.unwrap(), None);
+    assert_stored(store, &other, "another session, after a rotation").await;
+
+    // The old token again (a stale copy): refused, nothing changes.
+    let later = at + TimeDelta::minutes(1);
+    let refused = random_digest();
+    let stale = Rotation::new(&session.id, old, &refused, later, end);
+    assert!(!rotate(store, stale).await, "a retired token rotates again");
+    assert_stored(store, &after, "after a stale rotation").await;
+    assert_eq!(store.session_by_token(&refused).await.unwrap(), None);
+    assert_eq!(store.retired_token_session(&new).await.unwrap(), None);
+    assert_eq!(
+        store.retired_token_session(old).await.unwrap(),
+        Some(session.id.clone())
+    );
+
+    // The new token rotates in turn; both retired tokens name the session.
+    let newer = random_digest();
+    let next = Rotation::new(
+        &session.id,
+        &new,
+        &newer,
+        later,
+        end + TimeDelta::minutes(1),
+    );
+    assert!(rotate(store, next.clone()).await, "the new token rotates");
+    assert_stored(store, &rotated(&after, &next), "a session rotated twice").await;
+    for retired in [old, new.as_str()] {
+        assert_eq!(
+            store.retired_token_session(retired).await.unwrap(),
+            Some(session.id.clone())
+        );
+    }
+    clear(store, users).await;
+}
+
+async fn concurrent_rotations_of_one_token_let_exactly_one_win<Id, S>(store: &S, users: &[Id; 2])
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    assert_no_sessions(store, users, "concurrent rotations").await;
+    let [a, _] = users;
+    let session = session_of(a, SessionKind::Refresh);
+    store.create_session(session.clone()).await.unwrap();
+    let news: Vec<String> = (0..8).map(|_| random_digest()).collect();
+    let at = session.last_used_at + TimeDelta::minutes(15);
+    let end = session.expires_at + TimeDelta::minutes(15);
+    let (id, old, news_ref) = (session.id.as_str(), session.token_digest.as_str(), &news);
+    let rotation =
+        move |i: usize| store.rotate_session_token(Rotation::new(id, old, &news_ref[i], at, end));
+    let (r0, r1, r2, r3, r4, r5, r6, r7) = tokio::join!(
+        rotation(0),
+        rotation(1),
+        rotation(2),
+        rotation(3),
+        rotation(4),
+        rotation(5),
+        rotation(6),
+        rotation(7),
+    );
+    let won: Vec<usize> = [r0, r1, r2, r3, r4, r5, r6, r7]
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, result)| result.unwrap().then_some(i))
+        .collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "of 8 concurrent rotations of one token, exactly one succeeds: {won:?}"
+    );
+    let winner = &news[won[0]];
+    let after = rotated(&session, &Rotation::new(id, old, winner, at, end));
+    assert_stored(store, &after, "the winning rotation").await;
+    for (i, lost) in news.iter().enumerate().filter(|(i, _)| *i != won[0]) {
+        assert_eq!(
+            store.session_by_token(lost).await.unwrap(),
+            None,
+            "the token of a losing rotation ({i}) finds a session"
+        );
+    }
+    assert_eq!(
+        store.retired_token_session(old).await.unwrap(),
+        Some(session.id.clone())
+    );
+    clear(store, users).await;
+}
+
+async fn deleting_a_session_ends_it_once_with_its_retired_tokens<Id, S>(store: &S, users: &[Id; 2])
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    assert_no_sessions(store, users, "delete").await;
+    let [a, _] = users;
+    let session = session_of(a, SessionKind::Refresh);
+    let kept = session_of(a, SessionKind::Token);
+    for s in [&session, &kept] {
+        store.create_session(s.clone()).await.unwrap();
+    }
+    let new = random_digest();
+    let rotation = Rotation::new(
+        &session.id,
+        &session.token_digest,
+        &new,
+        session.last_used_at,
+        session.expires_at,
+    );
+    assert!(rotate(store, rotation.clone()).await);
+    let current = rotated(&session, &rotation);
+
+    assert!(
+        store.delete_session(&session.id).await.unwrap(),
+        "a stored session is deleted"
+    );
+    assert!(
+        !store.delete_session(&session.id).await.unwrap(),
+        "a deleted session is not deleted again"
+    );
+    assert_gone(
+        store,
+        &current,
+        &[&session.token_digest],
+        "a deleted session",
+    )
+    .await;
+    assert_stored(store, &kept, "another session of its user").await;
+    assert_eq!(session_ids(store, a).await, ids_of(&[&kept]));
+    assert!(!store.delete_session("no-such-session").await.unwrap());
+    clear(store, users).await;
+}
+
+async fn deleting_a_users_sessions_leaves_the_other_users<Id, S>(store: &S, users: &[Id; 2])
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    assert_no_sessions(store, users, "delete a user's sessions").await;
+    let [a, b] = users;
+    let mut of_a = Vec::new();
+    let mut of_b = Vec::new();
+    for (user, sessions) in [(a, &mut of_a), (b, &mut of_b)] {
+        for kind in [SessionKind::Token, SessionKind::Refresh] {
+            let session = session_of(user, kind);
+            store.create_session(session.clone()).await.unwrap();
+            sessions.push(session);
+        }
+        // The refresh session rotated once: a retired token to go too.
+        let new = random_digest();
+        let refresh = &sessions[1];
+        let rotation = Rotation::new(
+            &refresh.id,
+            &refresh.token_digest,
+            &new,
+            refresh.last_used_at,
+            refresh.expires_at,
+        );
+        assert!(rotate(store, rotation.clone()).await);
+        let current = rotated(refresh, &rotation);
+        sessions.push(current);
+    }
+    store.delete_user_sessions(a).await.unwrap();
+    let retired_a = of_a[1].token_digest.as_str();
+    assert_gone(store, &of_a[0], &[], "a token session of the user").await;
+    assert_gone(
+        store,
+        &of_a[2],
+        &[retired_a],
+        "a refresh session of the user",
+    )
+    .await;
+    assert_eq!(session_ids(store, a).await, Vec::<String>::new());
+    assert_stored(store, &of_b[0], "another user's token session").await;
+    assert_stored(store, &of_b[2], "another user's refresh session").await;
+    assert_eq!(
+        store
+            .retired_token_session(&of_b[1].token_digest)
+            .await
+            .unwrap(),
+        Some(of_b[1].id.clone()),
+        "another user's retired token"
+    );
+    // Nothing left to delete is no error.
+    store.delete_user_sessions(a).await.unwrap();
+    clear(store, users).await;
+}
+
+async fn ended_sessions_go_and_live_ones_stay<Id, S>(store: &S, users: &[Id; 2], expiry: Expiry)
+where
+    Id: Clone + PartialEq + Debug + Send + Sync + 'static,
+    S: SessionStore<Id>,
+{
+    assert_no_sessions(store, users, "expiry").await;
+    let [a, b] = users;
+    let now = session::now();
+    let ended = |user: &Id, kind: SessionKind, ago: TimeDelta| {
+        let mut session = session_of(user, kind);
+        session.created_at = now - TimeDelta::days(1);
+        session.last_used_at = now - TimeDelta::hours(2);
+        session.expires_at = now - ago;
+        session
+    };
+    let ended_a = ended(a, SessionKind::Token, TimeDelta::hours(1));
+    let refresh_a = ended(a, SessionKind::Refresh, TimeDelta::hours(1));
+    let ended_b = ended(b, SessionKind::Token, TimeDelta::seconds(1));
+    let live_a = session_of(a, SessionKind::Refresh);
+    let mut live_b = session_of(b, SessionKind::Token);
+    live_b.expires_at = now + TimeDelta::days(1);
+    let stored_at = Instant::now();
+    for session in [&ended_a, &refresh_a, &ended_b, &live_a, &live_b] {
+        store.create_session(session.clone()).await.unwrap();
+    }
+    // A session rotated as it ended: its retired token goes with it.
+    let new = random_digest();
+    let rotation = Rotation::new(
+        &refresh_a.id,
+        &refresh_a.token_digest,
+        &new,
+        now - TimeDelta::hours(1),
+        now - TimeDelta::minutes(1),
+    );
+    assert!(rotate(store, rotation.clone()).await);
+    let refresh_a_now = rotated(&refresh_a, &rotation);
+
+    let deleted = store.delete_expired_sessions(now).await.unwrap();
+    match expiry {
+        Expiry::Deleted => assert_eq!(deleted, 3, "the ended sessions are counted"),
+        Expiry::ForgottenWithin(_) => assert!(deleted <= 3, "{deleted} ended sessions counted"),
+    }
+    assert_stored(store, &live_a, "a live session").await;
+    assert_stored(store, &live_b, "another user's live session").await;
+
+    let within = match expiry {
+        Expiry::Deleted => Duration::ZERO,
+        Expiry::ForgottenWithin(within) => within,
+    };
+    let forgotten = async || {
+        store.session(&ended_a.id).await.unwrap().is_none()
+            && store.session(&refresh_a.id).await.unwrap().is_none()
+            && store.session(&ended_b.id).await.unwrap().is_none()
+            && store
+                .retired_token_session(&refresh_a.token_digest)
+                .await
+                .unwrap()
+                .is_none()
+    };
+    while !forgotten().await && stored_at.elapsed() < within {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let what = match expiry {
+        Expiry::Deleted => "deleted as ended".to_owned(),
+        Expiry::ForgottenWithin(within) => format!("forgotten within {within:?}"),
+    };
+    assert_gone(store, &ended_a, &[], &format!("a session {what}")).await;
+    assert_gone(
+        store,
+        &refresh_a_now,
+        &[&refresh_a.token_digest],
+        &format!("a rotated session {what}"),
+    )
+    .await;
+    assert_gone(
+        store,
+        &ended_b,
+        &[],
+        &format!("another user's session {what}"),
+    )
+    .await;
+    assert_eq!(session_ids(store, a).await, ids_of(&[&live_a]));
+    assert_eq!(session_ids(store, b).await, ids_of(&[&live_b]));
+    assert_stored(store, &live_a, "a live session, after").await;
+    assert_stored(store, &live_b, "another user's live session, after").await;
+    clear(store, users).await;
 }

@@ -31,6 +31,7 @@ mod extractors;
 mod hooks;
 mod jwt;
 mod passwords;
+mod refresh_sessions;
 mod register_router;
 mod reset_password;
 mod sessions;

@@ -155,6 +155,36 @@ async fn sqlite_inline_reads_see_every_committed_write_at_once_on_every_thread()
     assert!(store.get(user.id()).await.unwrap().is_none());
 }
 
+/// Two users of `store`, whose sessions the session suite stores.
+async fn two_user_ids<S: UserStore<User = User>>(store: &S) -> [uuid::Uuid; 2] {
+    let a = store.create(data("a@example.com")).await.unwrap();
+    let b = store.create(data("b@example.com")).await.unwrap();
+    [a.id, b.id]
+}
+
+#[tokio::test]
+async fn memory_store_passes_the_session_suite() {
+    let store = MemoryStore::<User>::new();
+    let users = two_user_ids(&store).await;
+    suite::sessions(&store, users, suite::Expiry::Deleted).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_on_a_fresh_file_passes_the_session_suite() {
+    let files = SqliteFiles::default();
+    let store = files.store().await;
+    let users = two_user_ids(&store).await;
+    suite::sessions(&store, users, suite::Expiry::Deleted).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_reading_through_the_pool_only_passes_the_session_suite() {
+    let files = SqliteFiles::default();
+    let store = files.store().await.inline_reads(false);
+    let users = two_user_ids(&store).await;
+    suite::sessions(&store, users, suite::Expiry::Deleted).await;
+}
+
 #[tokio::test]
 async fn memory_store_samples_one_hash_of_each_class() {
     suite::run_hash_samples(|| async { MemoryStore::<User>::new() }).await;
@@ -231,6 +261,26 @@ async fn postgres_store_on_a_fresh_schema_passes_the_store_suite() {
         schemas.count() >= 7,
         "the suite asked for a fresh store per check"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_on_a_fresh_schema_passes_the_session_suite() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    let store = schemas.store::<User>().await;
+    let users = two_user_ids(&store).await;
+    suite::sessions(&store, users, suite::Expiry::Deleted).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_without_its_read_cache_passes_the_session_suite() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    let store = schemas.store::<User>().await.cached_reads(false);
+    let users = two_user_ids(&store).await;
+    suite::sessions(&store, users, suite::Expiry::Deleted).await;
 }
 
 #[tokio::test]
@@ -450,5 +500,54 @@ async fn postgres_migrate_with_a_search_path_naming_no_schema_says_to_create_it(
             assert!(message.contains("CREATE SCHEMA"), "{message}");
         }
         other => panic!("a search_path without the schema: {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Redis (AXUM_USERS_TEST_REDIS_URL; skipped without it unless
+// AXUM_USERS_REQUIRE_SERVICES=1). A key prefix of the run's own, whose keys
+// are deleted at the end, also when the suite fails.
+
+/// The Redis session store: users live elsewhere, so any two ids do; ended
+/// sessions are forgotten by their keys' TTLs (one second for a session
+/// stored or rotated already ended) rather than by `delete_expired_sessions`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_session_store_passes_the_session_suite() {
+    use axum_users::redis::{self, AsyncCommands};
+    use axum_users::store::RedisSessionStore;
+
+    use crate::common::services::{service_url, unreachable_service};
+
+    let Some(url) = service_url("AXUM_USERS_TEST_REDIS_URL", "Redis") else {
+        return;
+    };
+    let prefix = format!("axum_users_test:{}:", uuid::Uuid::new_v4().simple());
+    let store = RedisSessionStore::connect(&url)
+        .await
+        .unwrap_or_else(|e| unreachable_service("Redis", &e))
+        .prefix(prefix.as_str());
+    let users = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+    // On a task of its own, so that a failure still cleans up below.
+    let outcome = tokio::spawn(async move {
+        let expiry = suite::Expiry::ForgottenWithin(std::time::Duration::from_secs(3));
+        suite::sessions(&store, users, expiry).await;
+    })
+    .await;
+
+    let mut raw = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let () = raw.del(keys).await.unwrap();
+    }
+    if let Err(failed) = outcome {
+        std::panic::resume_unwind(failed.into_panic());
     }
 }

@@ -104,6 +104,7 @@ async fn database_strategy_on_postgres_passes_the_strategy_suite() {
 /// The Redis strategy: the shared suite on the machine's Redis
 /// (`AXUM_USERS_TEST_REDIS_URL`), what it stores there, and how it fails.
 mod redis_strategy {
+    use std::collections::HashMap;
     use std::net::SocketAddr;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
@@ -114,7 +115,10 @@ mod redis_strategy {
     use axum_users::auth::{RedisStrategy, Strategy};
     use axum_users::error::Error;
     use axum_users::redis::{self, AsyncCommands, aio::MultiplexedConnection};
-    use axum_users::store::MemoryStore;
+    use axum_users::session::LoginContext;
+    use axum_users::store::{
+        MemoryStore, RedisSessionStore, Rotation, Session, SessionKind, SessionStore,
+    };
     use sha2::{Digest, Sha256};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
@@ -200,11 +204,64 @@ mod redis_strategy {
         fn index_key(&self, user: &User) -> String {
             format!("{}user:{}", self.prefix, user.id)
         }
+
+        fn id_key(&self, id: &str) -> String {
+            format!("{}sid:{id}", self.prefix)
+        }
+
+        fn retired_key(&self, digest: &str) -> String {
+            format!("{}retired:{digest}", self.prefix)
+        }
+
+        /// The id of the session of a live token, as its hash holds it.
+        async fn session_id(&self, token: &str) -> String {
+            let id: Option<String> = self
+                .raw
+                .clone()
+                .hget(self.token_key(token), "id")
+                .await
+                .unwrap();
+            id.expect("a live token's session")
+        }
+
+        /// The members of a user's index, sorted.
+        async fn index(&self, user: &User) -> Vec<String> {
+            let mut members: Vec<String> = self
+                .raw
+                .clone()
+                .smembers(self.index_key(user))
+                .await
+                .unwrap();
+            members.sort();
+            members
+        }
     }
 
     fn digest(token: &str) -> String {
         format!("{:x}", Sha256::digest(token.as_bytes()))
     }
+
+    fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
+        items.sort();
+        items
+    }
+
+    async fn key_type(raw: &mut MultiplexedConnection, key: &str) -> String {
+        redis::cmd("TYPE").arg(key).query_async(raw).await.unwrap()
+    }
+
+    /// The key expires in `lifetime` seconds (give or take a slow test).
+    async fn assert_ttl(raw: &mut MultiplexedConnection, key: &str, lifetime: i64) {
+        let ttl: i64 = raw.ttl(key).await.unwrap();
+        assert!(
+            (lifetime - 10..=lifetime).contains(&ttl),
+            "{key}: TTL {ttl}, expected {lifetime}"
+        );
+    }
+
+    /// The fields of a session's hash, with the agent `a` and address `i`
+    /// when the login had them.
+    const HASH_FIELDS: [&str; 10] = ["a", "b", "c", "e", "f", "i", "id", "k", "l", "u"];
 
     async fn write(strategy: &RedisStrategy, user: &User) -> String {
         Strategy::<User>::write_token(
@@ -247,49 +304,103 @@ mod redis_strategy {
         run.clean_up().await;
     }
 
+    /// A session is a hash under its token's digest (never the token), found
+    /// by id through a string key holding the digest, listed by id in its
+    /// user's set; all three live the session's lifetime.
     #[tokio::test]
-    async fn redis_stores_the_binding_and_hyphenated_id_under_the_digest_with_the_lifetime_as_ttl()
-    {
+    async fn redis_keeps_a_hash_under_the_digest_an_id_key_and_an_index_entry_for_the_lifetime() {
         let Some(run) = Run::connect().await else {
             return;
         };
         let strategy = run.strategy.clone().lifetime(Duration::from_secs(3600));
         let [a, _] = users().await;
-        let token = write(&strategy, &a).await;
+        let login = LoginContext::new(
+            "redis",
+            Some("curl/8.5.0"),
+            Some("203.0.113.9".parse().unwrap()),
+        );
+        let token = Strategy::<User>::write_token(&strategy, &a, &login)
+            .await
+            .unwrap()
+            .access_token;
         let mut raw = run.raw.clone();
 
+        // The session: a hash under the digest of its token.
         let key = run.token_key(&token);
-        let value: Option<String> = raw.get(&key).await.unwrap();
-        // The fingerprint of the credentials the session is bound to, then the id.
-        assert_eq!(
-            value,
-            Some(format!(
-                "{} {}",
-                axum_users::auth::Binding::fingerprint(&a),
-                a.id.hyphenated()
-            ))
+        assert_eq!(key_type(&mut raw, &key).await, "hash");
+        let hash: HashMap<String, String> = raw.hgetall(&key).await.unwrap();
+        let id = hash.get("id").cloned().expect("the session id");
+        assert!(
+            axum_users::session::could_be_session_id(&id) && id.len() == 22,
+            "{id}"
         );
-        let ttl: i64 = raw.ttl(&key).await.unwrap();
-        assert!((3590..=3600).contains(&ttl), "TTL {ttl}");
-        let exists: bool = raw.exists(format!("{}{token}", run.prefix)).await.unwrap();
-        assert!(!exists, "the token itself is never a key");
+        let opened: i64 = hash["c"].parse().unwrap();
+        let now = chrono::Utc::now().timestamp();
+        assert!((now - 10..=now).contains(&opened), "opened at {opened}");
+        let expected: HashMap<String, String> = [
+            ("id", id.clone()),
+            // The user's hyphenated id, the fingerprint of the credentials.
+            ("u", a.id.hyphenated().to_string()),
+            ("f", axum_users::auth::Binding::fingerprint(&a)),
+            ("b", "redis".to_owned()),
+            ("k", "token".to_owned()),
+            ("c", opened.to_string()),
+            ("l", opened.to_string()),
+            ("e", (opened + 3600).to_string()),
+            ("a", "curl/8.5.0".to_owned()),
+            ("i", "203.0.113.9".to_owned()),
+        ]
+        .into_iter()
+        .map(|(field, value)| (field.to_owned(), value))
+        .collect();
+        assert_eq!(hash, expected);
+        assert_ttl(&mut raw, &key, 3600).await;
 
+        // Its id's key holds the digest.
+        let id_key = run.id_key(&id);
+        assert_eq!(key_type(&mut raw, &id_key).await, "string");
+        let held: String = raw.get(&id_key).await.unwrap();
+        assert_eq!(held, digest(&token));
+        assert_ttl(&mut raw, &id_key, 3600).await;
+
+        // The user's index: a set of session ids.
         let index = run.index_key(&a);
-        let kind: String = redis::cmd("TYPE")
-            .arg(&index)
-            .query_async(&mut raw)
-            .await
-            .unwrap();
-        assert_eq!(kind, "set", "the per-user index is a set");
-        let members: Vec<String> = raw.smembers(&index).await.unwrap();
-        assert_eq!(members, vec![digest(&token)]);
-        let ttl: i64 = raw.ttl(&index).await.unwrap();
-        assert!((3590..=3600).contains(&ttl), "index TTL {ttl}");
+        assert_eq!(
+            key_type(&mut raw, &index).await,
+            "set",
+            "the index is a set"
+        );
+        assert_eq!(run.index(&a).await, vec![id.clone()]);
+        assert_ttl(&mut raw, &index, 3600).await;
+
+        // Nothing else; the token is in no key's name.
+        let keys = run.keys().await;
+        assert_eq!(keys, sorted(vec![key.clone(), id_key, index.clone()]));
+        assert!(keys.iter().all(|key| !key.contains(&token)), "{keys:?}");
+
+        // A login without agent nor address stores neither.
+        let bare = write(&strategy, &a).await;
+        let fields: Vec<String> = raw.hkeys(run.token_key(&bare)).await.unwrap();
+        let without: Vec<&str> = HASH_FIELDS
+            .into_iter()
+            .filter(|field| !["a", "i"].contains(field))
+            .collect();
+        assert_eq!(sorted(fields), without);
+        assert_eq!(
+            run.index(&a).await,
+            sorted(vec![id, run.session_id(&bare).await])
+        );
         run.clean_up().await;
     }
 
+    /// Every key of the prefix is one of the layout's (a session hash under a
+    /// digest, an id key holding the current digest, a user's index of
+    /// session ids, a retired digest naming its session), of the layout's
+    /// type and holding only what the layout says: no key names a token, no
+    /// string holds a user id. A logout takes its session's keys and index
+    /// entry away.
     #[tokio::test]
-    async fn redis_has_no_string_key_holding_a_user_id_but_the_token_keys() {
+    async fn redis_holds_only_the_layouts_keys_and_logout_takes_its_session_out_of_the_index() {
         let Some(run) = Run::connect().await else {
             return;
         };
@@ -300,45 +411,149 @@ mod redis_strategy {
             live.push(write(strategy, user).await);
         }
         let gone = write(strategy, &a).await;
+        let gone_id = run.session_id(&gone).await;
         Strategy::<User>::destroy_token(strategy, &gone, &a)
             .await
             .unwrap();
-
-        let token_keys: Vec<String> = live.iter().map(|t| run.token_key(t)).collect();
-        let mut raw = run.raw.clone();
-        let mut strings = Vec::new();
-        for key in run.keys().await {
-            let kind: String = redis::cmd("TYPE")
-                .arg(&key)
-                .query_async(&mut raw)
+        // A refresh session of b, rotated once through the store: a retired digest.
+        let store = RedisSessionStore::connect(&run.url)
+            .await
+            .unwrap()
+            .prefix(run.prefix.as_str());
+        let (first, second) = ("first refresh token", "second refresh token");
+        let refresh = Session::open(
+            b.id,
+            SessionKind::Refresh,
+            digest(first),
+            &LoginContext::internal("refresh"),
+            axum_users::session::now() + chrono::TimeDelta::hours(1),
+            axum_users::auth::Binding::fingerprint(&b),
+        )
+        .unwrap();
+        store.create_session(refresh.clone()).await.unwrap();
+        let new_digest = digest(second);
+        let rotation = Rotation::new(
+            &refresh.id,
+            &refresh.token_digest,
+            &new_digest,
+            refresh.last_used_at,
+            refresh.expires_at,
+        );
+        assert!(
+            SessionStore::<uuid::Uuid>::rotate_session_token(&store, rotation)
                 .await
-                .unwrap();
-            match kind.as_str() {
-                "string" => strings.push(key),
-                "set" => assert!(
-                    key == run.index_key(&a) || key == run.index_key(&b),
-                    "unexpected set {key}"
-                ),
-                other => panic!("unexpected key {key} of type {other}"),
+                .unwrap()
+        );
+
+        let mut current: Vec<String> = live.iter().map(|token| digest(token)).collect();
+        current.push(digest(second));
+        let tokens = [
+            live.clone(),
+            vec![gone.clone(), first.into(), second.into()],
+        ]
+        .concat();
+        let mut raw = run.raw.clone();
+        let (mut hashes, mut id_keys, mut indexes, mut retired) =
+            (Vec::new(), HashMap::new(), Vec::new(), Vec::new());
+        for key in run.keys().await {
+            assert!(
+                tokens.iter().all(|token| !key.contains(token.as_str())),
+                "a token is in the key {key}"
+            );
+            let rest = key.strip_prefix(run.prefix.as_str()).unwrap();
+            let kind = key_type(&mut raw, &key).await;
+            if let Some(id) = rest.strip_prefix("sid:") {
+                assert_eq!(kind, "string", "{key}");
+                let held: String = raw.get(&key).await.unwrap();
+                assert!(
+                    current.contains(&held),
+                    "{key} holds {held}, no current digest"
+                );
+                id_keys.insert(id.to_owned(), held);
+            } else if let Some(user) = rest.strip_prefix("user:") {
+                assert_eq!(kind, "set", "{key}");
+                let user: uuid::Uuid = user.parse().unwrap();
+                assert!(user == a.id || user == b.id, "{key}");
+                indexes.push(user);
+            } else if let Some(old) = rest.strip_prefix("retired:") {
+                assert_eq!(kind, "string", "{key}");
+                let held: String = raw.get(&key).await.unwrap();
+                assert_eq!(held, refresh.id, "{key} names its session");
+                retired.push(old.to_owned());
+            } else {
+                assert!(
+                    rest.len() == 64
+                        && rest.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+                    "a key outside the layout: {key}"
+                );
+                assert_eq!(kind, "hash", "{key}");
+                let hash: HashMap<String, String> = raw.hgetall(&key).await.unwrap();
+                for field in hash.keys() {
+                    assert!(
+                        HASH_FIELDS.contains(&field.as_str()),
+                        "{key} has a field {field}"
+                    );
+                }
+                // Its id's key holds this very digest.
+                let held: Option<String> = raw.get(run.id_key(&hash["id"])).await.unwrap();
+                assert_eq!(held.as_deref(), Some(rest), "{key}: its id's key");
+                hashes.push(rest.to_owned());
             }
         }
-        strings.sort();
-        let mut expected = token_keys.clone();
-        expected.sort();
         assert_eq!(
-            strings, expected,
-            "the only string keys are live token keys"
+            sorted(hashes),
+            sorted(current.clone()),
+            "a hash per live session"
         );
+        assert_eq!(
+            sorted(id_keys.values().cloned().collect()),
+            sorted(current),
+            "an id key per live session"
+        );
+        assert_eq!(sorted(indexes), sorted(vec![a.id, b.id]));
+        assert_eq!(retired, vec![digest(first)], "the rotated token only");
+        // The retired digest lives as long as its session then did.
+        assert_ttl(&mut raw, &run.retired_key(&digest(first)), 3600).await;
 
-        let a_index: Vec<String> = raw.smembers(run.index_key(&a)).await.unwrap();
-        let mut a_expected = vec![digest(&live[0]), digest(&live[1])];
-        let mut a_index = a_index;
-        a_index.sort();
-        a_expected.sort();
+        // The index lists the ids of the user's live sessions, the logged-out
+        // one no more.
+        let a_ids = sorted(vec![
+            run.session_id(&live[0]).await,
+            run.session_id(&live[1]).await,
+        ]);
         assert_eq!(
-            a_index, a_expected,
-            "logout removed its digest from the index"
+            run.index(&a).await,
+            a_ids,
+            "logout removed its entry from the index"
         );
+        assert!(!id_keys.contains_key(&gone_id), "logout removed its id key");
+        let b_ids = sorted(vec![run.session_id(&live[2]).await, refresh.id.clone()]);
+        assert_eq!(run.index(&b).await, b_ids);
+        run.clean_up().await;
+    }
+
+    #[tokio::test]
+    async fn redis_index_is_pruned_of_dead_session_ids_when_it_reaches_64_entries() {
+        let Some(run) = Run::connect().await else {
+            return;
+        };
+        let short = run.strategy.clone().lifetime(Duration::from_secs(1));
+        let long = run.strategy.clone();
+        let [a, _] = users().await;
+        for _ in 0..62 {
+            write(&short, &a).await;
+        }
+        let kept = write(&long, &a).await;
+        let kept_id = run.session_id(&kept).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // 63 entries, 62 of them dead: not pruned yet (pruning is amortised,
+        // at powers of two).
+        let listed: usize = run.raw.clone().scard(run.index_key(&a)).await.unwrap();
+        assert_eq!(listed, 63);
+        // The 64th entry prunes the 62 dead ones.
+        let newest = write(&long, &a).await;
+        let newest_id = run.session_id(&newest).await;
+        assert_eq!(run.index(&a).await, sorted(vec![kept_id, newest_id]));
         run.clean_up().await;
     }
 
@@ -360,34 +575,21 @@ mod redis_strategy {
             let exists: bool = raw.exists(&key).await.unwrap();
             assert!(!exists, "{key} is gone");
         }
+        let b1_id = run.session_id(&b1).await;
+        assert_eq!(
+            run.keys().await,
+            sorted(vec![
+                run.token_key(&b1),
+                run.id_key(&b1_id),
+                run.index_key(&b)
+            ]),
+            "only the other user's session is left"
+        );
         assert_eq!(read(strategy, &b1).await.unwrap(), Some(b.id));
         // Nothing to end is not an error.
         Strategy::<User>::destroy_all_tokens(strategy, &a)
             .await
             .unwrap();
-        run.clean_up().await;
-    }
-
-    #[tokio::test]
-    async fn redis_index_sheds_expired_tokens_as_it_grows() {
-        let Some(run) = Run::connect().await else {
-            return;
-        };
-        let short = run.strategy.clone().lifetime(Duration::from_secs(1));
-        let long = run.strategy.clone();
-        let [a, _] = users().await;
-        for _ in 0..62 {
-            write(&short, &a).await;
-        }
-        let kept = write(&long, &a).await;
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        // The 64th entry triggers the pruning of the 62 expired ones.
-        let newest = write(&long, &a).await;
-        let mut members: Vec<String> = run.raw.clone().smembers(run.index_key(&a)).await.unwrap();
-        members.sort();
-        let mut expected = vec![digest(&kept), digest(&newest)];
-        expected.sort();
-        assert_eq!(members, expected);
         run.clean_up().await;
     }
 
