@@ -404,7 +404,7 @@ for store in $STORES; do
     port=$(free_port)
     base="http://127.0.0.1:$port"
     log "[$store] example server on $base (DATABASE_URL=$db_url)"
-    BIND="127.0.0.1:$port" SECRET="$SECRET" DATABASE_URL="$db_url" RUST_LOG=warn \
+    BIND="127.0.0.1:$port" SECRET="$SECRET" DATABASE_URL="$db_url" RUST_LOG=warn LOGIN_THROTTLE=off \
         ADMIN_EMAIL="bench-admin@example.com" ADMIN_PASSWORD="Admin-pass-5931!" \
         taskset -c "$SERVER_CPU" "$SERVER_BIN" >"$WORK/server-$store.log" 2>&1 &
     server_pid=$!

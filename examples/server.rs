@@ -18,7 +18,9 @@
 //! | `SMTP_URL` | unset: mails are printed to stdout, with a warning | `smtp://host[:port]`: plain SMTP (no TLS, no auth) for the reset and verification mails |
 //! | `MAIL_FROM` | `axum-users <noreply@axum-users.invalid>` | the mails' sender |
 //! | `FRONTEND_URL` | unset | when set, mails carry a link `$FRONTEND_URL/reset-password?token=…` or `$FRONTEND_URL/verify?token=…` |
-//! | `REDIS_URL` | unset | when set, `/auth/redis`: bearer tokens stored in Redis (revocable) |
+//! | `REDIS_URL` | unset | when set, `/auth/redis`: bearer tokens stored in Redis (revocable); the login throttle and the mail cap then count in Redis, shared by every instance |
+//! | `LOGIN_THROTTLE` | `5/300` | `N/S`: after N failed logins for one address within S seconds, that address answers 429 until the window has passed; `off` disables it |
+//! | `TRUSTED_ORIGINS` | unset | comma-separated origins (`https://app.example.com`) allowed besides the server's own for cookie-authenticated requests |
 //! | `RUST_LOG` | `info` | log filter; `tower_http=debug` adds a line per request |
 //! | `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET` | unset | when all three are set, OAuth login with that OpenID Connect provider at `/auth/oidc` and `/auth/associate/oidc` |
 //! | `OAUTH_REDIRECT_BASE` | `http://$BIND` | the base of the OAuth callback URLs registered at the providers (`<base>/auth/oidc/callback`, `<base>/auth/associate/oidc/callback`, …); never taken from the request |
@@ -47,14 +49,16 @@ use axum_users::auth::{
     AuthBackend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy, RedisStrategy,
     RefreshStrategy,
 };
+use axum_users::csrf::CsrfProtection;
 use axum_users::http::request::Parts;
 use axum_users::oauth::{OAuthConfig, OAuthProvider, OidcProvider, presets};
 use axum_users::openapi;
 use axum_users::password::Verified;
 use axum_users::store::{
-    MemoryStore, OAuthAccountStore, PostgresStore, SessionStore, SqliteStore, UserChanges,
-    UserStore,
+    MemoryStore, OAuthAccountStore, PostgresStore, RedisSessionStore, SessionStore, SqliteStore,
+    UserChanges, UserStore,
 };
+use axum_users::throttle::{Limit, LoginThrottle, MailCap, MemoryThrottle, RedisThrottle};
 use axum_users::tokens::{MIN_SECRET_BYTES, random_token};
 use axum_users::{
     AxumUsers, Email, Error, Password, Routes, User, UserData, UserHooks, UserManager, UserModel,
@@ -164,6 +168,12 @@ fn secret_from_env() -> Result<Secret, String> {
     }
 }
 
+/// Where the throttle counts: Redis (shared) or this process.
+enum Counters {
+    Redis(RedisThrottle),
+    Memory(MemoryThrottle),
+}
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
@@ -177,10 +187,33 @@ async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clon
     // Revocable sessions live beside the users, in the same store.
     let sessions = DatabaseStrategy::new(store.clone());
     let refresh_sessions = store.clone();
+    // Login throttling (LOGIN_THROTTLE, 5 failures per 300 s by default) and
+    // the cap on mails (3 per address, hour and route), counted in Redis when
+    // REDIS_URL is set (shared by every instance), else in this process.
+    let redis_url = env_set("REDIS_URL");
+    let counters = match &redis_url {
+        Some(url) => Counters::Redis(RedisThrottle::new(RedisSessionStore::connect_lazy(
+            url.trim(),
+        )?)),
+        None => Counters::Memory(MemoryThrottle::new()),
+    };
+    let per_address = Limit::parse(&env_or("LOGIN_THROTTLE", "5/300"))?;
+    let (login_throttle, mail_cap) = match counters {
+        Counters::Redis(redis) => (
+            LoginThrottle::new(redis.clone()).per_address(per_address),
+            MailCap::new(redis),
+        ),
+        Counters::Memory(memory) => (
+            LoginThrottle::new(memory.clone()).per_address(per_address),
+            MailCap::new(memory),
+        ),
+    };
     let manager = UserManager::builder(store)
         .hooks(hooks)
         .token_secret(&secret.value)
         .allow_short_secrets(secret.allow_short)
+        .login_throttle(login_throttle)
+        .mail_cap(mail_cap)
         .try_build()?;
     ensure_admin(&manager).await?;
     // What a failed login costs, measured on the hashes the store holds (a
@@ -221,8 +254,8 @@ async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clon
     ];
     // Redis sessions when REDIS_URL is set. The server starts even while Redis
     // is down: requests that need it answer 503 until it is back.
-    let redis = match std::env::var("REDIS_URL") {
-        Ok(url) if !url.trim().is_empty() => {
+    let redis = match redis_url {
+        Some(url) => {
             let strategy = RedisStrategy::connect_lazy(url.trim())?;
             tracing::info!("sessions: Redis at /auth/redis");
             let backend =
@@ -230,9 +263,12 @@ async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clon
             backends.push(backend.clone());
             Some(backend)
         }
-        _ => None,
+        None => None,
     };
-    let users = AxumUsers::new(manager, backends);
+    // Cookie requests from other sites are refused; TRUSTED_ORIGINS adds
+    // origins besides the server's own.
+    let csrf = CsrfProtection::new().trusted_origins_list(&env_or("TRUSTED_ORIGINS", ""))?;
+    let users = AxumUsers::new(manager, backends).csrf(csrf);
 
     // Every router is mounted through `Routes`, which records what it mounts
     // where: the OpenAPI document is generated from the same configuration.
@@ -644,6 +680,47 @@ impl UserHooks<User> for ExampleHooks {
             token,
         );
         self.send(user.email(), "Verify your e-mail address", body)
+            .await
+    }
+
+    async fn on_after_request_email_change(
+        &self,
+        user: &User,
+        new_email: &str,
+        token: &str,
+        _request: Option<&Parts>,
+    ) -> axum_users::Result<()> {
+        let body = self.body(
+            "Someone asked to make this the address of their account. \
+             Confirm with the token below.",
+            "confirm-email-change",
+            token,
+        );
+        self.send(new_email, "Confirm your new e-mail address", body)
+            .await?;
+        // A notice to the current address, without the token.
+        let notice = format!(
+            "Hello,\n\nSomeone asked to change the address of your account to {new_email}. \
+             Nothing changes until the new address confirms. If it was not you, change \
+             your password now.\n"
+        );
+        self.send(
+            user.email(),
+            "Your e-mail address is about to change",
+            notice,
+        )
+        .await
+    }
+
+    async fn on_password_changed(
+        &self,
+        user: &User,
+        _request: Option<&Parts>,
+    ) -> axum_users::Result<()> {
+        let notice = "Hello,\n\nThe password of your account was changed. If it was not \
+                      you, reset it now and check your sessions.\n"
+            .to_owned();
+        self.send(user.email(), "Your password was changed", notice)
             .await
     }
 }

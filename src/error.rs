@@ -76,6 +76,14 @@ error_codes! {
     OAuthUserAlreadyExists = "OAUTH_USER_ALREADY_EXISTS",
     /// Linking a provider account that another user already owns.
     OAuthAccountAlreadyLinked = "OAUTH_ACCOUNT_ALREADY_LINKED",
+    /// A current password that is wrong, empty or missing (password change,
+    /// e-mail change, `PATCH /users/me` when the manager requires it).
+    InvalidCurrentPassword = "INVALID_CURRENT_PASSWORD",
+    /// A password change to a password the policy rejects.
+    ChangePasswordInvalidPassword = "CHANGE_PASSWORD_INVALID_PASSWORD",
+    /// An e-mail change token that is bad, expired or used, or whose address
+    /// was taken meanwhile.
+    ChangeEmailBadToken = "CHANGE_EMAIL_BAD_TOKEN",
 }
 
 impl ErrorCode {
@@ -193,6 +201,17 @@ pub enum Error {
     /// revoked or already rotated (reuse, which ends its session).
     #[error("invalid refresh token")]
     RefreshTokenInvalid,
+    /// 429 `LOGIN_TOO_MANY_ATTEMPTS` with `Retry-After`: the login throttle
+    /// locked the address (or the client) for `retry_after` more seconds.
+    #[error("too many login attempts")]
+    TooManyAttempts {
+        /// Seconds until the window closes.
+        retry_after: u64,
+    },
+    /// 403 `CSRF_ORIGIN_MISMATCH`: a cookie-authenticated request (or a
+    /// cookie login) from another site ([`CsrfProtection`](crate::csrf::CsrfProtection)).
+    #[error("cross-site request refused")]
+    CsrfOriginMismatch,
     /// The user is authenticated but lacks a required flag: 403.
     #[error("forbidden")]
     Forbidden,
@@ -319,6 +338,10 @@ impl Error {
             Error::UserNotFound | Error::NotFound => text(StatusCode::NOT_FOUND, "Not Found"),
             Error::Unauthorized => text(StatusCode::UNAUTHORIZED, "Unauthorized"),
             Error::RefreshTokenInvalid => text(StatusCode::UNAUTHORIZED, "REFRESH_TOKEN_INVALID"),
+            Error::TooManyAttempts { .. } => {
+                text(StatusCode::TOO_MANY_REQUESTS, "LOGIN_TOO_MANY_ATTEMPTS")
+            }
+            Error::CsrfOriginMismatch => text(StatusCode::FORBIDDEN, "CSRF_ORIGIN_MISMATCH"),
             Error::Forbidden => text(StatusCode::FORBIDDEN, "Forbidden"),
             Error::Validation { loc, message } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -395,6 +418,11 @@ impl IntoResponse for Error {
                 axum::http::HeaderValue::from_static("Bearer"),
             );
         }
+        if let Error::TooManyAttempts { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, retry_after.into());
+        }
         response
     }
 }
@@ -409,10 +437,10 @@ mod tests {
     #[test]
     fn every_code_has_its_wire_string_once() {
         let mut wires: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(wires.len(), 17);
+        assert_eq!(wires.len(), 20);
         wires.sort();
         wires.dedup();
-        assert_eq!(wires.len(), 17, "no two codes share a wire string");
+        assert_eq!(wires.len(), 20, "no two codes share a wire string");
         assert_eq!(
             ErrorCode::LoginBadCredentials.to_string(),
             "LOGIN_BAD_CREDENTIALS"
@@ -426,6 +454,8 @@ mod tests {
             (Error::UserAlreadyExists, 400),
             (Error::Unauthorized, 401),
             (Error::RefreshTokenInvalid, 401),
+            (Error::TooManyAttempts { retry_after: 1 }, 429),
+            (Error::CsrfOriginMismatch, 403),
             (Error::Forbidden, 403),
             (Error::NotFound, 404),
             (Error::validation(&["body"], "x"), 422),

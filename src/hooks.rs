@@ -145,6 +145,62 @@ pub trait UserHooks<U: UserModel>: Send + Sync + 'static {
         Ok(())
     }
 
+    /// After a login failed for `email` (a wrong password, an unknown or
+    /// inactive account; `user` is the account, when there is one), or a
+    /// current password was wrong. Also a `tracing` event on
+    /// `axum_users::audit`.
+    async fn on_failed_login(
+        &self,
+        _email: &str,
+        _user: Option<&U>,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// After the login throttle locked `email` (its last allowed attempt
+    /// failed): the next logins answer 429 until the window closes.
+    async fn on_lockout(
+        &self,
+        _email: &str,
+        _user: Option<&U>,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// After the user's password changed, whichever way (`POST
+    /// /users/me/change-password`, `PATCH /users/me`, a superuser's update,
+    /// a reset): the place for a notice mail to the account's address.
+    async fn on_password_changed(&self, _user: &U, _request: Option<&Parts>) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a user asked to change their address to `new_email`: mail
+    /// `token` to `new_email` (whose owner confirms with `POST
+    /// /auth/confirm-email-change`), and a notice to the current address.
+    /// Nothing has changed yet.
+    async fn on_after_request_email_change(
+        &self,
+        _user: &U,
+        _new_email: &str,
+        _token: &str,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a change of address was confirmed: `user` as stored now,
+    /// `old_email` the address it had.
+    async fn on_email_changed(
+        &self,
+        _user: &U,
+        _old_email: &str,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
     /// After a refresh token was rotated: `session` as it is now.
     async fn on_after_refresh(
         &self,
@@ -157,8 +213,8 @@ pub trait UserHooks<U: UserModel>: Send + Sync + 'static {
 
     /// After a session ended, and why (a logout, a revoke, a detected reuse
     /// of a refresh token, its expiry, a password change…). Called once per
-    /// session; an error only changes the response of the request that
-    /// ended it (the session is gone either way).
+    /// session; an error is logged (the session is gone either way, and the
+    /// request that ended it goes on).
     async fn on_session_ended(
         &self,
         _session: &Session<U::Id>,

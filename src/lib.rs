@@ -79,10 +79,10 @@
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
-//! | *(none)* | — | the routers, [`AxumUsers`] and [`Routes`]; [`auth::JwtStrategy`] and [`auth::DatabaseStrategy`]; [`auth::BearerTransport`] and [`auth::CookieTransport`]; [`store::MemoryStore`]; the extractors, hooks, password hashing and policy |
+//! | *(none)* | — | the routers, [`AxumUsers`] and [`Routes`]; [`auth::JwtStrategy`], [`auth::DatabaseStrategy`] and [`auth::RefreshStrategy`] (rotating refresh tokens); [`auth::BearerTransport`] and [`auth::CookieTransport`]; [`store::MemoryStore`]; the session routes; the extractors, hooks, password hashing and policy |
 //! | `sqlite` | no | [`SqliteStore`]: users, sessions and OAuth accounts in SQLite (sqlx, embedded migrations) |
 //! | `postgres` | no | [`PostgresStore`]: the same in PostgreSQL (sqlx, embedded migrations, UUID ids) |
-//! | `redis` | no | [`RedisStrategy`]: revocable sessions in Redis (redis-rs `ConnectionManager`), and the [`redis`][redis-crate] crate re-exported |
+//! | `redis` | no | [`RedisStrategy`] and `store::RedisSessionStore`: revocable sessions and refresh-token sessions in Redis (redis-rs `ConnectionManager`), and the [`redis`][redis-crate] crate re-exported |
 //! | `oauth` | no | the [`oauth`][oauth-mod] module: OAuth2 and OpenID Connect login (`AxumUsers::oauth_router`, `oauth_associate_router`) and presets for GitHub, Google, Microsoft, Discord and GitLab (reqwest with rustls) |
 //! | `openapi` | no | the [`openapi`][openapi-mod] module: `Routes::openapi`, the OpenAPI 3.1 document of the mounted routers, and `openapi::docs_router`, Swagger UI vendored in the crate |
 //! | `test-suites` | no | the shared test suites, `store::suite` and `auth::strategy::suite`, to check a store or a strategy of your own: enable it in your `[dev-dependencies]` |
@@ -107,7 +107,7 @@
 //! | [Getting started](guide::getting_started) | from an empty axum application to registration, login, protected routes, your own fields and hooks |
 //! | [The routes](guide::routes) | every router's routes, requests, answers and errors; the error type; mounting with [`Routes`] |
 //! | [Password reset and e-mail verification](guide::flows) | both token flows, and sending their mail from hooks |
-//! | [Sessions](guide::sessions) | backends, transports and strategies: JWT, database or Redis sessions, "log out everywhere" |
+//! | [Sessions](guide::sessions) | backends, transports and strategies: JWT, database or Redis sessions, refresh tokens (rotation, reuse detection, immediate revocation); listing and ending sessions, the client's address, "log out everywhere" |
 //! | [OAuth login](guide::oauth) | the flow, the providers and how to register at each, the security choices |
 //! | [Configuration](guide::configuration) | every option and its default, and the example server's environment |
 //! | [Hooks](guide::hooks) | each hook, when it fires, what its error does; a mailer and an audit log |
@@ -126,10 +126,12 @@
 //! | --- | --- |
 //! | [`routers`] | [`AxumUsers`], the front door that builds the routers, and [`Routes`], which mounts them |
 //! | [`manager`] | [`UserManager`], where every rule about users lives once, and its builder |
-//! | [`auth`] | backends: transports (bearer, cookie), strategies (JWT, database, Redis) and the authenticator |
+//! | [`auth`] | backends: transports (bearer, cookie), strategies (JWT, database, Redis, refresh tokens) and the authenticator |
+//! | [`session`] | the one session model: [`session::Session`], why one ended ([`session::SessionEnd`]), where a login comes from ([`session::LoginContext`]) |
+//! | [`client`] | the client's address of a request, and the reverse proxies trusted to tell it ([`client::TrustedProxies`]) |
 //! | [`extract`] | the extractors of the routes and of the application's own handlers |
 //! | [`user`] | the user model: [`User`], your own fields ([`UserFields`]), or a struct of your own ([`UserModel`]) |
-//! | [`store`] | where users live: [`store::UserStore`] and the provided stores |
+//! | [`store`] | where users and sessions live: [`store::UserStore`], [`store::SessionStore`] and the provided stores |
 //! | [`hooks`] | [`UserHooks`]: the application's reactions to events and its password rules |
 //! | [`password`] | argon2id hashing on threads of its own, and the password policy |
 //! | [`tokens`] | the JWT codec (HS256, RS256, ES256) and random opaque tokens |
@@ -171,6 +173,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod csrf;
 mod email;
 pub mod error;
 pub mod extract;
@@ -186,6 +189,7 @@ pub mod password;
 pub mod routers;
 pub mod session;
 pub mod store;
+pub mod throttle;
 pub mod tokens;
 pub mod user;
 

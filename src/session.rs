@@ -229,6 +229,8 @@ pub enum SessionEnd {
     PasswordReset,
     /// The user was deactivated.
     Deactivated,
+    /// A change of the user's address was confirmed.
+    EmailChanged,
     /// The user was deleted.
     Deleted,
     /// The application ended every session of the user
@@ -248,6 +250,7 @@ impl SessionEnd {
             SessionEnd::PasswordChanged => "password_changed",
             SessionEnd::PasswordReset => "password_reset",
             SessionEnd::Deactivated => "deactivated",
+            SessionEnd::EmailChanged => "email_changed",
             SessionEnd::Deleted => "deleted",
             SessionEnd::LogoutEverywhere => "logout_everywhere",
         }

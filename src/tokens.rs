@@ -246,6 +246,8 @@ pub(crate) fn now_secs() -> u64 {
 pub const RESET_AUDIENCE: &str = "fastapi-users:reset";
 /// The audience of e-mail verification tokens, as FastAPI Users sets it.
 pub const VERIFY_AUDIENCE: &str = "fastapi-users:verify";
+/// The audience of e-mail change tokens (`POST /auth/confirm-email-change`).
+pub const EMAIL_CHANGE_AUDIENCE: &str = "axum-users:change-email";
 
 /// A secret for signing tokens; `Debug` shows nothing of it.
 #[derive(Clone)]

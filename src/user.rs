@@ -478,6 +478,12 @@ pub struct UserUpdate<P> {
     /// A new password.
     #[serde(default, deserialize_with = "non_null")]
     pub password: Option<Password>,
+    /// The current password: checked for a new password or address when
+    /// the manager requires it
+    /// ([`UserManagerBuilder::current_password_on_update`](crate::UserManagerBuilder::current_password_on_update)),
+    /// ignored otherwise.
+    #[serde(default, deserialize_with = "non_null")]
+    pub current_password: Option<Password>,
     /// Superusers only.
     #[serde(default, deserialize_with = "non_null")]
     pub is_active: Option<bool>,
@@ -497,6 +503,7 @@ impl<P: Default> Default for UserUpdate<P> {
         Self {
             email: None,
             password: None,
+            current_password: None,
             is_active: None,
             is_superuser: None,
             is_verified: None,

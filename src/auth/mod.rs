@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use axum::response::Response;
 use http::request::Parts;
 
+use crate::csrf::CsrfProtection;
 use crate::error::{Error, Result};
 use crate::session::{LoginContext, Session};
 use crate::user::UserModel;
@@ -53,6 +54,12 @@ pub trait Transport: Send + Sync + 'static {
     /// route reads `{"refresh_token"}` from the body.
     fn refresh_token<'a>(&self, _parts: &'a Parts) -> Option<&'a str> {
         None
+    }
+    /// Whether a browser sends this transport's token by itself (a cookie):
+    /// unsafe requests it authenticates then pass the
+    /// [`CsrfProtection`] check. False by default.
+    fn sent_by_browser(&self) -> bool {
+        false
     }
     /// The answer to a successful login (or refresh) carrying `tokens`.
     fn login(&self, tokens: &IssuedTokens) -> Result<TransportAnswer>;
@@ -159,6 +166,12 @@ pub trait Strategy<U: UserModel>: Send + Sync + 'static {
     /// Ends the session with this id; the session, if there was one.
     async fn end_session(&self, _id: &str) -> Result<Option<Session<U::Id>>> {
         Ok(None)
+    }
+    /// Binds the session `id` to `user`'s credentials as they are now (after
+    /// the user changed their password in that session); whether the
+    /// strategy keeps it.
+    async fn rebind_session(&self, _id: &str, _user: &U) -> Result<bool> {
+        Ok(false)
     }
     /// Whether the strategy hands out refresh tokens (the auth router then
     /// mounts `POST /refresh`).
@@ -316,6 +329,7 @@ pub struct Authenticator<U: UserModel> {
     /// strategy that keeps it, whichever backend reads the token.
     sessions: Arc<[AuthBackend<U>]>,
     loader: Arc<dyn UserLoader<U>>,
+    csrf: Arc<CsrfProtection>,
 }
 
 impl<U: UserModel> Clone for Authenticator<U> {
@@ -324,6 +338,7 @@ impl<U: UserModel> Clone for Authenticator<U> {
             backends: Arc::clone(&self.backends),
             sessions: Arc::clone(&self.sessions),
             loader: Arc::clone(&self.loader),
+            csrf: Arc::clone(&self.csrf),
         }
     }
 }
@@ -345,7 +360,20 @@ impl<U: UserModel> Authenticator<U> {
             sessions: Arc::clone(&backends),
             backends,
             loader: Arc::new(loader),
+            csrf: Arc::new(CsrfProtection::default()),
         }
+    }
+
+    /// The same authenticator with another cross-site check of cookie
+    /// requests (on by default, trusting the server's own origin only).
+    pub fn with_csrf(mut self, csrf: CsrfProtection) -> Self {
+        self.csrf = Arc::new(csrf);
+        self
+    }
+
+    /// The cross-site check of cookie-authenticated requests.
+    pub fn csrf(&self) -> &CsrfProtection {
+        &self.csrf
     }
 
     /// The same loader with only one of the backends (the auth router's logout
@@ -355,6 +383,7 @@ impl<U: UserModel> Authenticator<U> {
             backends: vec![backend.clone()].into(),
             sessions: Arc::clone(&self.sessions),
             loader: Arc::clone(&self.loader),
+            csrf: Arc::clone(&self.csrf),
         }
     }
 
@@ -428,7 +457,13 @@ impl<U: UserModel> Authenticator<U> {
             match self.check(index, token).await {
                 // An inactive user counts as no user.
                 Ok(Some(found)) if !found.user.is_active() => return Ok(None),
-                Ok(Some(found)) => return Self::meets(found, requirements).map(Some),
+                Ok(Some(found)) => {
+                    // A browser sends cookies by itself, from other sites too.
+                    if backend.transport.sent_by_browser() {
+                        self.csrf.check(parts)?;
+                    }
+                    return Self::meets(found, requirements).map(Some);
+                }
                 Ok(None) => continue,
                 Err(e) => {
                     failure.get_or_insert(e);
@@ -499,7 +534,9 @@ impl<U: UserModel> Authenticator<U> {
         for backend in self.session_backends() {
             if let Some(session) = backend.strategy.use_session(id).await? {
                 // Only refresh-token sessions issue access tokens naming them.
-                return Ok((session.kind == crate::session::SessionKind::Refresh).then_some(session));
+                return Ok(
+                    (session.kind == crate::session::SessionKind::Refresh).then_some(session)
+                );
             }
         }
         Ok(None)

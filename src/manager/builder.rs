@@ -9,7 +9,10 @@ use crate::error::{Error, Result};
 use crate::hooks::{NoHooks, UserHooks};
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::store::UserStore;
-use crate::tokens::{PurposeTokens, RESET_AUDIENCE, Secret, VERIFY_AUDIENCE};
+use crate::throttle::{LoginThrottle, MailCap};
+use crate::tokens::{
+    EMAIL_CHANGE_AUDIENCE, PurposeTokens, RESET_AUDIENCE, Secret, VERIFY_AUDIENCE,
+};
 
 /// Configures a [`UserManager`].
 pub struct UserManagerBuilder<S, H> {
@@ -23,6 +26,9 @@ pub struct UserManagerBuilder<S, H> {
     verify_secret: Option<Secret>,
     verify_lifetime: Duration,
     allow_short_secrets: bool,
+    login_throttle: Option<LoginThrottle>,
+    mail_cap: Option<MailCap>,
+    current_password_on_update: bool,
 }
 
 /// The default lifetime of reset and verification tokens: one hour.
@@ -42,7 +48,46 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
             verify_secret: self.verify_secret,
             verify_lifetime: self.verify_lifetime,
             allow_short_secrets: self.allow_short_secrets,
+            login_throttle: self.login_throttle,
+            mail_cap: self.mail_cap,
+            current_password_on_update: self.current_password_on_update,
         }
+    }
+
+    /// The login throttle (default none): every password login, and every
+    /// check of a current password, counts against it
+    /// ([`throttle`](crate::throttle)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_users::{User, UserManager, store::MemoryStore};
+    /// use axum_users::throttle::{Limit, LoginThrottle, MemoryThrottle};
+    /// let manager = UserManager::builder(MemoryStore::<User>::new())
+    ///     .login_throttle(
+    ///         LoginThrottle::new(MemoryThrottle::new())
+    ///             .per_address(Some(Limit::new(5, Duration::from_secs(300)))),
+    ///     )
+    ///     .build();
+    /// ```
+    pub fn login_throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.login_throttle = Some(throttle);
+        self
+    }
+
+    /// The cap on mails that `forgot-password` and `request-verify-token`
+    /// send to one address (default none; [`MailCap::new`] gives 3 per hour
+    /// and route). Past it they still answer 202, and send nothing.
+    pub fn mail_cap(mut self, cap: MailCap) -> Self {
+        self.mail_cap = Some(cap);
+        self
+    }
+
+    /// Whether `PATCH /users/me` must carry `current_password` (checked, and
+    /// counted by the login throttle) to change the password or the address
+    /// (default false: FastAPI Users' clients do not send it).
+    pub fn current_password_on_update(mut self, required: bool) -> Self {
+        self.current_password_on_update = required;
+        self
     }
 
     /// When to end every session of a user (default: on a password change, a
@@ -123,9 +168,18 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
             self.reset_lifetime,
             self.allow_short_secrets,
         )?;
+        let verify_secret = pick(self.verify_secret)?;
         let verify_tokens = PurposeTokens::with_secret(
-            &pick(self.verify_secret)?,
+            &verify_secret,
             VERIFY_AUDIENCE,
+            self.verify_lifetime,
+            self.allow_short_secrets,
+        )?;
+        // E-mail changes are confirmed like verifications, with a purpose of
+        // their own.
+        let email_change_tokens = PurposeTokens::with_secret(
+            &verify_secret,
+            EMAIL_CHANGE_AUDIENCE,
             self.verify_lifetime,
             self.allow_short_secrets,
         )?;
@@ -137,8 +191,12 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
                 policy: self.policy,
                 reset_tokens,
                 verify_tokens,
+                email_change_tokens,
                 random_secrets: AtomicBool::new(random_secrets),
                 logout_everywhere: self.logout_everywhere,
+                login_throttle: self.login_throttle,
+                mail_cap: self.mail_cap,
+                current_password_on_update: self.current_password_on_update,
                 backends: RwLock::new(Vec::new()),
                 login_timing: RwLock::new(None),
                 calibrating: tokio::sync::Mutex::new(()),
@@ -180,6 +238,9 @@ impl<S: UserStore> UserManager<S, NoHooks> {
             verify_secret: None,
             verify_lifetime: DEFAULT_TOKEN_LIFETIME,
             allow_short_secrets: false,
+            login_throttle: None,
+            mail_cap: None,
+            current_password_on_update: false,
         }
     }
 }

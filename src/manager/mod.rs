@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock};
 
 mod builder;
 mod oauth;
+mod security;
 mod sessions;
 mod timing;
 mod tokens;
@@ -30,6 +31,7 @@ use crate::hooks::{NoHooks, UserHooks};
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::session::SessionEnd;
 use crate::store::UserStore;
+use crate::throttle::{LoginThrottle, MailCap};
 use crate::tokens::PurposeTokens;
 use crate::user::UserModel;
 use timing::LoginTiming;
@@ -57,10 +59,18 @@ struct Inner<S: UserStore, H> {
     policy: PasswordPolicy,
     reset_tokens: PurposeTokens,
     verify_tokens: PurposeTokens,
+    email_change_tokens: PurposeTokens,
     /// Whether the token secrets are random per-process ones (warned about once).
     random_secrets: AtomicBool,
     /// When to end every session of a user.
     logout_everywhere: LogoutEverywhere,
+    /// The login throttle, if any.
+    login_throttle: Option<LoginThrottle>,
+    /// The cap on mails per address, if any.
+    mail_cap: Option<MailCap>,
+    /// Whether `PATCH /users/me` needs the current password for a new
+    /// password or address.
+    current_password_on_update: bool,
     /// The backends whose revocable strategies hold sessions (registered by
     /// [`AxumUsers::new`](crate::AxumUsers::new)).
     backends: RwLock<Vec<AuthBackend<UserOf<S>>>>,

@@ -22,25 +22,29 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             .clone()
     }
 
-    /// Tells the hooks that `sessions` ended for `reason`.
+    /// Tells the hooks that `sessions` ended for `reason`. A hook's error is
+    /// logged, not answered: the sessions are gone either way, and the use
+    /// case that ended them (a reset, a deletion) must go on.
     async fn ended(
         &self,
         sessions: &[Session<IdOf<S>>],
         reason: SessionEnd,
         request: Option<&Parts>,
-    ) -> Result<()> {
-        let mut outcome = Ok(());
+    ) {
         for session in sessions {
-            // Every hook runs; the first error is answered.
-            let result = self
+            if let Err(e) = self
                 .hooks()
                 .on_session_ended(session, reason, request)
-                .await;
-            if outcome.is_ok() {
-                outcome = result;
+                .await
+            {
+                tracing::warn!(
+                    hook = "on_session_ended",
+                    session = %session.id,
+                    error = %e,
+                    "user hook failed"
+                );
             }
         }
-        outcome
     }
 
     /// Ends every session of a user in every registered revocable strategy,
@@ -52,11 +56,30 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         reason: SessionEnd,
         request: Option<&Parts>,
     ) -> Result<()> {
-        let mut ended = Vec::new();
+        self.end_sessions_seen(user, Vec::new(), reason, request)
+            .await
+    }
+
+    /// [`end_sessions`](Self::end_sessions), reporting `seen` too: the
+    /// sessions listed before a deletion took them with the user (a foreign
+    /// key, or the memory store's own rule).
+    pub(crate) async fn end_sessions_seen(
+        &self,
+        user: &UserOf<S>,
+        seen: Vec<Session<IdOf<S>>>,
+        reason: SessionEnd,
+        request: Option<&Parts>,
+    ) -> Result<()> {
+        let mut ended = seen;
         for backend in self.session_backends() {
-            ended.extend(backend.strategy().destroy_all_tokens(user).await?);
+            for session in backend.strategy().destroy_all_tokens(user).await? {
+                if !ended.iter().any(|known| known.id == session.id) {
+                    ended.push(session);
+                }
+            }
         }
-        self.ended(&ended, reason, request).await
+        self.ended(&ended, reason, request).await;
+        Ok(())
     }
 
     /// Rotates a refresh token presented to `backend` (`POST /refresh`):
@@ -91,7 +114,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                     );
                 }
                 self.ended(std::slice::from_ref(&session), reason, request)
-                    .await?;
+                    .await;
                 Err(Error::RefreshTokenInvalid)
             }
             Refresh::Invalid => Err(Error::RefreshTokenInvalid),
@@ -117,13 +140,11 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             .strategy()
             .destroy_token(&caller.token, &caller.user)
             .await?;
-        match ended {
-            Some(session) => {
-                self.ended(std::slice::from_ref(&session), SessionEnd::Logout, request)
-                    .await
-            }
-            None => Ok(()),
+        if let Some(session) = ended {
+            self.ended(std::slice::from_ref(&session), SessionEnd::Logout, request)
+                .await;
         }
+        Ok(())
     }
 
     /// The live sessions of a user in every revocable backend, newest first.
@@ -162,14 +183,12 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         if !owned {
             return Err(Error::NotFound);
         }
-        match self.find_and_end(id).await? {
-            Some(session) => {
-                self.ended(std::slice::from_ref(&session), SessionEnd::Revoked, request)
-                    .await
-            }
-            // Ended meanwhile: the same outcome.
-            None => Ok(()),
+        // Ended meanwhile, the outcome is the same.
+        if let Some(session) = self.find_and_end(id).await? {
+            self.ended(std::slice::from_ref(&session), SessionEnd::Revoked, request)
+                .await;
         }
+        Ok(())
     }
 
     /// Ends every session of the user `user_id` but `keep` (`DELETE
@@ -181,6 +200,18 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         keep: Option<&str>,
         request: Option<&Parts>,
     ) -> Result<()> {
+        self.end_sessions_but(user_id, keep, SessionEnd::Revoked, request)
+            .await
+    }
+
+    /// Ends every session of the user `user_id` but `keep`, for `reason`.
+    pub(crate) async fn end_sessions_but(
+        &self,
+        user_id: &IdOf<S>,
+        keep: Option<&str>,
+        reason: SessionEnd,
+        request: Option<&Parts>,
+    ) -> Result<()> {
         let mut ended = Vec::new();
         for session in self.sessions(user_id).await? {
             if Some(session.id.as_str()) == keep {
@@ -190,7 +221,19 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                 ended.push(session);
             }
         }
-        self.ended(&ended, SessionEnd::Revoked, request).await
+        self.ended(&ended, reason, request).await;
+        Ok(())
+    }
+
+    /// Binds the session `id` to `user`'s credentials as they are now (the
+    /// session of a request that changed the password lives on).
+    pub(crate) async fn rebind_session(&self, id: &str, user: &UserOf<S>) -> Result<()> {
+        for backend in self.session_backends() {
+            if backend.strategy().rebind_session(id, user).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 
     /// Ends the session `id` in whichever strategy keeps it.

@@ -29,6 +29,18 @@ struct VerifyClaims {
     email: String,
 }
 
+/// What a reset token's fingerprint is a keyed digest of: the password hash
+/// and the token generation, so that the token dies when the password
+/// changes or every token of the user ends (a confirmed change of address, a
+/// deactivation, an account taken back by OAuth).
+fn reset_fingerprint_input<U: UserModel>(user: &U) -> Vec<u8> {
+    let data = user.data();
+    let mut input = data.hashed_password.as_str().as_bytes().to_vec();
+    input.push(0);
+    input.extend_from_slice(data.token_generation.to_string().as_bytes());
+    input
+}
+
 impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     fn warn_random_secrets(&self) {
         if self.inner.random_secrets.swap(false, Ordering::Relaxed) {
@@ -38,6 +50,25 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                  configure UserManagerBuilder::token_secret"
             );
         }
+    }
+
+    /// Whether the route may mail `email` once more under the mail cap (the
+    /// request is counted whether or not the address has an account, so
+    /// the cap says nothing about it).
+    async fn may_mail(&self, route: &str, email: &str) -> Result<bool> {
+        let Some(cap) = &self.inner.mail_cap else {
+            return Ok(true);
+        };
+        let allowed = cap.may_send(route, email).await?;
+        if !allowed {
+            tracing::info!(
+                target: "axum_users::audit",
+                event = "mail_capped",
+                route,
+                "a mail was not sent: the address had its share this hour"
+            );
+        }
+        Ok(allowed)
     }
 
     /// Runs a mail-sending hook off the request path: the caller's answer must
@@ -72,7 +103,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         let tokens = &self.inner.reset_tokens;
         tokens.sign(&ResetClaims {
             sub: user.id().to_string(),
-            password_fgpt: tokens.digest(user.data().hashed_password.as_str().as_bytes()),
+            password_fgpt: tokens.digest(&reset_fingerprint_input(user)),
         })
     }
 
@@ -90,6 +121,9 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// (so the answer takes the same time whether the account exists; failures are
     /// logged). Unknown and inactive addresses do nothing, without error.
     pub async fn forgot_password(&self, email: &str, request: Option<&Parts>) -> Result<()> {
+        if !self.may_mail("forgot-password", email).await? {
+            return Ok(());
+        }
         let user = self.store().get_by_email(email).await?;
         let Some(user) = user.filter(|user| user.is_active()) else {
             // The work a real token costs, so that the answer's timing does not
@@ -133,10 +167,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             return Err(bad());
         };
         if !user.is_active()
-            || !tokens.digest_matches(
-                &claims.password_fgpt,
-                user.data().hashed_password.as_str().as_bytes(),
-            )
+            || !tokens.digest_matches(&claims.password_fgpt, &reset_fingerprint_input(&user))
         {
             return Err(bad());
         }
@@ -166,6 +197,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             self.end_sessions(&user, SessionEnd::PasswordReset, request)
                 .await?;
         }
+        self.password_changed(&user, request).await;
         self.hooks().on_after_reset_password(&user, request).await?;
         Ok(user)
     }
@@ -175,6 +207,9 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// its own (as [`forgot_password`](Self::forgot_password)). Other addresses do
     /// nothing, without error.
     pub async fn request_verify(&self, email: &str, request: Option<&Parts>) -> Result<()> {
+        if !self.may_mail("request-verify-token", email).await? {
+            return Ok(());
+        }
         let user = self.store().get_by_email(email).await?;
         let Some(user) = user.filter(|user| user.is_active() && !user.is_verified()) else {
             // As in forgot_password: the cost of a real token.

@@ -199,6 +199,21 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     ) -> Result<UserOf<S>> {
         let mut updated = UpdatedFields::default();
         let mut changes = UserChanges::default();
+        // The user's own change of password or address proves the current
+        // password, when the manager requires it.
+        let changes_credentials = update.password.is_some()
+            || update
+                .email
+                .as_ref()
+                .is_some_and(|email| email.as_str() != user.email());
+        if safe && self.inner.current_password_on_update && changes_credentials {
+            let current = update
+                .current_password
+                .clone()
+                .unwrap_or_else(|| Password::new(""));
+            self.check_current_password(&user, &current, None, request)
+                .await?;
+        }
         if let Some(password) = &update.password {
             self.validate_password(password, user.email(), Some(&user))
                 .await?;
@@ -276,6 +291,9 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             self.end_sessions(&user, SessionEnd::PasswordChanged, request)
                 .await?;
         }
+        if updated.password {
+            self.password_changed(&user, request).await;
+        }
         self.hooks()
             .on_after_update(&user, &updated, request)
             .await?;
@@ -286,12 +304,17 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// `on_after_delete`.
     pub async fn delete(&self, user: UserOf<S>, request: Option<&Parts>) -> Result<()> {
         self.hooks().on_before_delete(&user, request).await?;
+        // Listed first: the store may delete them with the user.
+        let seen = match self.inner.logout_everywhere.on_deletion {
+            true => self.sessions(user.id()).await?,
+            false => Vec::new(),
+        };
         self.store().delete(user.id()).await.map_err(|e| match e {
             StoreError::NotFound => Error::UserNotFound,
             e => Error::Store(e),
         })?;
         if self.inner.logout_everywhere.on_deletion {
-            self.end_sessions(&user, SessionEnd::Deleted, request)
+            self.end_sessions_seen(&user, seen, SessionEnd::Deleted, request)
                 .await?;
         }
         self.hooks().on_after_delete(&user, request).await

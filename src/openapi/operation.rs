@@ -14,7 +14,8 @@ use super::JSON;
 use super::responses::responses;
 use super::schemas::{from_json, schema_ref, string};
 use super::schemes::Schemes;
-use crate::routers::spec::{Access, Body, Mount, MountAuth, RouteSpec};
+use crate::auth::TransportKind;
+use crate::routers::spec::{Access, Body, Mount, MountAuth, RouteSpec, Success};
 use crate::user::{UserId, UserModel};
 
 /// utoipa's name of a route's method; `None` for a method that OpenAPI's
@@ -76,12 +77,51 @@ pub(super) fn operation<U: UserModel>(
                 .to_owned(),
         );
     }
+    description.extend(session_descriptions(route));
     if route.body == Body::UserCreate {
         description.push(
             "`is_active`, `is_superuser` and `is_verified` are ignored: a new user is \
              active, not a superuser and not verified."
                 .to_owned(),
         );
+    }
+
+    let backend_name = mount
+        .backend
+        .as_ref()
+        .map_or_else(|| "this backend".to_owned(), |b| format!("`{}`", b.name));
+    let refreshes = mount.backend.as_ref().is_some_and(|b| b.refreshes);
+    if route.body == Body::LoginForm && refreshes {
+        let with = if cookie_transport(mount) {
+            "the refresh cookie"
+        } else {
+            "`{\"refresh_token\"}`"
+        };
+        description.push(format!(
+            "The access token is short-lived: `POST {}/refresh` with {with} gives new tokens.",
+            mount.prefix
+        ));
+    }
+    if route.body == Body::RefreshToken {
+        let source = if cookie_transport(mount) {
+            "the refresh cookie that the login set, or without it `{\"refresh_token\"}` \
+             in the body"
+        } else {
+            "`{\"refresh_token\"}`"
+        };
+        description.push(format!(
+            "Takes a refresh token of {backend_name} ({source}) and answers new access and \
+             refresh tokens, as the login does. The refresh token presented is dead from \
+             then on; presented again, it ends its whole session (someone holds a copy), so \
+             a client refreshes each token once. Public: the refresh token is the credential."
+        ));
+    }
+    if route.success == Success::EmptyObject {
+        description.push(format!(
+            "Answers `{{}}` when `token` is a live access token of {backend_name} (its \
+             session, if it has one, not ended), 401 otherwise. Public: the token to check \
+             is in the body."
+        ));
     }
 
     let parameters = parameters::<U>(mount, route, path);
@@ -91,12 +131,51 @@ pub(super) fn operation<U: UserModel>(
         .operation_id(Some(operation_id(route, path)))
         .description((!description.is_empty()).then(|| description.join("\n\n")))
         .parameters((!parameters.is_empty()).then_some(parameters))
-        .request_body(request_body(route))
+        .request_body(request_body(mount, route))
         .responses(responses(mount, route));
     if route.access != Access::Public {
         op = op.securities(Some(schemes.requirement(mount)));
     }
     op.build()
+}
+
+/// Whether the mount's backend carries its tokens in cookies.
+fn cookie_transport(mount: &Mount) -> bool {
+    matches!(
+        mount.backend.as_ref().map(|b| &b.kind),
+        Some(TransportKind::Cookie { .. })
+    )
+}
+
+/// What the sessions routes do, beside who may call them.
+fn session_descriptions(route: &RouteSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    if route.success == Success::Sessions {
+        out.push(
+            "The sessions of the revocable backends (database, Redis, refresh tokens), \
+             newest first; JWT-only logins are not sessions."
+                .to_owned(),
+        );
+        out.push(match route.access {
+            Access::User => "`current` is true for the session of this request.".to_owned(),
+            _ => "`current` is false: the request is not one of these sessions.".to_owned(),
+        });
+    } else if route.path.contains("{session_id}") {
+        out.push(
+            "Ends the session (its tokens stop working at once). An unknown id, or another \
+             user's session, answers 404."
+                .to_owned(),
+        );
+    } else if route.method == Method::DELETE && route.path.ends_with("/sessions") {
+        out.push(match route.access {
+            Access::User => "Ends every session of the current user but the one of this \
+                             request (every one when the request's token belongs to no \
+                             session, as a JWT's)."
+                .to_owned(),
+            _ => "Ends every session of the user.".to_owned(),
+        });
+    }
+    out
 }
 
 /// `post /auth/jwt/login` → `post_auth_jwt_login`: unique, as (method, path) is.
@@ -152,6 +231,17 @@ fn parameters<U: UserModel>(mount: &Mount, route: &RouteSpec, path: &str) -> Vec
                     true,
                     Some("The user's id. A malformed id answers 404, like an unknown one."),
                     from_json(<U::Id as UserId>::json_schema()),
+                )
+                .build(),
+            );
+        } else if name == "session_id" {
+            out.push(
+                parameter(
+                    name,
+                    ParameterIn::Path,
+                    true,
+                    Some("The session's `id`, as `GET …/me/sessions` lists it."),
+                    string().into(),
                 )
                 .build(),
             );
@@ -224,7 +314,7 @@ fn parameters<U: UserModel>(mount: &Mount, route: &RouteSpec, path: &str) -> Vec
     out
 }
 
-fn request_body(route: &RouteSpec) -> Option<RequestBody> {
+fn request_body(mount: &Mount, route: &RouteSpec) -> Option<RequestBody> {
     let json_body = |schema: &str| {
         RequestBodyBuilder::new()
             .required(Some(Required::True))
@@ -250,7 +340,25 @@ fn request_body(route: &RouteSpec) -> Option<RequestBody> {
         Body::UserUpdate => Some(json_body("UserUpdate")),
         Body::Email => Some(json_body("EmailRequest")),
         Body::ResetPassword => Some(json_body("ResetPasswordRequest")),
+        // `POST /verify-token` takes an access token, `POST /verify` the
+        // token of the verification mail.
+        Body::Token if route.success == Success::EmptyObject => {
+            Some(json_body("VerifyTokenRequest"))
+        }
         Body::Token => Some(json_body("VerifyRequest")),
+        // A cookie transport's refresh route reads its refresh cookie first,
+        // and the body only without one.
+        Body::RefreshToken if cookie_transport(mount) => Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::False))
+                .description(Some(
+                    "Read only when the request carries no refresh cookie.",
+                ))
+                .content(JSON, Content::new(Some(schema_ref("RefreshRequest"))))
+                .build(),
+        ),
+        Body::ChangePassword => Some(json_body("ChangePasswordRequest")),
+        Body::ChangeEmail => Some(json_body("ChangeEmailRequest")),
         Body::RefreshToken => Some(json_body("RefreshRequest")),
     }
 }

@@ -65,6 +65,12 @@ pub(super) fn responses(mount: &Mount, route: &RouteSpec) -> Responses {
     }
     if route.access != Access::Public {
         out.push(("401".into(), response_ref("Unauthorized")));
+    } else if route.body == Body::RefreshToken {
+        // The refresh token is the credential: a bad one answers 401.
+        out.push(("401".into(), response_ref("RefreshTokenInvalid")));
+    } else if route.success == Success::EmptyObject {
+        // `POST /verify-token`: public, the token to check is in the body.
+        out.push(("401".into(), token_not_live().into()));
     }
     if route.access == Access::Superuser
         || (route.access == Access::User && mount.requires_verification)
@@ -72,7 +78,12 @@ pub(super) fn responses(mount: &Mount, route: &RouteSpec) -> Responses {
         out.push(("403".into(), response_ref("Forbidden")));
     }
     if route.not_found {
-        out.push(("404".into(), response_ref("NotFound")));
+        let not_found = if route.path.contains("{session_id}") {
+            "SessionNotFound"
+        } else {
+            "NotFound"
+        };
+        out.push(("404".into(), response_ref(not_found)));
     }
     if route.body.has_body() {
         let too_large = ResponseBuilder::new()
@@ -96,6 +107,19 @@ pub(super) fn responses(mount: &Mount, route: &RouteSpec) -> Responses {
         out.push(("503".into(), response_ref("ServiceUnavailable")));
     }
     ResponsesBuilder::new().responses_from_iter(out).build()
+}
+
+/// The 401 of `POST /verify-token`: the token in the body is not a live
+/// access token of the backend.
+fn token_not_live() -> Response {
+    ResponseBuilder::new()
+        .description(
+            "The token is not a live access token of this backend: invalid, expired, \
+             revoked (its session ended), another backend's, or its user is inactive.",
+        )
+        .header("WWW-Authenticate", header("`Bearer`"))
+        .content(JSON, json_content(detail_schema("Unauthorized")))
+        .build()
 }
 
 fn bad_request(codes: &[ErrorCode], free_form: bool) -> Response {
@@ -178,7 +202,8 @@ fn code_summary(code: ErrorCode) -> &'static str {
         ErrorCode::RegisterUserAlreadyExists => "An account has this e-mail address",
         ErrorCode::RegisterInvalidPassword
         | ErrorCode::ResetPasswordInvalidPassword
-        | ErrorCode::UpdateUserInvalidPassword => "The password policy refused the password",
+        | ErrorCode::UpdateUserInvalidPassword
+        | ErrorCode::ChangePasswordInvalidPassword => "The password policy refused the password",
         ErrorCode::LoginBadCredentials => "Unknown e-mail, wrong password or inactive user",
         ErrorCode::LoginUserNotVerified => "The user is not verified",
         ErrorCode::ResetPasswordBadToken => "Bad, expired or used reset token",
@@ -194,6 +219,10 @@ fn code_summary(code: ErrorCode) -> &'static str {
             "A user has this e-mail address and the account is not linked"
         }
         ErrorCode::OAuthAccountAlreadyLinked => "Another user has linked this provider account",
+        ErrorCode::InvalidCurrentPassword => "The current password is wrong or missing",
+        ErrorCode::ChangeEmailBadToken => {
+            "Bad, expired or used token, or the address was taken meanwhile"
+        }
     }
 }
 
@@ -218,8 +247,25 @@ fn success(mount: &Mount, route: &RouteSpec) -> (u16, Response) {
         );
     }
     let transport = mount.backend.as_ref().map(|b| &b.kind);
+    // A refresh-token backend answers a refresh token beside the access token.
+    let refreshes = mount.backend.as_ref().is_some_and(|b| b.refreshes);
+    let done = if route.body == Body::RefreshToken {
+        "Refreshed"
+    } else {
+        "Logged in"
+    };
     let described = |description: &str| Response::new(description);
     match (route.success, transport) {
+        (Success::Login, Some(TransportKind::Bearer { .. })) if refreshes => (
+            200,
+            ResponseBuilder::new()
+                .description(format!(
+                    "{done}: a short-lived access token, its lifetime, and a new refresh \
+                     token (each refresh token is good for one refresh)."
+                ))
+                .content(JSON, json_content(schema_ref("RefreshBearerResponse")))
+                .build(),
+        ),
         (Success::Login, Some(TransportKind::Bearer { .. })) => (
             200,
             ResponseBuilder::new()
@@ -227,6 +273,29 @@ fn success(mount: &Mount, route: &RouteSpec) -> (u16, Response) {
                 .content(JSON, json_content(schema_ref("BearerResponse")))
                 .build(),
         ),
+        (Success::Login, Some(TransportKind::Cookie { name })) if refreshes => {
+            let path = refresh_cookie_path(mount);
+            (
+                204,
+                ResponseBuilder::new()
+                    .description(format!(
+                        "{done}: two `Set-Cookie` headers, the `{name}` cookie with a \
+                         short-lived access token and the refresh cookie with a new \
+                         refresh token."
+                    ))
+                    .header(
+                        "Set-Cookie",
+                        header(format!(
+                            "Two headers: `{name}=<access token>` with the transport's \
+                             attributes (`HttpOnly`, `Secure`, `SameSite`, `Path`, \
+                             `Max-Age`), and the refresh cookie (`{REFRESH_COOKIE}` unless \
+                             the transport names it otherwise) `=<refresh token>`, always \
+                             `HttpOnly`, {path}, with the refresh token's `Max-Age`."
+                        )),
+                    )
+                    .build(),
+            )
+        }
         (Success::Login, Some(TransportKind::Cookie { name })) => (
             204,
             ResponseBuilder::new()
@@ -240,6 +309,23 @@ fn success(mount: &Mount, route: &RouteSpec) -> (u16, Response) {
                 )
                 .build(),
         ),
+        (Success::Logout, Some(TransportKind::Cookie { name })) if refreshes => (
+            204,
+            ResponseBuilder::new()
+                .description(format!(
+                    "Logged out: the session ends, and the `{name}` cookie and the refresh \
+                     cookie are cleared."
+                ))
+                .header(
+                    "Set-Cookie",
+                    header(format!(
+                        "Two headers, both with `Max-Age=0`: `{name}=\"\"`, and the refresh \
+                         cookie's, {}.",
+                        refresh_cookie_path(mount)
+                    )),
+                )
+                .build(),
+        ),
         (Success::Logout, Some(TransportKind::Cookie { name })) => (
             204,
             ResponseBuilder::new()
@@ -249,6 +335,10 @@ fn success(mount: &Mount, route: &RouteSpec) -> (u16, Response) {
                     header(format!("`{name}=\"\"` with `Max-Age=0`.")),
                 )
                 .build(),
+        ),
+        (Success::Logout, _) if refreshes => (
+            204,
+            described("Logged out: the session ends, its refresh token and access tokens with it."),
         ),
         (Success::Logout, _) => (204, described("Logged out.")),
         (Success::Login, None) => (route.status, described("Logged in.")),
@@ -305,6 +395,23 @@ fn success(mount: &Mount, route: &RouteSpec) -> (u16, Response) {
     }
 }
 
+/// The default name of the cookie transport's refresh cookie.
+const REFRESH_COOKIE: &str = "fastapiusersrefresh";
+
+/// Where the refresh cookie is sent, as a phrase: the mount's refresh route
+/// for an auth router (the cookie transport derives it from the login route),
+/// the transport's setting otherwise.
+fn refresh_cookie_path(mount: &Mount) -> String {
+    if mount.oauth.is_none() {
+        format!(
+            "`Path={}/refresh` (the refresh route, unless the transport sets `refresh_path`)",
+            mount.prefix
+        )
+    } else {
+        "`Path` the transport's `refresh_path` (else the access cookie's `Path`)".to_owned()
+    }
+}
+
 /// The responses that operations refer to by name; [`super::document`] keeps
 /// those its paths reach.
 pub(super) fn shared_responses() -> BTreeMap<String, RefOr<Response>> {
@@ -334,9 +441,29 @@ pub(super) fn shared_responses() -> BTreeMap<String, RefOr<Response>> {
             .build(),
         ),
         (
+            "RefreshTokenInvalid",
+            with_detail(
+                "The refresh token is unknown, expired, revoked or already rotated (or lost \
+                 a concurrent refresh of the same token). A token that was already rotated \
+                 ends its whole session.",
+                "REFRESH_TOKEN_INVALID",
+            )
+            .header("WWW-Authenticate", header("`Bearer`"))
+            .build(),
+        ),
+        (
             "NotFound",
             with_detail(
                 "No user has this id (a malformed id answers the same).",
+                "Not Found",
+            )
+            .build(),
+        ),
+        (
+            "SessionNotFound",
+            with_detail(
+                "The current user has no live session of this id (another user's session \
+                 answers the same).",
                 "Not Found",
             )
             .build(),

@@ -84,6 +84,79 @@ pub(super) fn object<'a>(
         })
 }
 
+/// `additionalProperties: false`.
+fn closed() -> AdditionalProperties<Schema> {
+    AdditionalProperties::FreeForm(false)
+}
+
+/// `{"type": "string", "format": "date-time"}` with a description.
+fn date_time(description: &str) -> RefOr<Schema> {
+    string()
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+        .description(Some(description))
+        .into()
+}
+
+/// `{"type": ["string", "null"]}` with a description.
+fn nullable_string(description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some(description))
+        .into()
+}
+
+/// One session of `GET /users/me/sessions`.
+fn session_schema() -> RefOr<Schema> {
+    object(
+        &[
+            "id",
+            "backend",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "user_agent",
+            "ip",
+            "current",
+        ],
+        [
+            (
+                "id",
+                described_string(
+                    "The session's id: random, neither the token nor derived from it; \
+                     `DELETE /users/me/sessions/{session_id}` takes it.",
+                ),
+            ),
+            (
+                "backend",
+                described_string("The name of the backend that opened it."),
+            ),
+            ("created_at", date_time("When it was opened (UTC).")),
+            (
+                "last_used_at",
+                date_time("When it was last used (UTC; recorded at most once a minute)."),
+            ),
+            (
+                "expires_at",
+                date_time(
+                    "When it ends unless used again (UTC); a refresh moves it, up to the \
+                     session's absolute lifetime.",
+                ),
+            ),
+            (
+                "user_agent",
+                nullable_string("The login request's `User-Agent`, cut to 512 characters."),
+            ),
+            ("ip", nullable_string("The client's address at login.")),
+            (
+                "current",
+                boolean("Whether the request was authenticated by this session."),
+            ),
+        ],
+    )
+    .additional_properties(Some(closed()))
+    .into()
+}
+
 fn email_schema() -> RefOr<Schema> {
     string()
         .format(format("email"))
@@ -99,7 +172,7 @@ pub(super) fn fixed_schemas(schemas: &mut SchemaMap) {
     let accepted = |schema: ObjectBuilder| -> RefOr<Schema> {
         schema.description(Some("Accepted and ignored.")).into()
     };
-    let fixed: [(&str, RefOr<Schema>); 8] = [
+    let fixed: [(&str, RefOr<Schema>); 16] = [
         (
             "BearerResponse",
             object(
@@ -109,8 +182,95 @@ pub(super) fn fixed_schemas(schemas: &mut SchemaMap) {
                     ("token_type", string().enum_values(Some(["bearer"])).into()),
                 ],
             )
-            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+            .additional_properties(Some(closed()))
             .into(),
+        ),
+        (
+            "RefreshBearerResponse",
+            object(
+                &["access_token", "token_type", "refresh_token", "expires_in"],
+                [
+                    (
+                        "access_token",
+                        described_string("A short-lived access token."),
+                    ),
+                    ("token_type", string().enum_values(Some(["bearer"])).into()),
+                    (
+                        "refresh_token",
+                        described_string(
+                            "A new refresh token, for `POST …/refresh` once the access \
+                             token expires; each is good for one refresh.",
+                        ),
+                    ),
+                    (
+                        "expires_in",
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(0))
+                            .description(Some("The access token's lifetime in seconds."))
+                            .into(),
+                    ),
+                ],
+            )
+            .additional_properties(Some(closed()))
+            .into(),
+        ),
+        (
+            "RefreshRequest",
+            object(
+                &["refresh_token"],
+                [(
+                    "refresh_token",
+                    described_string("The refresh token of the last login or refresh."),
+                )],
+            )
+            .into(),
+        ),
+        (
+            "ChangePasswordRequest",
+            object(
+                &["current_password", "new_password"],
+                [
+                    (
+                        "current_password",
+                        described_string("The password as it is now."),
+                    ),
+                    ("new_password", described_string("The new password.")),
+                ],
+            )
+            .into(),
+        ),
+        (
+            "ChangeEmailRequest",
+            object(
+                &["email", "current_password"],
+                [
+                    (
+                        "email",
+                        described_string("The new address, which confirms with a mailed token."),
+                    ),
+                    (
+                        "current_password",
+                        described_string("The password as it is now."),
+                    ),
+                ],
+            )
+            .into(),
+        ),
+        (
+            "EmptyObject",
+            ObjectBuilder::new()
+                .additional_properties(Some(closed()))
+                .description(Some("`{}`."))
+                .into(),
+        ),
+        ("Session", session_schema()),
+        (
+            "SessionList",
+            ArrayBuilder::new()
+                .items(schema_ref("Session"))
+                .description(Some("Sessions, newest first."))
+                .into(),
         ),
         (
             "LoginForm",
@@ -169,6 +329,14 @@ pub(super) fn fixed_schemas(schemas: &mut SchemaMap) {
                     "token",
                     described_string("The token of the verification mail."),
                 )],
+            )
+            .into(),
+        ),
+        (
+            "VerifyTokenRequest",
+            object(
+                &["token"],
+                [("token", described_string("The access token to check."))],
             )
             .into(),
         ),

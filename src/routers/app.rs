@@ -6,8 +6,8 @@ use axum::Router;
 
 use super::AxumUsers;
 use super::spec::{
-    AUTH_ROUTES, Mount, MountAuth, REFRESH_ROUTES, REGISTER_ROUTES, RESET_ROUTES, RouteSpec,
-    SESSIONS_ROUTES, USERS_ROUTES, VERIFY_ROUTES,
+    ACCOUNT_ROUTES, AUTH_ROUTES, EMAIL_CHANGE_ROUTES, Mount, MountAuth, REFRESH_ROUTES,
+    REGISTER_ROUTES, RESET_ROUTES, RouteSpec, SESSIONS_ROUTES, USERS_ROUTES, VERIFY_ROUTES,
 };
 use crate::auth::AuthBackend;
 use crate::hooks::UserHooks;
@@ -120,8 +120,9 @@ where
     /// (`POST {prefix}/request-verify-token`, `POST {prefix}/verify`).
     pub fn verify(self, prefix: &str) -> Self {
         let mount = self.record(prefix, VERIFY_ROUTES, "auth");
+        let confirm = self.record(prefix, EMAIL_CHANGE_ROUTES, "auth");
         let router = self.users.verify_router_at(&mount.prefix);
-        self.mount(router, mount)
+        self.mount(router, mount).mount(Router::new(), confirm)
     }
 
     /// Mounts [`AxumUsers::users_router`] at `prefix`
@@ -129,8 +130,11 @@ where
     pub fn users(self, prefix: &str) -> Self {
         let mount = self.record(prefix, USERS_ROUTES, "users");
         let sessions = self.record(prefix, SESSIONS_ROUTES, "users");
+        let account = self.record(prefix, ACCOUNT_ROUTES, "users");
         let router = self.users.users_router_at(&mount.prefix);
-        self.mount(router, mount).mount(Router::new(), sessions)
+        self.mount(router, mount)
+            .mount(Router::new(), sessions)
+            .mount(Router::new(), account)
     }
 
     /// The router with everything mounted so far. Add

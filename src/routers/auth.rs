@@ -43,11 +43,24 @@ async fn login<S: UserStore, H: UserHooks<S::User>>(
     parts: Parts,
     form: LoginForm,
 ) -> Result<Response> {
+    let backend = &state.extra;
+    // A login that sets a cookie is one another site could make a browser
+    // send: login CSRF.
+    if backend.transport().sent_by_browser() {
+        state.authenticator.csrf().check(&parts)?;
+    }
+    let client = state.proxies.client_ip(&parts);
     let user = state
         .manager
-        .login(&form.username, &form.password, state.requires_verification)
+        .login_from(
+            &form.username,
+            &form.password,
+            state.requires_verification,
+            client,
+            Some(&parts),
+        )
         .await?;
-    state.log_in(&state.extra, &user, &parts).await
+    state.log_in(backend, &user, &parts).await
 }
 
 async fn logout<S: UserStore, H: UserHooks<S::User>>(
@@ -107,6 +120,9 @@ async fn refresh<S: UserStore, H: UserHooks<S::User>>(
 ) -> Result<Response> {
     let backend = &state.extra;
     let (parts, body) = request.into_parts();
+    if backend.transport().sent_by_browser() {
+        state.authenticator.csrf().check(&parts)?;
+    }
     // The cookie transport's refresh cookie, else `{"refresh_token"}`.
     let token = match backend.transport().refresh_token(&parts) {
         Some(token) => token.to_owned(),

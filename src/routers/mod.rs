@@ -14,6 +14,7 @@ use axum::routing::{MethodFilter, on};
 
 use crate::auth::{AuthBackend, Authenticator};
 use crate::client::TrustedProxies;
+use crate::csrf::CsrfProtection;
 use crate::hooks::{NoHooks, UserHooks};
 use crate::manager::UserManager;
 use crate::store::UserStore;
@@ -126,6 +127,15 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
     /// routers built afterwards.
     pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.proxies = proxies;
+        self
+    }
+
+    /// The cross-site check of cookie-authenticated requests and cookie
+    /// logins ([`CsrfProtection`]: on by default, trusting the server's own
+    /// origin only). Applies to the routers and the authenticator built
+    /// afterwards, the application's own extractors included.
+    pub fn csrf(mut self, csrf: CsrfProtection) -> Self {
+        self.authenticator = self.authenticator.clone().with_csrf(csrf);
         self
     }
 

@@ -46,6 +46,10 @@ pub enum Body {
     Token,
     /// A JSON object `{"refresh_token"}` (or the refresh cookie).
     RefreshToken,
+    /// A JSON object `{"current_password", "new_password"}`.
+    ChangePassword,
+    /// A JSON object `{"email", "current_password"}`.
+    ChangeEmail,
     /// No body; the OAuth authorize query (`scopes`, repeatable, optional).
     AuthorizeQuery,
     /// No body; the OAuth callback query from the provider (`code`, `state`,
@@ -363,6 +367,54 @@ pub const VERIFY_ROUTES: &[RouteSpec; 2] = &[
     },
 ];
 
+/// The verify router's route that confirms a change of address (the token
+/// went to the new address).
+pub const EMAIL_CHANGE_ROUTES: &[RouteSpec; 1] = &[RouteSpec {
+    method: Method::POST,
+    path: "/confirm-email-change",
+    summary: "Confirm a change of address with the token mailed to the new address",
+    access: Access::Public,
+    body: Body::Token,
+    status: 200,
+    success: Success::User,
+    errors: &[ErrorCode::ChangeEmailBadToken],
+    not_found: false,
+}];
+
+/// The users router's routes that change credentials with the current
+/// password; a wrong one counts against the login throttle (429 when
+/// locked).
+pub const ACCOUNT_ROUTES: &[RouteSpec; 2] = &[
+    RouteSpec {
+        method: Method::POST,
+        path: "/me/change-password",
+        summary: "Change the password, with the current one",
+        access: Access::User,
+        body: Body::ChangePassword,
+        status: 204,
+        success: Success::NoContent,
+        errors: &[
+            ErrorCode::InvalidCurrentPassword,
+            ErrorCode::ChangePasswordInvalidPassword,
+        ],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/me/change-email",
+        summary: "Ask to change the address: a token goes to the new one",
+        access: Access::User,
+        body: Body::ChangeEmail,
+        status: 202,
+        success: Success::Null,
+        errors: &[
+            ErrorCode::InvalidCurrentPassword,
+            ErrorCode::UpdateUserEmailAlreadyExists,
+        ],
+        not_found: false,
+    },
+];
+
 /// The 400 `detail` codes of an OAuth callback's state and code checks.
 const OAUTH_CALLBACK_ERRORS: [ErrorCode; 4] = [
     ErrorCode::AccessTokenDecodeError,
@@ -453,7 +505,9 @@ pub(crate) fn all_routes() -> impl Iterator<Item = &'static RouteSpec> {
         .chain(REGISTER_ROUTES)
         .chain(RESET_ROUTES)
         .chain(VERIFY_ROUTES)
+        .chain(EMAIL_CHANGE_ROUTES)
         .chain(USERS_ROUTES)
+        .chain(ACCOUNT_ROUTES)
         .chain(OAUTH_ROUTES)
         .chain(OAUTH_ASSOCIATE_ROUTES)
 }
@@ -461,13 +515,18 @@ pub(crate) fn all_routes() -> impl Iterator<Item = &'static RouteSpec> {
 // ---------------------------------------------------------------------------
 // Mount records: what `Routes` mounted where, as the documentation needs it.
 
-/// A backend as documentation sees it: its name and transport.
+/// A backend as documentation sees it: its name, its transport, and whether
+/// its strategy hands out refresh tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BackendDoc {
     /// [`AuthBackend::name`].
     pub(crate) name: String,
     /// What the transport is.
     pub(crate) kind: TransportKind,
+    /// Whether the strategy hands out refresh tokens
+    /// ([`Strategy::refreshes`](crate::auth::Strategy::refreshes)): its login
+    /// answers a refresh token too, and its auth router has `POST /refresh`.
+    pub(crate) refreshes: bool,
 }
 
 impl BackendDoc {
@@ -475,6 +534,7 @@ impl BackendDoc {
         Self {
             name: backend.name().to_owned(),
             kind: backend.transport().kind(),
+            refreshes: backend.strategy().refreshes(),
         }
     }
 }

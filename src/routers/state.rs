@@ -133,7 +133,7 @@ impl<S: UserStore, H: UserHooks<S::User>, E> RouterState<S, H, E> {
 }
 
 /// The refresh route beside the route of this request (`…/login`,
-/// `…/login/mfa`, `…/refresh`), where a refresh cookie is scoped; `None` for
+/// `…/refresh`), where a refresh cookie is scoped; `None` for
 /// another route (an OAuth callback: the transport's own setting applies).
 pub(crate) fn refresh_path(parts: &Parts) -> Option<String> {
     let path = parts

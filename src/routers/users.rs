@@ -1,16 +1,19 @@
 //! `GET|PATCH /me` and `GET|PATCH|DELETE /{id}`.
 
+use crate::email::Email;
+use crate::extract::JsonBody;
 use crate::session::Session;
+use crate::user::Password;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use http::request::Parts;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::route;
-use super::spec::{SESSIONS_ROUTES, USERS_ROUTES};
+use super::spec::{ACCOUNT_ROUTES, SESSIONS_ROUTES, USERS_ROUTES};
 use super::state::RouterState;
 use crate::error::{Error, ErrorCode, Result};
 use crate::extract::{IdPath, UserBody};
@@ -58,7 +61,71 @@ where
         end_user_sessions::<S, H>,
         limit,
     );
+    let [change_password_route, change_email_route] = ACCOUNT_ROUTES;
+    let router = route(
+        router,
+        at,
+        change_password_route,
+        change_password::<S, H>,
+        limit,
+    );
+    let router = route(router, at, change_email_route, change_email::<S, H>, limit);
     router.with_state(state)
+}
+
+/// Not `Debug`: it holds passwords.
+#[derive(Deserialize)]
+struct ChangePasswordBody {
+    current_password: Password,
+    new_password: Password,
+}
+
+/// Not `Debug`: it holds a password.
+#[derive(Deserialize)]
+struct ChangeEmailBody {
+    email: Email,
+    current_password: Password,
+}
+
+async fn change_password<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<RouterState<S, H>>,
+    SessionCaller(user, current): SessionCaller<UserOf<S>>,
+    parts: Parts,
+    JsonBody(body): JsonBody<ChangePasswordBody>,
+) -> Result<Response> {
+    let client = state.proxies.client_ip(&parts);
+    state
+        .manager
+        .change_password(
+            user,
+            &body.current_password,
+            &body.new_password,
+            current.as_deref(),
+            client,
+            Some(&parts),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn change_email<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<RouterState<S, H>>,
+    Caller(user): Caller<UserOf<S>>,
+    parts: Parts,
+    JsonBody(body): JsonBody<ChangeEmailBody>,
+) -> Result<Response> {
+    let client = state.proxies.client_ip(&parts);
+    state
+        .manager
+        .request_email_change(
+            &user,
+            &body.email,
+            &body.current_password,
+            client,
+            Some(&parts),
+        )
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::Value::Null)).into_response())
 }
 
 /// The caller, active (401) and verified when the router requires it (403).

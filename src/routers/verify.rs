@@ -1,4 +1,5 @@
-//! `POST /request-verify-token` and `POST /verify`.
+//! `POST /request-verify-token`, `POST /verify`, and `POST
+//! /confirm-email-change` (the confirmation of a new address).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,7 +10,7 @@ use serde::Deserialize;
 
 use super::reset::{EmailBody, null};
 use super::route;
-use super::spec::VERIFY_ROUTES;
+use super::spec::{EMAIL_CHANGE_ROUTES, VERIFY_ROUTES};
 use crate::error::Result;
 use crate::extract::JsonBody;
 use crate::hooks::UserHooks;
@@ -37,7 +38,27 @@ where
         request_verify_token::<S, H>,
         limit,
     );
-    route(router, at, verify_route, verify::<S, H>, limit).with_state(manager)
+    let router = route(router, at, verify_route, verify::<S, H>, limit);
+    let [confirm_route] = EMAIL_CHANGE_ROUTES;
+    route(
+        router,
+        at,
+        confirm_route,
+        confirm_email_change::<S, H>,
+        limit,
+    )
+    .with_state(manager)
+}
+
+async fn confirm_email_change<S: UserStore, H: UserHooks<S::User>>(
+    State(manager): State<UserManager<S, H>>,
+    parts: Parts,
+    JsonBody(body): JsonBody<TokenBody>,
+) -> Result<Response> {
+    let user = manager
+        .confirm_email_change(&body.token, Some(&parts))
+        .await?;
+    Ok(Json(user.read()).into_response())
 }
 
 async fn request_verify_token<S: UserStore, H: UserHooks<S::User>>(

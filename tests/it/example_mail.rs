@@ -141,6 +141,12 @@ async fn forgot_password_mails_one_token_to_the_stored_address_that_resets_the_p
         .await;
     response.assert_detail(400, "RESET_PASSWORD_BAD_TOKEN");
 
+    // The reset is announced to the address (CONTRACT-accounts §D), with no
+    // token in the notice.
+    let notice = sink.expect_mail("the notice of the new password").await;
+    assert_eq!(notice.recipients, vec![stored.clone()]);
+    assert_eq!(notice.token(), None, "a notice carries no token");
+
     // An unknown address: the same 202, and no mail.
     server
         .ask_for_mail("/auth/forgot-password", "nobody-here@example.com")

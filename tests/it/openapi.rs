@@ -11,10 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use axum_users::auth::{AuthBackend, BearerTransport, CookieTransport, JwtStrategy};
+use axum_users::auth::{
+    AuthBackend, BearerTransport, CookieTransport, JwtStrategy, RefreshStrategy,
+};
 use axum_users::openapi::{self, Info};
 use axum_users::routers::spec::{
-    AUTH_ROUTES, REGISTER_ROUTES, RESET_ROUTES, RouteSpec, USERS_ROUTES, VERIFY_ROUTES,
+    ACCOUNT_ROUTES, AUTH_ROUTES, EMAIL_CHANGE_ROUTES, REFRESH_ROUTES, REGISTER_ROUTES,
+    RESET_ROUTES, RouteSpec, SESSIONS_ROUTES, USERS_ROUTES, VERIFY_ROUTES,
 };
 use axum_users::store::MemoryStore;
 use axum_users::{AxumUsers, ErrorCode, NoHooks, Routes, UpdatedBy, User, UserFields, UserManager};
@@ -29,7 +32,8 @@ use crate::common::{
 };
 
 // ---------------------------------------------------------------------------
-// The app: integer ids, an application field, a bearer and two cookie backends.
+// The app: integer ids, an application field, a bearer and two cookie
+// backends, and a bearer backend with refresh tokens.
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Profile {
@@ -81,14 +85,19 @@ struct App {
 }
 
 /// Where each router is mounted, with the specs it is built from.
-const MOUNTS: [(&str, &[RouteSpec]); 7] = [
+const MOUNTS: [(&str, &[RouteSpec]); 12] = [
     ("/auth/jwt", AUTH_ROUTES),
     ("/auth/cookie", AUTH_ROUTES),
     ("/auth/session", AUTH_ROUTES),
+    ("/auth/token", AUTH_ROUTES),
+    ("/auth/token", REFRESH_ROUTES),
     ("/auth", REGISTER_ROUTES),
     ("/auth", RESET_ROUTES),
     ("/auth", VERIFY_ROUTES),
+    ("/auth", EMAIL_CHANGE_ROUTES),
     ("/users", USERS_ROUTES),
+    ("/users", SESSIONS_ROUTES),
+    ("/users", ACCOUNT_ROUTES),
 ];
 
 fn app_with(requires_verification: bool, body_limit: Option<usize>) -> App {
@@ -98,7 +107,12 @@ fn app_with(requires_verification: bool, body_limit: Option<usize>) -> App {
     let session = AuthBackend::new(
         "session",
         CookieTransport::new().name("fastapiuserssession"),
-        jwt,
+        jwt.clone(),
+    );
+    let token = AuthBackend::new(
+        "token",
+        BearerTransport::new("auth/token/login"),
+        RefreshStrategy::new(jwt, AppStore::new()),
     );
     let manager = UserManager::builder(AppStore::new())
         .hasher(fast_hasher())
@@ -106,7 +120,12 @@ fn app_with(requires_verification: bool, body_limit: Option<usize>) -> App {
         .build();
     let mut users = AxumUsers::new(
         manager,
-        vec![bearer.clone(), cookie.clone(), session.clone()],
+        vec![
+            bearer.clone(),
+            cookie.clone(),
+            session.clone(),
+            token.clone(),
+        ],
     )
     .requires_verification(requires_verification);
     if let Some(limit) = body_limit {
@@ -117,6 +136,7 @@ fn app_with(requires_verification: bool, body_limit: Option<usize>) -> App {
         .auth("/auth/jwt", &bearer)
         .auth("/auth/cookie", &cookie)
         .auth("/auth/session", &session)
+        .auth("/auth/token", &token)
         .register("/auth")
         .reset_password("/auth")
         .verify("/auth")
@@ -183,6 +203,16 @@ async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
 /// A concrete URI for a documented path.
 fn uri(path: &str) -> String {
     path.replace("{id}", "1")
+        .replace("{session_id}", "AAAAAAAAAAAAAAAAAAAAAA")
+}
+
+/// Whether an operation answers 401: a protected one, and the public
+/// `verify-token` and `refresh`, whose credential is in the body.
+fn answers_401(spec: &RouteSpec) -> bool {
+    use axum_users::routers::spec::{Access, Body, Success};
+    spec.access != Access::Public
+        || spec.success == Success::EmptyObject
+        || spec.body == Body::RefreshToken
 }
 
 // ---------------------------------------------------------------------------
@@ -200,14 +230,21 @@ fn the_document_is_openapi_3_1_with_every_mounted_route() {
         .into_iter()
         .map(|(method, path, _)| (method, path))
         .collect();
-    // The contract's routes, with a third backend.
+    // The contracts' routes, with a third backend.
     let expected: BTreeSet<(String, String)> = [
         ("POST", "/auth/jwt/login"),
         ("POST", "/auth/jwt/logout"),
+        ("POST", "/auth/jwt/verify-token"),
         ("POST", "/auth/cookie/login"),
         ("POST", "/auth/cookie/logout"),
+        ("POST", "/auth/cookie/verify-token"),
         ("POST", "/auth/session/login"),
         ("POST", "/auth/session/logout"),
+        ("POST", "/auth/session/verify-token"),
+        ("POST", "/auth/token/login"),
+        ("POST", "/auth/token/logout"),
+        ("POST", "/auth/token/verify-token"),
+        ("POST", "/auth/token/refresh"),
         ("POST", "/auth/register"),
         ("POST", "/auth/forgot-password"),
         ("POST", "/auth/reset-password"),
@@ -218,6 +255,14 @@ fn the_document_is_openapi_3_1_with_every_mounted_route() {
         ("GET", "/users/{id}"),
         ("PATCH", "/users/{id}"),
         ("DELETE", "/users/{id}"),
+        ("GET", "/users/me/sessions"),
+        ("DELETE", "/users/me/sessions"),
+        ("DELETE", "/users/me/sessions/{session_id}"),
+        ("GET", "/users/{id}/sessions"),
+        ("DELETE", "/users/{id}/sessions"),
+        ("POST", "/auth/confirm-email-change"),
+        ("POST", "/users/me/change-password"),
+        ("POST", "/users/me/change-email"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
@@ -268,7 +313,17 @@ async fn the_router_answers_exactly_the_documented_operations() {
             }
         }
     }
-    for path in ["/", "/auth", "/auth/login", "/users", "/auth/jwt", "/docs"] {
+    for path in [
+        "/",
+        "/auth",
+        "/auth/login",
+        "/users",
+        "/auth/jwt",
+        "/docs",
+        "/auth/jwt/refresh",
+        "/auth/cookie/refresh",
+        "/auth/session/refresh",
+    ] {
         let (status, _) = send(&router, common::get(path, None)).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
@@ -278,7 +333,7 @@ async fn the_router_answers_exactly_the_documented_operations() {
 fn security_schemes_name_each_backend() {
     let App { doc, .. } = app();
     let schemes = &doc["components"]["securitySchemes"];
-    assert_eq!(schemes.as_object().unwrap().len(), 3, "{schemes}");
+    assert_eq!(schemes.as_object().unwrap().len(), 4, "{schemes}");
     assert_eq!(schemes["jwt"]["type"], "oauth2");
     let token_url = schemes["jwt"]["flows"]["password"]["tokenUrl"]
         .as_str()
@@ -292,19 +347,24 @@ fn security_schemes_name_each_backend() {
     assert_eq!(schemes["session"]["type"], "apiKey");
     assert_eq!(schemes["session"]["in"], "cookie");
     assert_eq!(schemes["session"]["name"], "fastapiuserssession");
+    assert_eq!(schemes["token"]["type"], "oauth2");
+    assert_eq!(
+        schemes["token"]["flows"]["password"]["tokenUrl"],
+        "auth/token/login"
+    );
 }
 
 #[test]
 fn protected_operations_list_their_backends_and_never_anonymous() {
     let App { doc, .. } = app();
-    let all = json!([{"jwt": []}, {"cookie": []}, {"session": []}]);
+    let all = json!([{"jwt": []}, {"cookie": []}, {"session": []}, {"token": []}]);
     for (method, path, op) in operations(&doc) {
         let spec = spec_of(&method, &path);
         let protected = spec.access != axum_users::routers::spec::Access::Public;
         assert_eq!(
             op["responses"].get("401").is_some(),
-            protected,
-            "{method} {path}: 401 iff protected"
+            answers_401(spec),
+            "{method} {path}: 401 iff protected, or the credential is in the body"
         );
         if !protected {
             assert!(op.get("security").is_none(), "{method} {path}");
@@ -382,6 +442,7 @@ fn bodies_document_422_and_413_logouts_204_and_logins_their_transport() {
         "/auth/jwt/logout",
         "/auth/cookie/logout",
         "/auth/session/logout",
+        "/auth/token/logout",
     ] {
         let responses = &doc["paths"][path]["post"]["responses"];
         assert!(responses.get("204").is_some(), "{path}");
@@ -392,6 +453,14 @@ fn bodies_document_422_and_413_logouts_204_and_logins_their_transport() {
         jwt_login["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/BearerResponse"
     );
+    for path in ["/auth/token/login", "/auth/token/refresh"] {
+        assert_eq!(
+            doc["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+                ["$ref"],
+            "#/components/schemas/RefreshBearerResponse",
+            "{path}"
+        );
+    }
     let form = &jwt_login["requestBody"]["content"];
     assert!(form.get("application/x-www-form-urlencoded").is_some());
     assert!(form.get("multipart/form-data").is_some());
@@ -557,7 +626,13 @@ fn user_schemas_follow_the_user_type() {
     assert_eq!(user["additionalProperties"], false);
     // Only what the mounted routes use: no register body, no OAuth schema.
     let schemas = doc["components"]["schemas"].as_object().unwrap();
-    for unused in ["UserCreate", "EmailRequest", "AuthorizationURL"] {
+    for unused in [
+        "UserCreate",
+        "EmailRequest",
+        "AuthorizationURL",
+        "RefreshBearerResponse",
+        "RefreshRequest",
+    ] {
         assert!(!schemas.contains_key(unused), "{unused}");
     }
 }
@@ -690,6 +765,261 @@ async fn the_server_answers_as_documented() {
     assert_eq!(status, StatusCode::OK);
     assert_fits(&doc, &schema_of("get", "/users/me", "200"), &me, "me");
     assert_eq!(me["display_name"], "Doc");
+
+    // The refresh-token backend: login, refresh, verify-token, sessions, and
+    // the 401s of a reused refresh token and of its ended session's token.
+    let (status, login) = send(
+        &router,
+        login_request("/auth/token/login", "doc@example.com", PASSWORD),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    assert_fits(
+        &doc,
+        &schema_of("post", "/auth/token/login", "200"),
+        &login,
+        "token login",
+    );
+    let first_refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |token: &str| {
+        json_request(
+            "POST",
+            "/auth/token/refresh",
+            None,
+            &json!({ "refresh_token": token }),
+        )
+    };
+    let (status, refreshed) = send(&router, refresh(&first_refresh)).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert_fits(
+        &doc,
+        &schema_of("post", "/auth/token/refresh", "200"),
+        &refreshed,
+        "refresh",
+    );
+    let access = refreshed["access_token"].as_str().unwrap().to_owned();
+    let verify = |token: &str| {
+        json_request(
+            "POST",
+            "/auth/token/verify-token",
+            None,
+            &json!({ "token": token }),
+        )
+    };
+    let (status, verified) = send(&router, verify(&access)).await;
+    assert_eq!((status, &verified), (StatusCode::OK, &json!({})));
+    assert_fits(
+        &doc,
+        &schema_of("post", "/auth/token/verify-token", "200"),
+        &verified,
+        "verify-token",
+    );
+
+    let (status, sessions) = send(&router, common::get("/users/me/sessions", Some(&access))).await;
+    assert_eq!(status, StatusCode::OK, "{sessions}");
+    let list = resolve(&doc, &schema_of("get", "/users/me/sessions", "200")).clone();
+    assert_eq!(list["type"], "array");
+    let sessions = sessions.as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    for session in sessions {
+        assert_fits(&doc, &list["items"], session, "session");
+        assert_eq!(session["current"], true);
+        assert_eq!(session["backend"], "token");
+    }
+    let (status, answer) = send(
+        &router,
+        raw_request(
+            "DELETE",
+            "/users/me/sessions/AAAAAAAAAAAAAAAAAAAAAA",
+            Some(&access),
+            None,
+            String::new(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert_fits(
+        &doc,
+        &schema_of("delete", "/users/me/sessions/{session_id}", "404"),
+        &answer,
+        "404",
+    );
+
+    let (status, answer) = send(&router, refresh(&first_refresh)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "reuse: {answer}");
+    assert_eq!(answer, json!({"detail": "REFRESH_TOKEN_INVALID"}));
+    assert_fits(
+        &doc,
+        &schema_of("post", "/auth/token/refresh", "401"),
+        &answer,
+        "refresh 401",
+    );
+    let (status, answer) = send(&router, verify(&access)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "session ended: {answer}");
+    assert_fits(
+        &doc,
+        &schema_of("post", "/auth/token/verify-token", "401"),
+        &answer,
+        "verify-token 401",
+    );
+}
+
+/// The schemas of the refresh-token backend, `verify-token` and the sessions
+/// routes, as the contract gives them.
+#[test]
+fn refresh_and_sessions_schemas_are_pinned() {
+    let App { doc, .. } = app();
+    let schemas = &doc["components"]["schemas"];
+    let bearer = &schemas["RefreshBearerResponse"];
+    assert_eq!(
+        bearer["required"],
+        json!(["access_token", "token_type", "refresh_token", "expires_in"])
+    );
+    assert_eq!(
+        bearer["properties"]["token_type"]["enum"],
+        json!(["bearer"])
+    );
+    assert_eq!(bearer["properties"]["refresh_token"]["type"], "string");
+    assert_eq!(bearer["properties"]["expires_in"]["type"], "integer");
+    assert_eq!(bearer["additionalProperties"], false);
+    // The other backends' logins keep the plain bearer response.
+    assert_eq!(
+        schemas["BearerResponse"]["required"],
+        json!(["access_token", "token_type"])
+    );
+
+    assert_eq!(schemas["RefreshRequest"]["type"], "object");
+    assert_eq!(
+        schemas["RefreshRequest"]["required"],
+        json!(["refresh_token"])
+    );
+    assert_eq!(
+        schemas["RefreshRequest"]["properties"]["refresh_token"]["type"],
+        "string"
+    );
+    // verify-token takes an access token; verify, the mail's token.
+    assert_eq!(schemas["VerifyTokenRequest"]["required"], json!(["token"]));
+    assert_eq!(
+        doc["paths"]["/auth/verify"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/VerifyRequest"
+    );
+    assert_eq!(schemas["EmptyObject"]["type"], "object");
+    assert_eq!(schemas["EmptyObject"]["additionalProperties"], false);
+    assert!(schemas["EmptyObject"].get("properties").is_none());
+
+    assert_eq!(schemas["SessionList"]["type"], "array");
+    assert_eq!(
+        schemas["SessionList"]["items"]["$ref"],
+        "#/components/schemas/Session"
+    );
+    let session = &schemas["Session"];
+    let required: BTreeSet<&str> = session["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let properties: BTreeSet<&str> = session["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let keys = BTreeSet::from([
+        "id",
+        "backend",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "user_agent",
+        "ip",
+        "current",
+    ]);
+    assert_eq!(required, keys);
+    assert_eq!(properties, keys);
+    for key in ["id", "backend"] {
+        assert_eq!(session["properties"][key]["type"], "string", "{key}");
+    }
+    for key in ["created_at", "last_used_at", "expires_at"] {
+        assert_eq!(session["properties"][key]["type"], "string", "{key}");
+        assert_eq!(session["properties"][key]["format"], "date-time", "{key}");
+    }
+    for key in ["user_agent", "ip"] {
+        assert_eq!(
+            session["properties"][key]["type"],
+            json!(["string", "null"]),
+            "{key}"
+        );
+    }
+    assert_eq!(session["properties"]["current"]["type"], "boolean");
+
+    // The refresh route: public, its body or 422, 401 REFRESH_TOKEN_INVALID.
+    let refresh = &doc["paths"]["/auth/token/refresh"]["post"];
+    assert!(refresh.get("security").is_none());
+    assert_eq!(
+        refresh["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/RefreshRequest"
+    );
+    let r401 = resolve(&doc, &refresh["responses"]["401"]);
+    assert_eq!(
+        r401["content"]["application/json"]["schema"]["properties"]["detail"]["enum"],
+        json!(["REFRESH_TOKEN_INVALID"])
+    );
+    assert!(refresh["responses"].get("422").is_some());
+    assert!(refresh["responses"].get("400").is_none());
+    // verify-token: public, 200 `{}`, 401, 422.
+    for backend in ["jwt", "cookie", "session", "token"] {
+        let verify = &doc["paths"][format!("/auth/{backend}/verify-token")]["post"];
+        assert!(verify.get("security").is_none(), "{backend}");
+        assert_eq!(
+            verify["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/VerifyTokenRequest"
+        );
+        let statuses: Vec<&String> = verify["responses"].as_object().unwrap().keys().collect();
+        assert_eq!(statuses, ["200", "401", "413", "422", "503"], "{backend}");
+        assert_eq!(
+            verify["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/EmptyObject"
+        );
+    }
+    // The sessions routes: 401 always, 403 for the superusers' ones, 404
+    // for those naming a session or a user.
+    for (method, path, statuses) in [
+        (
+            "get",
+            "/users/me/sessions",
+            ["200", "401", "503"].as_slice(),
+        ),
+        ("delete", "/users/me/sessions", &["204", "401", "503"]),
+        (
+            "delete",
+            "/users/me/sessions/{session_id}",
+            &["204", "401", "404", "503"],
+        ),
+        (
+            "get",
+            "/users/{id}/sessions",
+            &["200", "401", "403", "404", "503"],
+        ),
+        (
+            "delete",
+            "/users/{id}/sessions",
+            &["204", "401", "403", "404", "503"],
+        ),
+    ] {
+        let op = &doc["paths"][path][method];
+        let documented: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+        assert_eq!(documented, statuses, "{method} {path}");
+    }
+    let parameter = &doc["paths"]["/users/me/sessions/{session_id}"]["delete"]["parameters"][0];
+    assert_eq!(parameter["name"], "session_id");
+    assert_eq!(parameter["in"], "path");
+    assert_eq!(parameter["required"], true);
+    assert_eq!(parameter["schema"]["type"], "string");
+    let parameter = &doc["paths"]["/users/{id}/sessions"]["get"]["parameters"][0];
+    assert_eq!(parameter["name"], "id");
+    assert_eq!(parameter["schema"]["type"], "integer");
 }
 
 async fn body_text(response: axum::response::Response) -> String {

@@ -145,6 +145,14 @@ where
     async fn end_session(&self, id: &str) -> Result<Option<Session<U::Id>>> {
         self.sessions.end(id).await
     }
+
+    async fn rebind_session(&self, id: &str, user: &U) -> Result<bool> {
+        Ok(self
+            .sessions
+            .store
+            .rebind_session(id, &Binding::fingerprint(user))
+            .await?)
+    }
 }
 
 /// Whether `token` could be an opaque token of ours (URL-safe base64, at

@@ -32,7 +32,7 @@ use crate::user::UserModel;
 ///   password change, a deactivation, a deletion end it), by any backend
 ///   that reads it. The check is one read of the session by its id: on the
 ///   SQLite store a point read on the worker thread, on PostgreSQL one
-///   indexed query, in memory a map look-up, on Redis one `GET`; a session's
+///   indexed query, in memory a map look-up, on Redis one script call; a session's
 ///   `last_used_at` is written at most once a minute.
 ///
 /// ```
@@ -162,6 +162,14 @@ where
 
     async fn end_session(&self, id: &str) -> Result<Option<Session<U::Id>>> {
         self.sessions.end(id).await
+    }
+
+    async fn rebind_session(&self, id: &str, user: &U) -> Result<bool> {
+        Ok(self
+            .sessions
+            .store
+            .rebind_session(id, &Binding::fingerprint(user))
+            .await?)
     }
 
     fn refreshes(&self) -> bool {

@@ -201,6 +201,10 @@ impl Transport for CookieTransport {
         cookie_value(parts, &self.refresh_name)
     }
 
+    fn sent_by_browser(&self) -> bool {
+        true
+    }
+
     fn login(&self, tokens: &IssuedTokens) -> Result<TransportAnswer> {
         let mut cookies = vec![self.set(&tokens.access_token)?];
         if let Some(refresh_token) = &tokens.refresh_token {
