@@ -96,6 +96,31 @@ pub(super) fn responses(mount: &Mount, route: &RouteSpec) -> Responses {
         out.push(("413".into(), too_large.into()));
         out.push(("422".into(), response_ref("ValidationError")));
     }
+    // Logins and current-password checks count against the login throttle
+    // when the manager has one.
+    if matches!(
+        route.body,
+        Body::LoginForm | Body::ChangePassword | Body::ChangeEmail
+    ) {
+        let throttled = ResponseBuilder::new()
+            .description(
+                "Too many attempts for this address (or client): the login throttle locked \
+                 it; `Retry-After` says for how many seconds.",
+            )
+            .header(
+                "Retry-After",
+                utoipa::openapi::HeaderBuilder::new()
+                    .schema(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::Type::Integer),
+                    )
+                    .description(Some("Seconds until the window closes."))
+                    .build(),
+            )
+            .content(JSON, json_content(detail_schema("LOGIN_TOO_MANY_ATTEMPTS")))
+            .build();
+        out.push(("429".into(), throttled.into()));
+    }
     // The OAuth routes call the provider: the callback exchanges the code, the
     // authorize route may fetch an OpenID Connect discovery document.
     if matches!(route.body, Body::AuthorizeQuery | Body::CallbackQuery) {
