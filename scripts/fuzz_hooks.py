@@ -80,6 +80,7 @@ LOGINS = {
     "jwt": ("/auth/jwt/login", "bearer"),
     "cookie": ("/auth/cookie/login", "cookie:fastapiusersauth"),
     "session": ("/auth/session/login", "cookie:fastapiuserssession"),
+    "token": ("/auth/token/login", "bearer"),
 }
 
 SUPERUSER = re.compile(r"Needs an active(, verified)? superuser")
