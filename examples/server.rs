@@ -20,6 +20,7 @@
 //! | `FRONTEND_URL` | unset | when set, mails carry a link `$FRONTEND_URL/reset-password?token=…` or `$FRONTEND_URL/verify?token=…` |
 //! | `REDIS_URL` | unset | when set, `/auth/redis`: bearer tokens stored in Redis (revocable); the login throttle and the mail cap then count in Redis, shared by every instance |
 //! | `LOGIN_THROTTLE` | `5/300` | `N/S`: after N failed logins for one address within S seconds, that address answers 429 until the window has passed; `off` disables it |
+//! | `USERNAMES` | unset | `1`: usernames on; the user object then has `username`, and the login form takes a username or an address |
 //! | `TRUSTED_ORIGINS` | unset | comma-separated origins (`https://app.example.com`) allowed besides the server's own for cookie-authenticated requests |
 //! | `RUST_LOG` | `info` | log filter; `tower_http=debug` adds a line per request |
 //! | `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET` | unset | when all three are set, OAuth login with that OpenID Connect provider at `/auth/oidc` and `/auth/associate/oidc` |
@@ -214,6 +215,8 @@ async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clon
         .allow_short_secrets(secret.allow_short)
         .login_throttle(login_throttle)
         .mail_cap(mail_cap)
+        // USERNAMES=1: users may have a username, and log in with it.
+        .usernames(env_set("USERNAMES").is_some_and(|v| v.trim() == "1"))
         .try_build()?;
     ensure_admin(&manager).await?;
     // What a failed login costs, measured on the hashes the store holds (a

@@ -84,6 +84,13 @@ error_codes! {
     /// An e-mail change token that is bad, expired or used, or whose address
     /// was taken meanwhile.
     ChangeEmailBadToken = "CHANGE_EMAIL_BAD_TOKEN",
+    /// A username the rules refuse (sent with a reason,
+    /// [`Error::InvalidUsername`]).
+    InvalidUsername = "INVALID_USERNAME",
+    /// Registration with a username that another account has.
+    RegisterUsernameAlreadyExists = "REGISTER_USERNAME_ALREADY_EXISTS",
+    /// An update to a username that another account has.
+    UpdateUserUsernameAlreadyExists = "UPDATE_USER_USERNAME_ALREADY_EXISTS",
 }
 
 impl ErrorCode {
@@ -191,6 +198,10 @@ pub enum Error {
         /// Why the password was rejected.
         rejection: PasswordRejection,
     },
+    /// The username rules refused a username: 400
+    /// `{"code": "INVALID_USERNAME", "reason"}`.
+    #[error("invalid username: {0}")]
+    InvalidUsername(#[from] crate::username::InvalidUsername),
     /// No user matched (an id or an e-mail address): 404.
     #[error("user not found")]
     UserNotFound,
@@ -256,7 +267,7 @@ pub enum Error {
 enum Detail<'a> {
     /// An error code.
     Code(ErrorCode),
-    /// A rejected password: its route's code and the reason.
+    /// A rejected password or username: its route's code and the reason.
     Password(ErrorCode, &'a str),
     /// A 422's one validation error.
     Validation(&'a [String], &'a str),
@@ -323,6 +334,10 @@ impl Error {
                 ErrorCode::STATUS,
                 Detail::Code(ErrorCode::RegisterUserAlreadyExists),
             ),
+            Error::Store(StoreError::UsernameTaken) => (
+                ErrorCode::STATUS,
+                Detail::Code(ErrorCode::RegisterUsernameAlreadyExists),
+            ),
             Error::Store(StoreError::AccountTaken) => (
                 ErrorCode::STATUS,
                 Detail::Code(ErrorCode::OAuthAccountAlreadyLinked),
@@ -333,6 +348,10 @@ impl Error {
                     code.unwrap_or(ErrorCode::RegisterInvalidPassword),
                     rejection.reason(),
                 ),
+            ),
+            Error::InvalidUsername(invalid) => (
+                ErrorCode::STATUS,
+                Detail::Password(ErrorCode::InvalidUsername, invalid.reason()),
             ),
             Error::BadRequest(detail) => text(StatusCode::BAD_REQUEST, detail.as_str()),
             Error::UserNotFound | Error::NotFound => text(StatusCode::NOT_FOUND, "Not Found"),

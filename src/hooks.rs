@@ -56,6 +56,8 @@ pub struct UpdatedFields {
     pub is_verified: bool,
     /// The application's own fields changed.
     pub fields: bool,
+    /// The username changed.
+    pub username: bool,
 }
 
 /// The application's reactions to user events, and its password rules.

@@ -178,6 +178,7 @@ mod email;
 pub mod error;
 pub mod extract;
 pub mod hooks;
+pub mod invitation;
 pub mod manager;
 #[cfg(feature = "oauth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
@@ -192,6 +193,7 @@ pub mod store;
 pub mod throttle;
 pub mod tokens;
 pub mod user;
+pub mod username;
 
 pub use async_trait::async_trait;
 pub use auth::{CurrentUser, Superuser, VerifiedUser};

@@ -229,6 +229,12 @@ pub struct UserData<F> {
     pub is_verified: bool,
     /// The application's own fields.
     pub fields: F,
+    /// The username, when the application has usernames
+    /// ([`UserManagerBuilder::usernames`](crate::UserManagerBuilder::usernames)):
+    /// unique among users ASCII-case-insensitively, stored as written.
+    /// `None` for a user without one (every user of an application without
+    /// usernames).
+    pub username: Option<String>,
     /// The generation of the user's tokens: raised when every token and
     /// session issued so far must end (a password reset, a superuser's
     /// password change, a deactivation, an OAuth login that takes the address
@@ -261,6 +267,7 @@ impl<F> UserData<F> {
             is_superuser: false,
             is_verified: false,
             fields,
+            username: None,
             token_generation: 0,
             password_generation: 0,
         }
@@ -303,9 +310,13 @@ pub trait UserModel: Clone + Debug + Send + Sync + 'static {
         self.data().is_verified
     }
     /// The user as a response shows it: id, core flags and the application's
-    /// fields, never the password hash.
+    /// fields, never the password hash (and no username: see
+    /// [`UserRead::with_username`]).
     fn read(&self) -> UserRead<'_, Self> {
-        UserRead(self)
+        UserRead {
+            user: self,
+            username: false,
+        }
     }
 }
 
@@ -345,8 +356,22 @@ impl<F: UserFields, Id: UserId> UserModel for User<F, Id> {
 }
 
 /// A user as the API shows it (`{"id", "email", "is_active", "is_superuser",
-/// "is_verified", …app fields}`); serialise it to answer with a user.
-pub struct UserRead<'a, U: ?Sized>(&'a U);
+/// "is_verified", …app fields}`, and `"username"` when the application has
+/// usernames); serialise it to answer with a user.
+pub struct UserRead<'a, U: ?Sized> {
+    user: &'a U,
+    username: bool,
+}
+
+impl<'a, U: ?Sized> UserRead<'a, U> {
+    /// Shows `"username"` too (a string, or `null` for a user without one)
+    /// when `shown`: what the routers do when usernames are on
+    /// ([`UserManager::read`](crate::UserManager::read)).
+    pub fn with_username(mut self, shown: bool) -> Self {
+        self.username = shown;
+        self
+    }
+}
 
 impl<U: UserModel> Serialize for UserRead<'_, U> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -357,16 +382,20 @@ impl<U: UserModel> Serialize for UserRead<'_, U> {
             is_active: bool,
             is_superuser: bool,
             is_verified: bool,
+            // Absent without usernames; `null` for a user without one.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            username: Option<Option<&'a str>>,
             #[serde(flatten)]
             fields: &'a F,
         }
-        let data = self.0.data();
+        let data = self.user.data();
         Repr {
-            id: self.0.id(),
+            id: self.user.id(),
             email: &data.email,
             is_active: data.is_active,
             is_superuser: data.is_superuser,
             is_verified: data.is_verified,
+            username: self.username.then_some(data.username.as_deref()),
             fields: &data.fields,
         }
         .serialize(serializer)
@@ -415,6 +444,10 @@ pub struct UserCreate<C> {
     /// Defaults to false.
     #[serde(default, deserialize_with = "non_null")]
     pub is_verified: Option<bool>,
+    /// The username, as sent (checked by the manager when usernames are on,
+    /// ignored otherwise; `null` is no username).
+    #[serde(default)]
+    pub username: Option<String>,
     /// The application's own fields.
     #[serde(flatten)]
     pub fields: C,
@@ -459,6 +492,7 @@ impl<C> UserCreate<C> {
             is_active: None,
             is_superuser: None,
             is_verified: None,
+            username: None,
             fields,
         }
     }
@@ -493,6 +527,10 @@ pub struct UserUpdate<P> {
     /// Superusers only.
     #[serde(default, deserialize_with = "non_null")]
     pub is_verified: Option<bool>,
+    /// A new username, as sent (checked by the manager when usernames are
+    /// on, ignored otherwise).
+    #[serde(default, deserialize_with = "non_null")]
+    pub username: Option<String>,
     /// The application's own fields.
     #[serde(flatten)]
     pub fields: P,
@@ -507,6 +545,7 @@ impl<P: Default> Default for UserUpdate<P> {
             is_active: None,
             is_superuser: None,
             is_verified: None,
+            username: None,
             fields: P::default(),
         }
     }

@@ -29,6 +29,7 @@ pub struct UserManagerBuilder<S, H> {
     login_throttle: Option<LoginThrottle>,
     mail_cap: Option<MailCap>,
     current_password_on_update: bool,
+    usernames: bool,
 }
 
 /// The default lifetime of reset and verification tokens: one hour.
@@ -51,6 +52,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
             login_throttle: self.login_throttle,
             mail_cap: self.mail_cap,
             current_password_on_update: self.current_password_on_update,
+            usernames: self.usernames,
         }
     }
 
@@ -87,6 +89,19 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
     /// (default false: FastAPI Users' clients do not send it).
     pub fn current_password_on_update(mut self, required: bool) -> Self {
         self.current_password_on_update = required;
+        self
+    }
+
+    /// Usernames on (default off): users may have a username beside their
+    /// address ([`username`](crate::username)), set at registration and by
+    /// `PATCH`, shown in the user object (`"username"`, `null` for a user
+    /// without one), and the login form's `username` field takes either the
+    /// address or the username. [`try_build`](Self::try_build) fails when
+    /// the store does not [keep usernames](UserStore::supports_usernames).
+    /// Off, nothing changes on the wire: a `username` key in a body is
+    /// ignored and the user object has none.
+    pub fn usernames(mut self, on: bool) -> Self {
+        self.usernames = on;
         self
     }
 
@@ -149,9 +164,17 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
     }
 
     /// The manager. Fails when a token secret is empty or shorter than 32 bytes
-    /// (unless [`allow_short_secrets`](Self::allow_short_secrets)), or the
-    /// operating system cannot give random bytes for a missing one.
+    /// (unless [`allow_short_secrets`](Self::allow_short_secrets)), the
+    /// operating system cannot give random bytes for a missing one, or
+    /// usernames are on and the store does not keep them.
     pub fn try_build(self) -> Result<UserManager<S, H>> {
+        if self.usernames && !self.store.supports_usernames() {
+            return Err(Error::Config(
+                "usernames are on, but the store does not keep them \
+                 (UserStore::supports_usernames)"
+                    .into(),
+            ));
+        }
         let random_secrets = self.reset_secret.is_none() || self.verify_secret.is_none();
         let fallback = match random_secrets {
             true => Some(Secret::random()?),
@@ -197,6 +220,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
                 login_throttle: self.login_throttle,
                 mail_cap: self.mail_cap,
                 current_password_on_update: self.current_password_on_update,
+                usernames: self.usernames,
                 backends: RwLock::new(Vec::new()),
                 login_timing: RwLock::new(None),
                 calibrating: tokio::sync::Mutex::new(()),
@@ -241,6 +265,7 @@ impl<S: UserStore> UserManager<S, NoHooks> {
             login_throttle: None,
             mail_cap: None,
             current_password_on_update: false,
+            usernames: false,
         }
     }
 }

@@ -71,6 +71,8 @@ struct Inner<S: UserStore, H> {
     /// Whether `PATCH /users/me` needs the current password for a new
     /// password or address.
     current_password_on_update: bool,
+    /// Whether users have usernames.
+    usernames: bool,
     /// The backends whose revocable strategies hold sessions (registered by
     /// [`AxumUsers::new`](crate::AxumUsers::new)).
     backends: RwLock<Vec<AuthBackend<UserOf<S>>>>,

@@ -153,6 +153,7 @@ where
             is_superuser: false,
             is_verified: options.is_verified_by_default && login.email_verified,
             fields: FieldsOf::<S>::default(),
+            username: None,
             token_generation: 0,
             password_generation: 0,
         };

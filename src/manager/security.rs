@@ -18,6 +18,7 @@ use crate::session::SessionEnd;
 use crate::store::{StoreError, UserChanges, UserStore};
 use crate::throttle::Attempt;
 use crate::user::{Password, UserModel};
+use crate::username::is_username_login;
 
 /// The claims of an e-mail change token: bound to the user, the address it
 /// had when asked (so the token works once) and the new one.
@@ -47,8 +48,19 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         client: Option<IpAddr>,
         request: Option<&Parts>,
     ) -> Result<UserOf<S>> {
+        // A username counts under its user's address: the two names of one
+        // account share one count.
+        let counted = match &self.inner.login_throttle {
+            Some(_) if self.usernames() && is_username_login(email) => {
+                match self.store().get_by_username(email).await? {
+                    Some(user) => user.email().to_owned(),
+                    None => email.to_owned(),
+                }
+            }
+            _ => email.to_owned(),
+        };
         let attempt = match &self.inner.login_throttle {
-            Some(throttle) => match throttle.attempt(email, client).await {
+            Some(throttle) => match throttle.attempt(&counted, client).await {
                 Ok(attempt) => attempt,
                 Err(e) => {
                     if matches!(e, Error::TooManyAttempts { .. }) {
@@ -72,7 +84,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         match outcome {
             Ok(()) => {
                 if let Some(throttle) = &self.inner.login_throttle {
-                    throttle.succeeded(email).await?;
+                    throttle.succeeded(&counted).await?;
                 }
                 // Proven by the check above.
                 found.ok_or(Error::Code(ErrorCode::LoginBadCredentials))

@@ -8,12 +8,15 @@ use http::request::Parts;
 
 use super::{FieldsOf, IdOf, UserManager, UserOf};
 use crate::auth::UserLoader;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::hooks::{PasswordContext, UpdatedFields, UserHooks};
 use crate::password::Verified;
 use crate::session::SessionEnd;
 use crate::store::{StoreError, UserChanges, UserStore};
-use crate::user::{Password, UpdatedBy, UserCreate, UserData, UserFields, UserModel, UserUpdate};
+use crate::user::{
+    Password, UpdatedBy, UserCreate, UserData, UserFields, UserModel, UserRead, UserUpdate,
+};
+use crate::username::{Username, is_username_login};
 
 impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// The user with this id; [`Error::UserNotFound`] when there is none.
@@ -28,6 +31,37 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             .get_by_email(email)
             .await?
             .ok_or(Error::UserNotFound)
+    }
+
+    /// Whether users have usernames
+    /// ([`UserManagerBuilder::usernames`](super::UserManagerBuilder::usernames)).
+    pub fn usernames(&self) -> bool {
+        self.inner.usernames
+    }
+
+    /// `user` as the routers show it: with `"username"` when usernames are
+    /// on.
+    pub fn read<'a>(&self, user: &'a UserOf<S>) -> UserRead<'a, UserOf<S>> {
+        user.read().with_username(self.inner.usernames)
+    }
+
+    /// The user a login form's `username` field names: with usernames on, a
+    /// value without `@` is a username, anything else an address.
+    pub async fn get_by_login(&self, login: &str) -> Result<Option<UserOf<S>>> {
+        let found = match self.inner.usernames && is_username_login(login) {
+            true => self.store().get_by_username(login).await?,
+            false => self.store().get_by_email(login).await?,
+        };
+        Ok(found)
+    }
+
+    /// A username sent to `create` or `update`, checked: `None` when
+    /// usernames are off (the key is ignored then) or none was sent.
+    fn checked_username(&self, input: Option<String>) -> Result<Option<Username>> {
+        match (self.inner.usernames, input) {
+            (true, Some(input)) => Ok(Some(Username::parse(&input)?)),
+            _ => Ok(None),
+        }
     }
 
     /// Checks a password with the `validate_password` hook.
@@ -54,7 +88,9 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// unverified user whatever the input says; an unsafe one honours
     /// `is_active`, `is_superuser` and `is_verified`. Fails with
     /// [`Error::UserAlreadyExists`] (also when a concurrent registration of the
-    /// same address wins the race) or [`Error::InvalidPassword`].
+    /// same address wins the race) or [`Error::InvalidPassword`]; with
+    /// usernames on, with [`Error::InvalidUsername`] or
+    /// `REGISTER_USERNAME_ALREADY_EXISTS` ([`Error::Code`]) too.
     pub async fn create(
         &self,
         create: UserCreate<<FieldsOf<S> as UserFields>::Create>,
@@ -62,10 +98,20 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         request: Option<&Parts>,
     ) -> Result<UserOf<S>> {
         let email = create.email.into_string();
+        let username = self.checked_username(create.username)?;
         self.validate_password(&create.password, &email, None)
             .await?;
         if self.store().get_by_email(&email).await?.is_some() {
             return Err(Error::UserAlreadyExists);
+        }
+        if let Some(username) = &username
+            && self
+                .store()
+                .get_by_username(username.as_str())
+                .await?
+                .is_some()
+        {
+            return Err(Error::Code(ErrorCode::RegisterUsernameAlreadyExists));
         }
         let hashed_password = self.hasher().hash(&create.password).await?;
         let data = UserData {
@@ -79,17 +125,22 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             is_superuser: !safe && create.is_superuser.unwrap_or(false),
             is_verified: !safe && create.is_verified.unwrap_or(false),
             fields: <FieldsOf<S>>::create(create.fields),
+            username: username.map(Username::into_string),
             token_generation: 0,
             password_generation: 0,
         };
-        let user = self.store().create(data).await.map_err(email_taken)?;
+        let user = self.store().create(data).await.map_err(|e| match e {
+            StoreError::UsernameTaken => Error::Code(ErrorCode::RegisterUsernameAlreadyExists),
+            e => email_taken(e),
+        })?;
         self.hooks().on_after_register(&user, request).await?;
         Ok(user)
     }
 
     /// The user these credentials belong to, whether active or not; `None` for an
     /// unknown address or a wrong password. A hash weaker than the configured
-    /// parameters is upgraded.
+    /// parameters is upgraded. With usernames on, `email` may be a username
+    /// ([`get_by_login`](Self::get_by_login)).
     ///
     /// Every attempt costs exactly one password verification, and a failed one
     /// takes as long whether or not the account exists: an unknown address is
@@ -103,7 +154,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         password: &Password,
     ) -> Result<Option<UserOf<S>>> {
         let timing = self.login_timing().await?;
-        let Some(user) = self.store().get_by_email(email).await? else {
+        let Some(user) = self.get_by_login(email).await? else {
             let start = Instant::now();
             self.hasher().verify(password, &timing.dummy).await?;
             timing.pad_from(start).await;
@@ -218,7 +269,20 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             self.validate_password(password, user.email(), Some(&user))
                 .await?;
         }
+        let username = self.checked_username(update.username)?;
         let data = user.data();
+        if let Some(username) = username
+            && data.username.as_deref() != Some(username.as_str())
+        {
+            // A case-only change of one's own name finds the user itself.
+            if let Some(other) = self.store().get_by_username(username.as_str()).await?
+                && other.id() != user.id()
+            {
+                return Err(Error::Code(ErrorCode::UpdateUserUsernameAlreadyExists));
+            }
+            changes.username = Some(username.into_string());
+            updated.username = true;
+        }
         if let Some(email) = update.email
             && email.as_str() != data.email
         {
@@ -278,6 +342,9 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound => Error::UserNotFound,
+                    StoreError::UsernameTaken => {
+                        Error::Code(ErrorCode::UpdateUserUsernameAlreadyExists)
+                    }
                     e => email_taken(e),
                 })?
         };

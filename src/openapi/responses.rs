@@ -248,6 +248,10 @@ fn code_summary(code: ErrorCode) -> &'static str {
         ErrorCode::ChangeEmailBadToken => {
             "Bad, expired or used token, or the address was taken meanwhile"
         }
+        ErrorCode::InvalidUsername => "The username rules refused the username",
+        ErrorCode::RegisterUsernameAlreadyExists | ErrorCode::UpdateUserUsernameAlreadyExists => {
+            "Another account has this username"
+        }
     }
 }
 

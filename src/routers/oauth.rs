@@ -276,7 +276,7 @@ where
             .manager
             .oauth_associate_callback(&caller, login?, state.extra.config.options)
             .await?;
-        Ok(Json(user.read()).into_response())
+        Ok(Json(state.manager.read(&user)).into_response())
     }
     .await;
     finish(&state.extra.config, result)

@@ -41,5 +41,5 @@ async fn register<S: UserStore, H: UserHooks<S::User>>(
                 ErrorCode::RegisterInvalidPassword,
             )
         })?;
-    Ok((StatusCode::CREATED, Json(user.read())).into_response())
+    Ok((StatusCode::CREATED, Json(manager.read(&user))).into_response())
 }

@@ -18,7 +18,7 @@ use super::state::RouterState;
 use crate::error::{Error, ErrorCode, Result};
 use crate::extract::{IdPath, UserBody};
 use crate::hooks::UserHooks;
-use crate::manager::UserOf;
+use crate::manager::{UserManager, UserOf};
 use crate::store::UserStore;
 use crate::user::{UserFields, UserModel, UserUpdate};
 
@@ -32,7 +32,7 @@ where
     St: Clone + Send + Sync + 'static,
 {
     let [me, patch_me, get_one, patch_one, delete_one] = USERS_ROUTES;
-    let router = route(Router::new(), at, me, get_me::<S>, limit);
+    let router = route(Router::new(), at, me, get_me::<S, H>, limit);
     let router = route(router, at, patch_me, update_me::<S, H>, limit);
     let router = route(router, at, get_one, get_user::<S, H>, limit);
     let router = route(router, at, patch_one, update_user::<S, H>, limit);
@@ -165,8 +165,11 @@ impl<S: UserStore, H: Send + Sync + 'static> FromRequestParts<RouterState<S, H>>
     }
 }
 
-fn user_response<U: UserModel>(user: &U) -> Response {
-    Json(user.read()).into_response()
+fn user_response<S: UserStore, H: UserHooks<S::User>>(
+    manager: &UserManager<S, H>,
+    user: &UserOf<S>,
+) -> Response {
+    Json(manager.read(user)).into_response()
 }
 
 fn update_error(e: Error) -> Error {
@@ -176,8 +179,11 @@ fn update_error(e: Error) -> Error {
     )
 }
 
-async fn get_me<S: UserStore>(Caller(user): Caller<UserOf<S>>) -> Response {
-    user_response(&user)
+async fn get_me<S: UserStore, H: UserHooks<S::User>>(
+    State(state): State<RouterState<S, H>>,
+    Caller(user): Caller<UserOf<S>>,
+) -> Response {
+    user_response(&state.manager, &user)
 }
 
 async fn update_me<S: UserStore, H: UserHooks<S::User>>(
@@ -191,7 +197,7 @@ async fn update_me<S: UserStore, H: UserHooks<S::User>>(
         .update(user, update, true, Some(&parts))
         .await
         .map_err(update_error)?;
-    Ok(user_response(&user))
+    Ok(user_response(&state.manager, &user))
 }
 
 async fn get_user<S: UserStore, H: UserHooks<S::User>>(
@@ -200,7 +206,7 @@ async fn get_user<S: UserStore, H: UserHooks<S::User>>(
     IdPath(id): IdPath<IdOf<S>>,
 ) -> Result<Response> {
     let user = state.manager.get(&id).await?;
-    Ok(user_response(&user))
+    Ok(user_response(&state.manager, &user))
 }
 
 async fn update_user<S: UserStore, H: UserHooks<S::User>>(
@@ -216,7 +222,7 @@ async fn update_user<S: UserStore, H: UserHooks<S::User>>(
         .update(user, update, false, Some(&parts))
         .await
         .map_err(update_error)?;
-    Ok(user_response(&user))
+    Ok(user_response(&state.manager, &user))
 }
 
 async fn delete_user<S: UserStore, H: UserHooks<S::User>>(

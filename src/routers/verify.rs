@@ -16,7 +16,6 @@ use crate::extract::JsonBody;
 use crate::hooks::UserHooks;
 use crate::manager::UserManager;
 use crate::store::UserStore;
-use crate::user::UserModel;
 
 /// Not `Debug`: it holds a token.
 #[derive(Deserialize)]
@@ -58,7 +57,7 @@ async fn confirm_email_change<S: UserStore, H: UserHooks<S::User>>(
     let user = manager
         .confirm_email_change(&body.token, Some(&parts))
         .await?;
-    Ok(Json(user.read()).into_response())
+    Ok(Json(manager.read(&user)).into_response())
 }
 
 async fn request_verify_token<S: UserStore, H: UserHooks<S::User>>(
@@ -78,5 +77,5 @@ async fn verify<S: UserStore, H: UserHooks<S::User>>(
     JsonBody(body): JsonBody<TokenBody>,
 ) -> Result<Response> {
     let user = manager.verify(&body.token, Some(&parts)).await?;
-    Ok(Json(user.read()).into_response())
+    Ok(Json(manager.read(&user)).into_response())
 }

@@ -6,9 +6,11 @@ use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 
+use uuid::Uuid;
+
 use super::{
-    MAX_HASH_SAMPLES, OAuthAccount, OAuthAccountStore, Rotation, Session, SessionStore, StoreError,
-    UserChanges, UserStore,
+    Invitation, InvitationStore, MAX_HASH_SAMPLES, OAuthAccount, OAuthAccountStore, Rotation,
+    Session, SessionStore, StoreError, UserChanges, UserStore,
 };
 use crate::password::parameters_prefix;
 use crate::user::{PasswordHash, UserData, UserId, UserModel};
@@ -33,10 +35,14 @@ struct Tables<U: UserModel> {
     users: HashMap<U::Id, U>,
     /// ASCII-lowercased address → id: the unique index.
     by_email: HashMap<String, U::Id>,
+    /// ASCII-lowercased username → id: the unique index of usernames.
+    by_username: HashMap<String, U::Id>,
     /// Sessions of every kind.
     sessions: SessionTable<U::Id>,
     /// OAuth accounts by (`oauth_name`, `account_id`): the unique key.
     oauth_accounts: HashMap<(String, String), OAuthAccount<U::Id>>,
+    /// Invitations, in the order they were made.
+    invitations: Vec<Invitation>,
 }
 
 impl<U: UserModel> Clone for MemoryStore<U> {
@@ -69,8 +75,10 @@ impl<U: UserModel> MemoryStore<U> {
                 tables: RwLock::new(Tables {
                     users: HashMap::new(),
                     by_email: HashMap::new(),
+                    by_username: HashMap::new(),
                     sessions: SessionTable::default(),
                     oauth_accounts: HashMap::new(),
+                    invitations: Vec::new(),
                 }),
                 seq: AtomicU64::new(0),
             }),
@@ -99,6 +107,12 @@ impl<U: UserModel> MemoryStore<U> {
         if tables.by_email.contains_key(&key) {
             return Err(StoreError::EmailTaken);
         }
+        let username_key = data.username.as_deref().map(name_key);
+        if let Some(name) = &username_key
+            && tables.by_username.contains_key(name)
+        {
+            return Err(StoreError::UsernameTaken);
+        }
         // Random ids collide with negligible probability; sequential ones only
         // when the id type is exhausted, which must not spin forever.
         let id = (0..16)
@@ -107,6 +121,9 @@ impl<U: UserModel> MemoryStore<U> {
             .ok_or_else(|| StoreError::Other("no free user id left".into()))?;
         let user = U::from_parts(id.clone(), data);
         tables.by_email.insert(key, id.clone());
+        if let Some(name) = username_key {
+            tables.by_username.insert(name, id.clone());
+        }
         tables.users.insert(id, user.clone());
         Ok(user)
     }
@@ -114,6 +131,10 @@ impl<U: UserModel> MemoryStore<U> {
 
 fn email_key(email: &str) -> String {
     email.to_ascii_lowercase()
+}
+
+fn name_key(username: &str) -> String {
+    username.to_ascii_lowercase()
 }
 
 #[async_trait]
@@ -133,6 +154,19 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
             .cloned())
     }
 
+    fn supports_usernames(&self) -> bool {
+        true
+    }
+
+    async fn get_by_username(&self, username: &str) -> Result<Option<U>, StoreError> {
+        let tables = self.read();
+        Ok(tables
+            .by_username
+            .get(&name_key(username))
+            .and_then(|id| tables.users.get(id))
+            .cloned())
+    }
+
     async fn create(&self, data: UserData<U::Fields>) -> Result<U, StoreError> {
         Self::insert_user(&mut self.write(), &self.inner.seq, data)
     }
@@ -146,15 +180,39 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
             return Err(StoreError::Conflict);
         }
         let old_key = email_key(old.email());
-        if let Some(email) = &changes.email {
-            let new_key = email_key(email);
-            if new_key != old_key {
-                if tables.by_email.contains_key(&new_key) {
-                    return Err(StoreError::EmailTaken);
-                }
-                tables.by_email.remove(&old_key);
-                tables.by_email.insert(new_key, id.clone());
+        let old_name = old.data().username.as_deref().map(name_key);
+        // Every check before any write.
+        let new_email = changes
+            .email
+            .as_deref()
+            .map(email_key)
+            .filter(|key| *key != old_key);
+        if new_email
+            .as_ref()
+            .is_some_and(|key| tables.by_email.contains_key(key))
+        {
+            return Err(StoreError::EmailTaken);
+        }
+        let new_name = changes
+            .username
+            .as_deref()
+            .map(name_key)
+            .filter(|key| old_name.as_ref() != Some(key));
+        if new_name
+            .as_ref()
+            .is_some_and(|key| tables.by_username.contains_key(key))
+        {
+            return Err(StoreError::UsernameTaken);
+        }
+        if let Some(new_key) = new_email {
+            tables.by_email.remove(&old_key);
+            tables.by_email.insert(new_key, id.clone());
+        }
+        if let Some(new_name) = new_name {
+            if let Some(old_name) = &old_name {
+                tables.by_username.remove(old_name);
             }
+            tables.by_username.insert(new_name, id.clone());
         }
         let Some(user) = tables.users.get_mut(id) else {
             return Err(StoreError::NotFound);
@@ -169,6 +227,9 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
             return Err(StoreError::NotFound);
         };
         tables.by_email.remove(&email_key(user.email()));
+        if let Some(name) = &user.data().username {
+            tables.by_username.remove(&name_key(name));
+        }
         // A deleted user's sessions go with it, as with a foreign key.
         tables.sessions.delete_user(id);
         tables
@@ -425,5 +486,102 @@ impl<U: UserModel> OAuthAccountStore for MemoryStore<U> {
             .filter(|account| account.user_id == *user_id)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl<U: UserModel> InvitationStore for MemoryStore<U> {
+    async fn create_invitation(&self, invitation: Invitation) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        if tables
+            .invitations
+            .iter()
+            .any(|i| i.id == invitation.id || i.token_digest == invitation.token_digest)
+        {
+            return Err(StoreError::Other(
+                "invitation id or token already stored".into(),
+            ));
+        }
+        tables.invitations.push(invitation);
+        Ok(())
+    }
+
+    async fn invitation(&self, id: &Uuid) -> Result<Option<Invitation>, StoreError> {
+        Ok(self
+            .read()
+            .invitations
+            .iter()
+            .find(|i| i.id == *id)
+            .cloned())
+    }
+
+    async fn invitation_by_token(&self, digest: &str) -> Result<Option<Invitation>, StoreError> {
+        Ok(self
+            .read()
+            .invitations
+            .iter()
+            .find(|i| i.token_digest == digest)
+            .cloned())
+    }
+
+    async fn invitations(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<Invitation>), StoreError> {
+        let tables = self.read();
+        let mut all: Vec<&Invitation> = tables.invitations.iter().collect();
+        all.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        let count = u64::try_from(all.len()).unwrap_or(u64::MAX);
+        let page = all
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok((count, page))
+    }
+
+    async fn pending_invitation(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Invitation>, StoreError> {
+        let key = email_key(email);
+        Ok(self
+            .read()
+            .invitations
+            .iter()
+            .find(|i| email_key(&i.email) == key && i.is_pending(now))
+            .cloned())
+    }
+
+    async fn revoke_invitation(&self, id: &Uuid) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        match tables.invitations.iter_mut().find(|i| i.id == *id) {
+            Some(invitation) => {
+                invitation.revoked = true;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn claim_invitation(&self, id: &Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        match tables.invitations.iter_mut().find(|i| i.id == *id) {
+            Some(invitation) if invitation.is_pending(at) => {
+                invitation.accepted_at = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn unclaim_invitation(&self, id: &Uuid) -> Result<(), StoreError> {
+        if let Some(invitation) = self.write().invitations.iter_mut().find(|i| i.id == *id) {
+            invitation.accepted_at = None;
+        }
+        Ok(())
     }
 }

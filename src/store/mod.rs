@@ -13,6 +13,7 @@ use async_trait::async_trait;
 
 use crate::user::{PasswordHash, UserData, UserModel};
 
+mod invitations;
 mod memory;
 mod oauth;
 #[cfg(feature = "postgres")]
@@ -34,6 +35,7 @@ pub mod suite;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod timed;
 
+pub use invitations::{Invitation, InvitationStore};
 pub use memory::MemoryStore;
 pub use oauth::{OAuthAccount, OAuthAccountStore, ProviderToken};
 #[cfg(feature = "postgres")]
@@ -58,6 +60,10 @@ pub enum StoreError {
     /// lowercased address fired).
     #[error("e-mail address already taken")]
     EmailTaken,
+    /// Another user already has this username (the unique constraint on the
+    /// ASCII-lowercased username fired).
+    #[error("username already taken")]
+    UsernameTaken,
     /// The user to update or delete does not exist.
     #[error("user not found")]
     NotFound,
@@ -112,6 +118,9 @@ pub struct UserChanges<F> {
     pub is_verified: Option<bool>,
     /// New application fields (written whole).
     pub fields: Option<F>,
+    /// A new username; a store fails with [`StoreError::UsernameTaken`] when
+    /// another user has it (ASCII-case-insensitively).
+    pub username: Option<String>,
     /// Raise the token generation by one ([`UserData::token_generation`]),
     /// atomically (`token_generation = token_generation + 1`): every token
     /// and session issued before ends.
@@ -166,6 +175,7 @@ impl<F> Default for UserChanges<F> {
             is_superuser: None,
             is_verified: None,
             fields: None,
+            username: None,
             bump_token_generation: false,
             hash_upgrade: false,
             if_hashed_password: None,
@@ -183,6 +193,7 @@ impl<F> UserChanges<F> {
             && self.is_superuser.is_none()
             && self.is_verified.is_none()
             && self.fields.is_none()
+            && self.username.is_none()
             && !self.bump_token_generation
     }
 
@@ -223,6 +234,9 @@ impl<F> UserChanges<F> {
         if let Some(fields) = self.fields {
             data.fields = fields;
         }
+        if let Some(username) = self.username {
+            data.username = Some(username);
+        }
         if self.bump_token_generation {
             data.token_generation = data.token_generation.saturating_add(1);
         }
@@ -245,6 +259,10 @@ impl<F> UserChanges<F> {
 ///   and fails with [`StoreError::EmailTaken`] when the new address belongs to
 ///   another user ([`UserChanges::apply_to`] does all this for stores that
 ///   keep users as values);
+/// - a store that [supports usernames](UserStore::supports_usernames) keeps
+///   them unique ASCII-case-insensitively as it keeps addresses, atomically
+///   ([`StoreError::UsernameTaken`] on `create` and `update`), and finds a
+///   user by one;
 /// - every field of [`UserData`] is kept, the generations included.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
@@ -259,6 +277,20 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// The user with this e-mail address (ASCII-case-insensitively), if any.
     async fn get_by_email(&self, email: &str) -> Result<Option<Self::User>, StoreError>;
+
+    /// Whether this store keeps usernames ([`UserData::username`]): unique,
+    /// and found by [`get_by_username`](Self::get_by_username). A manager
+    /// with usernames on refuses to be built on a store that does not. The
+    /// default is `false`; the provided stores keep them.
+    fn supports_usernames(&self) -> bool {
+        false
+    }
+
+    /// The user with this username (ASCII-case-insensitively), if any. The
+    /// default, for stores without usernames, finds none.
+    async fn get_by_username(&self, _username: &str) -> Result<Option<Self::User>, StoreError> {
+        Ok(None)
+    }
 
     /// Stores a new user, assigning its id.
     async fn create(

@@ -146,6 +146,8 @@ impl<U> PostgresStore<U> {
 
 /// The name of the unique index on the ASCII-folded address (see the migration).
 const EMAIL_INDEX: &str = "users_email_ascii_lower";
+/// The unique index on the ASCII-lowercased username (migration 0007).
+const USERNAME_INDEX: &str = "users_username_ascii_lower";
 
 /// Whether an error says that the server cannot be reached or cannot serve now
 /// (rather than that the query is wrong): answered with 503.
@@ -215,6 +217,11 @@ impl Dialect for Postgres {
                 if db.is_unique_violation() && db.constraint().is_none_or(|c| c == EMAIL_INDEX) =>
             {
                 StoreError::EmailTaken
+            }
+            sqlx::Error::Database(db)
+                if db.is_unique_violation() && db.constraint() == Some(USERNAME_INDEX) =>
+            {
+                StoreError::UsernameTaken
             }
             e if is_unavailable(&e) => StoreError::Unavailable(Box::new(e)),
             e => StoreError::Other(Box::new(e)),

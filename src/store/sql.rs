@@ -177,11 +177,12 @@ pub(super) fn missing_users_columns(columns: &[(String,)]) -> Vec<&'static str> 
 }
 
 /// The columns of a user, read back and inserted in this order ([`UserRow`]'s):
-/// those that make a `users` table the store's, then the generations.
+/// those that make a `users` table the store's, then the generations and the
+/// username.
 fn user_columns() -> impl Iterator<Item = &'static str> {
     USERS_COLUMNS
         .into_iter()
-        .chain(["token_generation", "password_generation"])
+        .chain(["token_generation", "password_generation", "username"])
 }
 
 /// A user as read: [`user_columns`], `fields` as JSON text.
@@ -195,6 +196,7 @@ pub(super) type UserRow<D> = (
     String,
     i64,
     i64,
+    Option<String>,
 );
 
 /// The columns of an OAuth account, read back and inserted in this order
@@ -287,6 +289,7 @@ fn user_from_row<D: Dialect, U: UserModel<Id = Uuid>>(row: UserRow<D>) -> Result
         fields,
         token_generation,
         password_generation,
+        username,
     ) = row;
     let fields = serde_json::from_str(&fields).map_err(|e| StoreError::Other(Box::new(e)))?;
     Ok(U::from_parts(
@@ -298,6 +301,7 @@ fn user_from_row<D: Dialect, U: UserModel<Id = Uuid>>(row: UserRow<D>) -> Result
             is_superuser,
             is_verified,
             fields,
+            username,
             token_generation: generation_of(token_generation),
             password_generation: generation_of(password_generation),
         },
@@ -454,6 +458,7 @@ where
         values.push_unseparated(D::TEXT_AS_JSON);
         values.push_bind(i64::from(data.token_generation));
         values.push_bind(i64::from(data.password_generation));
+        values.push_bind(data.username.clone());
         values.push_unseparated(")");
         Ok(query)
     }
@@ -541,6 +546,20 @@ where
         self.fetch_user(query).await
     }
 
+    pub(super) async fn get_by_username<U: UserModel<Id = Uuid>>(
+        &self,
+        username: &str,
+    ) -> Result<Option<U>, StoreError> {
+        if !storable::<D>(username) {
+            return Ok(None);
+        }
+        let [fold, end] = D::ASCII_LOWER;
+        let mut query = select_user("", "users WHERE ");
+        query.push(format_args!("{fold}username{end} = {fold}"));
+        query.push_bind(username.to_owned()).push(end);
+        self.fetch_user(query).await
+    }
+
     pub(super) async fn create<U: UserModel<Id = Uuid>>(
         &self,
         data: UserData<U::Fields>,
@@ -603,6 +622,9 @@ where
         }
         if let Some(v) = changes.is_verified {
             sets.push("is_verified = ").push_bind_unseparated(v);
+        }
+        if let Some(username) = changes.username {
+            sets.push("username = ").push_bind_unseparated(username);
         }
         if let Some(fields) = &changes.fields {
             sets.push("fields = ")
@@ -1088,6 +1110,14 @@ macro_rules! sql_store {
 
                 async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {
                     self.sql().get_by_email(email).await
+                }
+
+                fn supports_usernames(&self) -> bool {
+                    true
+                }
+
+                async fn get_by_username(&self, username: &str) -> Result<Option<U>, StoreError> {
+                    self.sql().get_by_username(username).await
                 }
 
                 async fn create(&self, data: UserData<U::Fields>) -> Result<U, StoreError> {

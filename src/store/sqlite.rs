@@ -124,6 +124,9 @@ sql::sql_store! {
 const SQLITE_BUSY: i64 = 5;
 const SQLITE_LOCKED: i64 = 6;
 
+/// The unique index on the ASCII-lowercased username (migration 0006).
+const USERNAME_INDEX: &str = "users_username_lower";
+
 impl Dialect for Sqlite {
     /// The id as hyphenated TEXT.
     type Id = String;
@@ -167,6 +170,13 @@ impl Dialect for Sqlite {
 
     fn map_err(e: sqlx::Error) -> StoreError {
         match e {
+            // SQLite names the index in its message: "UNIQUE constraint
+            // failed: index 'users_username_lower'".
+            sqlx::Error::Database(db)
+                if db.is_unique_violation() && db.message().contains(USERNAME_INDEX) =>
+            {
+                StoreError::UsernameTaken
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::EmailTaken,
             // Still busy after the busy timeout: the database is overloaded, not broken.
             sqlx::Error::Database(db)

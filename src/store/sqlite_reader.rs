@@ -145,6 +145,7 @@ impl ReadsBesidePool<Sqlite> for Reader {
                 row.get(6)?,
                 row.get(7)?,
                 row.get(8)?,
+                row.get(9)?,
             ))
         }))
     }

@@ -46,6 +46,7 @@ fn data<F: Default>(email: &str) -> UserData<F> {
         is_superuser: false,
         is_verified: false,
         fields: F::default(),
+        username: None,
         token_generation: 0,
         password_generation: 0,
     }
@@ -72,6 +73,202 @@ where
     delete_frees_the_address(make().await).await;
     concurrent_creates_of_one_address_yield_one_user(Arc::new(make().await)).await;
     password_hash_samples_are_one_per_class(make().await, false).await;
+    // Usernames, for a store that keeps them.
+    if make().await.supports_usernames() {
+        usernames_are_kept_and_found_ascii_case_insensitively(make().await).await;
+        usernames_are_unique_on_create_and_update(make().await).await;
+        renaming_or_deleting_frees_a_username(make().await).await;
+        concurrent_creates_of_one_username_yield_one_user(Arc::new(make().await)).await;
+    }
+}
+
+fn named<F: Default>(email: &str, username: &str) -> UserData<F> {
+    let mut user = data(email);
+    user.username = Some(username.to_owned());
+    user
+}
+
+async fn usernames_are_kept_and_found_ascii_case_insensitively<S: UserStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let arthur = store
+        .create(named("arthur@camelot.bt", "King.Arthur"))
+        .await
+        .unwrap();
+    // Users without a username are many.
+    let a = store.create(data("a@camelot.bt")).await.unwrap();
+    let b = store.create(data("b@camelot.bt")).await.unwrap();
+    assert_eq!(a.data().username, None);
+    assert_eq!(b.data().username, None);
+    let read = store.get(arthur.id()).await.unwrap().unwrap();
+    assert_eq!(
+        read.data().username.as_deref(),
+        Some("King.Arthur"),
+        "as written"
+    );
+    for variant in ["King.Arthur", "king.arthur", "KING.ARTHUR"] {
+        let found = store.get_by_username(variant).await.unwrap();
+        assert_eq!(
+            found.map(|user| user.id().clone()),
+            Some(arthur.id().clone()),
+            "{variant}"
+        );
+    }
+    for other in [
+        "King.Arthu",
+        "King.Arthurr",
+        "arthur@camelot.bt",
+        "",
+        "King.Arthur\0",
+    ] {
+        assert!(
+            store.get_by_username(other).await.unwrap().is_none(),
+            "{other:?}"
+        );
+    }
+    // Non-ASCII letters are not folded (usernames are ASCII anyway).
+    assert!(
+        store
+            .get_by_username("K\u{212A}ing")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The address look-up does not find usernames, nor the other way round.
+    assert!(store.get_by_email("King.Arthur").await.unwrap().is_none());
+}
+
+async fn usernames_are_unique_on_create_and_update<S: UserStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    store
+        .create(named("arthur@camelot.bt", "arthur"))
+        .await
+        .unwrap();
+    let result = store.create(named("other@camelot.bt", "ARTHUR")).await;
+    assert!(
+        matches!(result, Err(StoreError::UsernameTaken)),
+        "{result:?}"
+    );
+    assert!(
+        store
+            .get_by_email("other@camelot.bt")
+            .await
+            .unwrap()
+            .is_none(),
+        "a refused create stores nothing"
+    );
+    let lancelot = store
+        .create(named("lancelot@camelot.bt", "lancelot"))
+        .await
+        .unwrap();
+    let taken = UserChanges {
+        username: Some("Arthur".into()),
+        email: Some("lance@camelot.bt".into()),
+        is_active: Some(false),
+        ..UserChanges::default()
+    };
+    let result = store.update(lancelot.id(), taken).await;
+    assert!(
+        matches!(result, Err(StoreError::UsernameTaken)),
+        "{result:?}"
+    );
+    let kept = store.get(lancelot.id()).await.unwrap().unwrap();
+    assert_eq!(kept.data().username.as_deref(), Some("lancelot"));
+    assert_eq!(
+        kept.email(),
+        "lancelot@camelot.bt",
+        "a failed update changes nothing"
+    );
+    assert!(kept.is_active(), "a failed update changes nothing");
+    assert!(
+        store
+            .get_by_email("lance@camelot.bt")
+            .await
+            .unwrap()
+            .is_none(),
+        "a failed update frees nothing and takes nothing"
+    );
+    // One's own name in another case is one's own.
+    let renamed = UserChanges {
+        username: Some("LanceLot".into()),
+        ..UserChanges::default()
+    };
+    let updated = store.update(lancelot.id(), renamed).await.unwrap();
+    assert_eq!(updated.data().username.as_deref(), Some("LanceLot"));
+    // An address taken and a name taken: either error, nothing written.
+    let both = UserChanges {
+        username: Some("arthur".into()),
+        email: Some("arthur@camelot.bt".into()),
+        ..UserChanges::default()
+    };
+    let result = store.update(lancelot.id(), both).await;
+    assert!(
+        matches!(
+            result,
+            Err(StoreError::UsernameTaken | StoreError::EmailTaken)
+        ),
+        "{result:?}"
+    );
+}
+
+async fn renaming_or_deleting_frees_a_username<S: UserStore>(store: S)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let arthur = store
+        .create(named("arthur@camelot.bt", "arthur"))
+        .await
+        .unwrap();
+    let renamed = UserChanges {
+        username: Some("pendragon".into()),
+        ..UserChanges::default()
+    };
+    store.update(arthur.id(), renamed).await.unwrap();
+    assert!(store.get_by_username("arthur").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .get_by_username("Pendragon")
+            .await
+            .unwrap()
+            .map(|user| user.id().clone()),
+        Some(arthur.id().clone())
+    );
+    let other = store
+        .create(named("other@camelot.bt", "Arthur"))
+        .await
+        .unwrap();
+    store.delete(other.id()).await.unwrap();
+    assert!(store.get_by_username("arthur").await.unwrap().is_none());
+    store
+        .create(named("third@camelot.bt", "ARTHUR"))
+        .await
+        .unwrap();
+}
+
+async fn concurrent_creates_of_one_username_yield_one_user<S: UserStore>(store: Arc<S>)
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let name = if i % 2 == 0 { "race" } else { "RACE" };
+            let email = format!("race{i}@camelot.bt");
+            tokio::spawn(async move { store.create(named(&email, name)).await })
+        })
+        .collect();
+    let (mut created, mut taken) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::UsernameTaken) => taken += 1,
+            Err(e) => panic!("a concurrent create failed otherwise: {e}"),
+        }
+    }
+    assert_eq!((created, taken), (1, 19));
 }
 
 /// Checks [`UserStore::password_hash_samples`] of a store that implements it

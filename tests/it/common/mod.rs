@@ -32,6 +32,7 @@ pub fn user_data(
         is_superuser: false,
         is_verified: false,
         fields: Default::default(),
+        username: None,
         token_generation: 0,
         password_generation: 0,
     }
