@@ -21,6 +21,7 @@
 //! | `REDIS_URL` | unset | when set, `/auth/redis`: bearer tokens stored in Redis (revocable); the login throttle and the mail cap then count in Redis, shared by every instance |
 //! | `LOGIN_THROTTLE` | `5/300` | `N/S`: after N failed logins for one address within S seconds, that address answers 429 until the window has passed; `off` disables it |
 //! | `USERNAMES` | unset | `1`: usernames on; the user object then has `username`, and the login form takes a username or an address |
+//! | `INVITE_ONLY` | unset | `1`: `POST /auth/register` is not mounted and OAuth logins make no new users (400 `OAUTH_REGISTRATION_CLOSED`); accounts come from invitations (`/users/invitations`, `/auth/accept-invitation`, mounted either way) |
 //! | `TRUSTED_ORIGINS` | unset | comma-separated origins (`https://app.example.com`) allowed besides the server's own for cookie-authenticated requests |
 //! | `RUST_LOG` | `info` | log filter; `tower_http=debug` adds a line per request |
 //! | `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET` | unset | when all three are set, OAuth login with that OpenID Connect provider at `/auth/oidc` and `/auth/associate/oidc` |
@@ -56,8 +57,8 @@ use axum_users::oauth::{OAuthConfig, OAuthProvider, OidcProvider, presets};
 use axum_users::openapi;
 use axum_users::password::Verified;
 use axum_users::store::{
-    MemoryStore, OAuthAccountStore, PostgresStore, RedisSessionStore, SessionStore, SqliteStore,
-    UserChanges, UserStore,
+    Invitation, InvitationStore, MemoryStore, OAuthAccountStore, PostgresStore, RedisSessionStore,
+    SessionStore, SqliteStore, UserChanges, UserStore,
 };
 use axum_users::throttle::{Limit, LoginThrottle, MailCap, MemoryThrottle, RedisThrottle};
 use axum_users::tokens::{MIN_SECRET_BYTES, random_token};
@@ -179,7 +180,9 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clone>(
+async fn run<
+    S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + InvitationStore + Clone,
+>(
     store: S,
     bind: SocketAddr,
     secret: &Secret,
@@ -192,6 +195,7 @@ async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clon
     // the cap on mails (3 per address, hour and route), counted in Redis when
     // REDIS_URL is set (shared by every instance), else in this process.
     let redis_url = env_set("REDIS_URL");
+    let invite_only = env_set("INVITE_ONLY").is_some_and(|v| v.trim() == "1");
     let counters = match &redis_url {
         Some(url) => Counters::Redis(RedisThrottle::new(RedisSessionStore::connect_lazy(
             url.trim(),
@@ -217,6 +221,7 @@ async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clon
         .mail_cap(mail_cap)
         // USERNAMES=1: users may have a username, and log in with it.
         .usernames(env_set("USERNAMES").is_some_and(|v| v.trim() == "1"))
+        .invite_only(invite_only)
         .try_build()?;
     ensure_admin(&manager).await?;
     // What a failed login costs, measured on the hashes the store holds (a
@@ -284,11 +289,16 @@ async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clon
     if let Some(redis) = &redis {
         routes = routes.auth("/auth/redis", redis);
     }
+    // INVITE_ONLY=1: no register route; accounts come from invitations
+    // (mounted either way) and OAuth makes no new ones.
+    if !invite_only {
+        routes = routes.register("/auth");
+    }
     let routes = routes
-        .register("/auth")
         .reset_password("/auth")
         .verify("/auth")
-        .users("/users");
+        .users("/users")
+        .invitations("/users", "/auth");
     let routes = oauth_routes(routes, &bearer, &secret.value, bind).await?;
     let document = routes.openapi(
         &openapi::Info::new("axum-users example server", env!("CARGO_PKG_VERSION"))
@@ -574,8 +584,14 @@ impl ExampleHooks {
         })
     }
 
-    /// The mail's text: an optional link, and the token on a line of its own.
+    /// The mail's text: an optional link, and the token on a line of its own,
+    /// valid for one hour.
     fn body(&self, intro: &str, page: &str, token: &str) -> String {
+        self.body_valid(intro, page, token, "one hour")
+    }
+
+    /// [`body`](Self::body) for a token valid for `validity`.
+    fn body_valid(&self, intro: &str, page: &str, token: &str, validity: &str) -> String {
         let mut body = format!("Hello,\n\n{intro}\n\n");
         if let Some(frontend) = &self.frontend_url {
             let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
@@ -585,7 +601,7 @@ impl ExampleHooks {
         }
         body.push_str(&format!(
             "Your token:\n\ntoken: {token}\n\n\
-             It is valid for one hour. If you did not ask for it, ignore this mail.\n"
+             It is valid for {validity}. If you did not ask for it, ignore this mail.\n"
         ));
         body
     }
@@ -713,6 +729,27 @@ impl UserHooks<User> for ExampleHooks {
             notice,
         )
         .await
+    }
+
+    async fn on_after_invite(
+        &self,
+        invitation: &Invitation,
+        token: &str,
+        _request: Option<&Parts>,
+    ) -> axum_users::Result<()> {
+        let days = (invitation.expires_at - invitation.created_at).num_days();
+        let validity = match days {
+            1 => "one day".to_owned(),
+            days => format!("{days} days"),
+        };
+        let body = self.body_valid(
+            "You are invited to create an account with this address. \
+             Choose a password with the token below.",
+            "accept-invitation",
+            token,
+            &validity,
+        );
+        self.send(&invitation.email, "You are invited", body).await
     }
 
     async fn on_password_changed(

@@ -91,6 +91,17 @@ error_codes! {
     RegisterUsernameAlreadyExists = "REGISTER_USERNAME_ALREADY_EXISTS",
     /// An update to a username that another account has.
     UpdateUserUsernameAlreadyExists = "UPDATE_USER_USERNAME_ALREADY_EXISTS",
+    /// An invitation for an address that has an account.
+    InvitationUserAlreadyExists = "INVITATION_USER_ALREADY_EXISTS",
+    /// An invitation for an address that has a pending invitation.
+    InvitationAlreadyPending = "INVITATION_ALREADY_PENDING",
+    /// An invitation token that is bad, expired, revoked or used.
+    InvitationBadToken = "INVITATION_BAD_TOKEN",
+    /// An invitation accepted with a password the policy rejects.
+    InvitationInvalidPassword = "INVITATION_INVALID_PASSWORD",
+    /// An OAuth login that would create an account while registration is
+    /// by invitation only.
+    OAuthRegistrationClosed = "OAUTH_REGISTRATION_CLOSED",
 }
 
 impl ErrorCode {

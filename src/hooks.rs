@@ -25,6 +25,7 @@ use axum::response::Response;
 use http::request::Parts;
 
 use crate::error::{PasswordRejection, Result};
+use crate::invitation::Invitation;
 use crate::password::PasswordPolicy;
 use crate::session::{Session, SessionEnd};
 use crate::user::UserModel;
@@ -208,6 +209,31 @@ pub trait UserHooks<U: UserModel>: Send + Sync + 'static {
         &self,
         _user: &U,
         _session: &Session<U::Id>,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a superuser invited `invitation.email`: mail `token` to the
+    /// address (whose owner accepts with `POST /auth/accept-invitation`). An
+    /// error answers the invite request with it, and the invitation stays
+    /// (revoke it, or invite again once it expired).
+    async fn on_after_invite(
+        &self,
+        _invitation: &Invitation,
+        _token: &str,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// After an invitation was accepted: `user` is the new account (active
+    /// and verified), `invitation` as accepted. Fired after
+    /// `on_after_register`.
+    async fn on_after_accept_invitation(
+        &self,
+        _user: &U,
+        _invitation: &Invitation,
         _request: Option<&Parts>,
     ) -> Result<()> {
         Ok(())

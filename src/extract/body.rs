@@ -82,6 +82,10 @@ impl<P: DeserializeOwned + Default> WithFields for UserUpdate<P> {
     type Fields = P;
 }
 
+impl<C: DeserializeOwned> WithFields for crate::manager::AcceptInvitation<C> {
+    type Fields = C;
+}
+
 /// [`JsonBody`] for a [`WithFields`] body: a 422 names the application's
 /// field that failed too.
 pub(crate) struct UserBody<T>(pub T);

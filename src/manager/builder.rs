@@ -30,6 +30,7 @@ pub struct UserManagerBuilder<S, H> {
     mail_cap: Option<MailCap>,
     current_password_on_update: bool,
     usernames: bool,
+    invite_only: bool,
 }
 
 /// The default lifetime of reset and verification tokens: one hour.
@@ -53,6 +54,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
             mail_cap: self.mail_cap,
             current_password_on_update: self.current_password_on_update,
             usernames: self.usernames,
+            invite_only: self.invite_only,
         }
     }
 
@@ -102,6 +104,16 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
     /// ignored and the user object has none.
     pub fn usernames(mut self, on: bool) -> Self {
         self.usernames = on;
+        self
+    }
+
+    /// Registration by invitation only (default off): an OAuth login whose
+    /// provider account has no user, and whose address none has, answers
+    /// 400 `OAUTH_REGISTRATION_CLOSED` instead of creating one. Accounts
+    /// then come from invitations ([`crate::invitation`]) and the
+    /// application's own code; leave the register router out too.
+    pub fn invite_only(mut self, on: bool) -> Self {
+        self.invite_only = on;
         self
     }
 
@@ -221,6 +233,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
                 mail_cap: self.mail_cap,
                 current_password_on_update: self.current_password_on_update,
                 usernames: self.usernames,
+                invite_only: self.invite_only,
                 backends: RwLock::new(Vec::new()),
                 login_timing: RwLock::new(None),
                 calibrating: tokio::sync::Mutex::new(()),
@@ -266,6 +279,7 @@ impl<S: UserStore> UserManager<S, NoHooks> {
             mail_cap: None,
             current_password_on_update: false,
             usernames: false,
+            invite_only: false,
         }
     }
 }

@@ -10,11 +10,15 @@
 //! | `timing.rs` | what a failed login costs (`calibrate_login_timing`) |
 //! | `tokens.rs` | forgot and reset password, request and verify e-mail |
 //! | `oauth.rs` | log in with a provider, link one |
+//! | `security.rs` | throttled logins, password and e-mail change |
+//! | `sessions.rs` | list and end sessions |
+//! | `invitations.rs` | invite, list, revoke, accept invitations |
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
 mod builder;
+mod invitations;
 mod oauth;
 mod security;
 mod sessions;
@@ -23,6 +27,7 @@ mod tokens;
 mod users;
 
 pub use builder::{DEFAULT_TOKEN_LIFETIME, UserManagerBuilder};
+pub use invitations::AcceptInvitation;
 pub use oauth::{OAuthCallbackOptions, OAuthLogin};
 
 use crate::auth::AuthBackend;
@@ -73,6 +78,8 @@ struct Inner<S: UserStore, H> {
     current_password_on_update: bool,
     /// Whether users have usernames.
     usernames: bool,
+    /// Whether registration is by invitation only (OAuth makes no users).
+    invite_only: bool,
     /// The backends whose revocable strategies hold sessions (registered by
     /// [`AxumUsers::new`](crate::AxumUsers::new)).
     backends: RwLock<Vec<AuthBackend<UserOf<S>>>>,

@@ -123,7 +123,9 @@ where
     /// - otherwise a new active user with that address, a random password and
     ///   default application fields (verified when `is_verified_by_default` is
     ///   on and the provider verified the address), linked to the account;
-    ///   `on_after_register` fires.
+    ///   `on_after_register` fires; with registration by invitation only
+    ///   ([`UserManagerBuilder::invite_only`](super::UserManagerBuilder::invite_only)),
+    ///   `OAUTH_REGISTRATION_CLOSED` instead.
     ///
     /// The returned user may be inactive or unverified: the caller applies the
     /// login rules. No address: `OAUTH_NOT_AVAILABLE_EMAIL`.
@@ -144,6 +146,11 @@ where
                 return Ok(linked);
             }
             return self.link_by_email(user, &login, email, options).await;
+        }
+        // Registration by invitation only: a provider account makes no new
+        // user.
+        if self.inner.invite_only {
+            return Err(Error::Code(ErrorCode::OAuthRegistrationClosed));
         }
         let hashed_password = self.unusable_password().await?;
         let data = UserData {

@@ -32,12 +32,13 @@ pub(crate) fn document<U: UserModel>(
     info: &Info,
     mounts: &[Mount],
     authenticator: &[BackendDoc],
+    usernames: bool,
 ) -> OpenApi {
     // The fixed names first, then the user schemas: the application's
     // hoisted `$defs` avoid every name the document itself uses.
     let mut schemas = SchemaMap::new();
     fixed_schemas(&mut schemas);
-    user_schemas::<U>(&mut schemas);
+    user_schemas::<U>(&mut schemas, usernames);
 
     let schemes = Schemes::new(authenticator, mounts);
     let mut paths = PathsBuilder::new();
@@ -196,6 +197,7 @@ mod tests {
                 csrf_cookie: Some("fastapiusersoauthcsrf".to_owned()),
                 success_redirect: false,
             }),
+            usernames: false,
         }
     }
 
@@ -226,7 +228,7 @@ mod tests {
             oauth_mount("/auth/associate/google", OAUTH_ASSOCIATE_ROUTES, None),
         ];
         let authenticator = [bearer.clone(), cookie.clone()];
-        let doc = document::<crate::User>(&Info::new("oauth", "1"), &mounts, &authenticator);
+        let doc = document::<crate::User>(&Info::new("oauth", "1"), &mounts, &authenticator, false);
         let doc = serde_json::to_value(&doc).unwrap();
         let paths = &doc["paths"];
 
@@ -331,6 +333,7 @@ mod tests {
             requires_verification: false,
             body_limit: 1024,
             oauth: None,
+            usernames: false,
         }
     }
 
@@ -364,7 +367,8 @@ mod tests {
             users,
         ];
         let authenticator = [token.clone(), cookie.clone()];
-        let doc = document::<crate::User>(&Info::new("refresh", "1"), &mounts, &authenticator);
+        let doc =
+            document::<crate::User>(&Info::new("refresh", "1"), &mounts, &authenticator, false);
         let doc = serde_json::to_value(&doc).unwrap();
         let paths = &doc["paths"];
         let schemas = &doc["components"]["schemas"];
@@ -543,7 +547,7 @@ mod tests {
     /// components its paths reach.
     #[test]
     fn the_version_and_only_reachable_components() {
-        let doc = document::<crate::User>(&Info::new("empty", "0"), &[], &[]);
+        let doc = document::<crate::User>(&Info::new("empty", "0"), &[], &[], false);
         let doc = serde_json::to_value(&doc).unwrap();
         assert_eq!(doc["openapi"], OPENAPI_VERSION);
         assert_eq!(doc["info"], json!({"title": "empty", "version": "0"}));

@@ -359,6 +359,8 @@ fn request_body(mount: &Mount, route: &RouteSpec) -> Option<RequestBody> {
         ),
         Body::ChangePassword => Some(json_body("ChangePasswordRequest")),
         Body::ChangeEmail => Some(json_body("ChangeEmailRequest")),
+        Body::Invite => Some(json_body("InviteRequest")),
+        Body::AcceptInvitation => Some(json_body("AcceptInvitationRequest")),
         Body::RefreshToken => Some(json_body("RefreshRequest")),
     }
 }

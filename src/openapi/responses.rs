@@ -44,6 +44,9 @@ fn is_password_code(code: ErrorCode) -> bool {
         ErrorCode::RegisterInvalidPassword
             | ErrorCode::ResetPasswordInvalidPassword
             | ErrorCode::UpdateUserInvalidPassword
+            | ErrorCode::ChangePasswordInvalidPassword
+            | ErrorCode::InvitationInvalidPassword
+            | ErrorCode::InvalidUsername
     )
 }
 
@@ -53,12 +56,26 @@ pub(super) fn responses(mount: &Mount, route: &RouteSpec) -> Responses {
     let (status, success) = success(mount, route);
     out.push((status.to_string(), success.into()));
 
-    let codes: Vec<ErrorCode> = route
+    let mut codes: Vec<ErrorCode> = route
         .errors
         .iter()
         .copied()
         .filter(|&c| c != ErrorCode::LoginUserNotVerified || mount.requires_verification)
         .collect();
+    // The username's codes, where a body takes one.
+    if mount.usernames {
+        match route.body {
+            Body::UserCreate | Body::AcceptInvitation => codes.extend([
+                ErrorCode::InvalidUsername,
+                ErrorCode::RegisterUsernameAlreadyExists,
+            ]),
+            Body::UserUpdate => codes.extend([
+                ErrorCode::InvalidUsername,
+                ErrorCode::UpdateUserUsernameAlreadyExists,
+            ]),
+            _ => {}
+        }
+    }
     let free_form = route.body == Body::CallbackQuery;
     if !codes.is_empty() || free_form {
         out.push(("400".into(), bad_request(&codes, free_form).into()));
@@ -249,6 +266,13 @@ fn code_summary(code: ErrorCode) -> &'static str {
             "Bad, expired or used token, or the address was taken meanwhile"
         }
         ErrorCode::InvalidUsername => "The username rules refused the username",
+        ErrorCode::InvitationUserAlreadyExists => "An account has this e-mail address",
+        ErrorCode::InvitationAlreadyPending => "The address has a pending invitation",
+        ErrorCode::InvitationBadToken => "Bad, expired, revoked or used invitation token",
+        ErrorCode::InvitationInvalidPassword => "The password policy refused the password",
+        ErrorCode::OAuthRegistrationClosed => {
+            "Registration is by invitation only: the provider account has no user"
+        }
         ErrorCode::RegisterUsernameAlreadyExists | ErrorCode::UpdateUserUsernameAlreadyExists => {
             "Another account has this username"
         }
@@ -377,6 +401,20 @@ fn success(mount: &Mount, route: &RouteSpec) -> (u16, Response) {
             ResponseBuilder::new()
                 .description("The token is a live access token of this backend: `{}`.")
                 .content(JSON, json_content(schema_ref("EmptyObject")))
+                .build(),
+        ),
+        (Success::Invitation, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description("The invitation.")
+                .content(JSON, json_content(schema_ref("Invitation")))
+                .build(),
+        ),
+        (Success::Invitations, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description("A page of invitations, newest first, and how many there are.")
+                .content(JSON, json_content(schema_ref("InvitationPage")))
                 .build(),
         ),
         (Success::Sessions, _) => (

@@ -157,6 +157,46 @@ fn session_schema() -> RefOr<Schema> {
     .into()
 }
 
+fn invitation_schema() -> RefOr<Schema> {
+    object(
+        &[
+            "id",
+            "email",
+            "remark",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "revoked",
+        ],
+        [
+            ("id", string().format(format("uuid")).into()),
+            ("email", email_schema()),
+            (
+                "remark",
+                nullable_string("The inviting superuser's note, if any."),
+            ),
+            ("created_at", date_time("When it was made (UTC).")),
+            (
+                "expires_at",
+                date_time("When its token stops working (UTC)."),
+            ),
+            (
+                "accepted_at",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+                    .format(format("date-time"))
+                    .description(Some("When it was accepted (UTC), or `null`."))
+                    .into(),
+            ),
+            (
+                "revoked",
+                boolean("Whether it was revoked (deleted): its token no longer works."),
+            ),
+        ],
+    )
+    .into()
+}
+
 fn email_schema() -> RefOr<Schema> {
     string()
         .format(format("email"))
@@ -172,7 +212,7 @@ pub(super) fn fixed_schemas(schemas: &mut SchemaMap) {
     let accepted = |schema: ObjectBuilder| -> RefOr<Schema> {
         schema.description(Some("Accepted and ignored.")).into()
     };
-    let fixed: [(&str, RefOr<Schema>); 16] = [
+    let fixed: [(&str, RefOr<Schema>); 19] = [
         (
             "BearerResponse",
             object(
@@ -265,6 +305,59 @@ pub(super) fn fixed_schemas(schemas: &mut SchemaMap) {
                 .into(),
         ),
         ("Session", session_schema()),
+        ("Invitation", invitation_schema()),
+        (
+            "InvitationPage",
+            object(
+                &["count", "items"],
+                [
+                    (
+                        "count",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::Type(Type::Integer))
+                            .minimum(Some(0))
+                            .description(Some("How many invitations there are in all."))
+                            .into(),
+                    ),
+                    (
+                        "items",
+                        ArrayBuilder::new()
+                            .items(schema_ref("Invitation"))
+                            .description(Some("The page's invitations, newest first."))
+                            .into(),
+                    ),
+                ],
+            )
+            .into(),
+        ),
+        (
+            "InviteRequest",
+            object(
+                &["email"],
+                [
+                    ("email", email_schema()),
+                    (
+                        "expires_in_days",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::Type(Type::Integer))
+                            .minimum(Some(1))
+                            .maximum(Some(90))
+                            .default(Some(serde_json::json!(7)))
+                            .description(Some("How long the token works, in days (1 to 90)."))
+                            .into(),
+                    ),
+                    (
+                        "remark",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+                            .max_length(Some(1000))
+                            .description(Some("A note, shown with the invitation."))
+                            .into(),
+                    ),
+                ],
+            )
+            .into(),
+        ),
         (
             "SessionList",
             ArrayBuilder::new()
@@ -389,9 +482,13 @@ pub(super) fn fixed_schemas(schemas: &mut SchemaMap) {
 /// application's fields ([`UserFields`]) and id type ([`UserId`]). Call after
 /// [`fixed_schemas`], so that the application's definitions avoid every name
 /// the document uses.
-pub(super) fn user_schemas<U: UserModel>(schemas: &mut SchemaMap) {
+pub(super) fn user_schemas<U: UserModel>(schemas: &mut SchemaMap, usernames: bool) {
+    let mut read_keys = vec!["id", "email", "is_active", "is_superuser", "is_verified"];
+    if usernames {
+        read_keys.push("username");
+    }
     let read = object(
-        &["id", "email", "is_active", "is_superuser", "is_verified"],
+        &read_keys,
         [
             ("id", from_json(<U::Id as UserId>::json_schema())),
             ("email", email_schema()),
@@ -408,7 +505,16 @@ pub(super) fn user_schemas<U: UserModel>(schemas: &mut SchemaMap) {
                 boolean("Whether the user proved they own the address."),
             ),
         ],
-    )
+    );
+    let read = match usernames {
+        true => read.property(
+            "username",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+                .description(Some("The username, or `null` for a user without one.")),
+        ),
+        false => read,
+    }
     .build();
     let create = object(
         &["email", "password"],
@@ -419,8 +525,8 @@ pub(super) fn user_schemas<U: UserModel>(schemas: &mut SchemaMap) {
             ("is_superuser", boolean("Ignored by the register route.")),
             ("is_verified", boolean("Ignored by the register route.")),
         ],
-    )
-    .build();
+    );
+    let create = with_username(create, usernames, "Optional.").build();
     let update = object(
         &[],
         [
@@ -440,8 +546,21 @@ pub(super) fn user_schemas<U: UserModel>(schemas: &mut SchemaMap) {
             ),
         ],
     )
-    .description(Some("Absent keys change nothing; `null` is refused (422)."))
-    .build();
+    .description(Some("Absent keys change nothing; `null` is refused (422)."));
+    let update = with_username(update, usernames, "A new username.").build();
+    // The accept-invitation body: the token, a password, a username when on,
+    // and the application's fields of a new user.
+    let accept = object(
+        &["token", "password"],
+        [
+            (
+                "token",
+                described_string("The invitation's token, from the mailed link."),
+            ),
+            ("password", password().into()),
+        ],
+    );
+    let accept = with_username(accept, usernames, "Optional.").build();
     let fields = [
         ("User", read, <U::Fields as UserFields>::read_schema()),
         (
@@ -454,6 +573,11 @@ pub(super) fn user_schemas<U: UserModel>(schemas: &mut SchemaMap) {
             update,
             <U::Fields as UserFields>::update_schema(),
         ),
+        (
+            "AcceptInvitationRequest",
+            accept,
+            <U::Fields as UserFields>::create_schema(),
+        ),
     ];
     // The user schemas' names are taken first, so that hoisted `$defs` avoid
     // them.
@@ -464,6 +588,25 @@ pub(super) fn user_schemas<U: UserModel>(schemas: &mut SchemaMap) {
         let merged = merge_fields(core, app, schemas);
         schemas.insert(name.to_owned(), Some(merged));
     }
+}
+
+/// `builder` with a `username` property (the rules of
+/// [`crate::username`]) when usernames are on.
+fn with_username(builder: ObjectBuilder, usernames: bool, note: &str) -> ObjectBuilder {
+    if !usernames {
+        return builder;
+    }
+    builder.property(
+        "username",
+        string()
+            .min_length(Some(crate::username::MIN_LEN))
+            .max_length(Some(crate::username::MAX_LEN))
+            .pattern(Some("^[A-Za-z0-9._-]+$"))
+            .description(Some(format!(
+                "{note} 3 to 32 of `a-z 0-9 . _ -`, unique ASCII-case-insensitively; \
+                 checked as sent (400 `INVALID_USERNAME` with a reason)."
+            ))),
+    )
 }
 
 /// The application's JSON Schema `value` in utoipa's model, saying exactly

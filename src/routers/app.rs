@@ -6,8 +6,9 @@ use axum::Router;
 
 use super::AxumUsers;
 use super::spec::{
-    ACCOUNT_ROUTES, AUTH_ROUTES, EMAIL_CHANGE_ROUTES, Mount, MountAuth, REFRESH_ROUTES,
-    REGISTER_ROUTES, RESET_ROUTES, RouteSpec, SESSIONS_ROUTES, USERS_ROUTES, VERIFY_ROUTES,
+    ACCEPT_INVITATION_ROUTES, ACCOUNT_ROUTES, AUTH_ROUTES, EMAIL_CHANGE_ROUTES, INVITATION_ROUTES,
+    Mount, MountAuth, REFRESH_ROUTES, REGISTER_ROUTES, RESET_ROUTES, RouteSpec, SESSIONS_ROUTES,
+    USERS_ROUTES, VERIFY_ROUTES,
 };
 use crate::auth::AuthBackend;
 use crate::hooks::UserHooks;
@@ -165,7 +166,12 @@ where
             .iter()
             .map(super::spec::BackendDoc::of)
             .collect();
-        crate::openapi::document::<S::User>(info, &self.mounts, &backends)
+        crate::openapi::document::<S::User>(
+            info,
+            &self.mounts,
+            &backends,
+            self.users.manager().usernames(),
+        )
     }
 
     /// The front door these routes are built from (for router kinds added
@@ -193,6 +199,7 @@ where
             requires_verification: self.users.requires_verification,
             body_limit: self.users.body_limit,
             oauth: None,
+            usernames: self.users.manager().usernames(),
         }
     }
 
@@ -273,5 +280,25 @@ mod tests {
         assert_eq!(normalize_prefix("auth/jwt"), "/auth/jwt");
         assert_eq!(normalize_prefix("/"), "");
         assert_eq!(normalize_prefix(""), "");
+    }
+}
+
+impl<S, H, St> Routes<S, H, St>
+where
+    S: UserStore + crate::store::InvitationStore,
+    H: UserHooks<S::User>,
+    St: Clone + Send + Sync + 'static,
+{
+    /// Mounts [`AxumUsers::invitations_router`] at `admin_prefix`
+    /// (`POST|GET {admin_prefix}/invitations`, `GET|DELETE
+    /// {admin_prefix}/invitations/{invitation_id}`) and
+    /// [`AxumUsers::accept_invitation_router`] at `accept_prefix` (`POST
+    /// {accept_prefix}/accept-invitation`).
+    pub fn invitations(self, admin_prefix: &str, accept_prefix: &str) -> Self {
+        let admin = self.record(admin_prefix, INVITATION_ROUTES, "users");
+        let accept = self.record(accept_prefix, ACCEPT_INVITATION_ROUTES, "auth");
+        let admin_router = self.users.invitations_router_at(&admin.prefix);
+        let accept_router = self.users.accept_invitation_router_at(&accept.prefix);
+        self.mount(admin_router, admin).mount(accept_router, accept)
     }
 }

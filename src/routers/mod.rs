@@ -22,6 +22,7 @@ use state::RouterState;
 
 pub(crate) mod app;
 mod auth;
+mod invitations;
 #[cfg(feature = "oauth")]
 mod oauth;
 mod register;
@@ -239,6 +240,43 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
         at: &str,
     ) -> Router<St> {
         users::router(self.state(), self.body_limit, at)
+    }
+}
+
+impl<S, H> AxumUsers<S, H>
+where
+    S: UserStore + crate::store::InvitationStore,
+    H: UserHooks<S::User>,
+{
+    /// `POST|GET /invitations` and `GET|DELETE /invitations/{invitation_id}`,
+    /// for superusers ([`crate::invitation`]): mount it beside the users
+    /// router (`/users`).
+    pub fn invitations_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
+        self.invitations_router_at("")
+    }
+
+    /// [`invitations_router`](Self::invitations_router) with its paths under
+    /// `at`.
+    pub(crate) fn invitations_router_at<St: Clone + Send + Sync + 'static>(
+        &self,
+        at: &str,
+    ) -> Router<St> {
+        invitations::admin_router(self.state(), self.body_limit, at)
+    }
+
+    /// `POST /accept-invitation`: an invitation's token and a password make
+    /// an account. Mount it beside the register router (`/auth`).
+    pub fn accept_invitation_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
+        self.accept_invitation_router_at("")
+    }
+
+    /// [`accept_invitation_router`](Self::accept_invitation_router) with its
+    /// paths under `at`.
+    pub(crate) fn accept_invitation_router_at<St: Clone + Send + Sync + 'static>(
+        &self,
+        at: &str,
+    ) -> Router<St> {
+        invitations::accept_router(self.manager.clone(), self.body_limit, at)
     }
 }
 

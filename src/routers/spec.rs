@@ -50,6 +50,11 @@ pub enum Body {
     ChangePassword,
     /// A JSON object `{"email", "current_password"}`.
     ChangeEmail,
+    /// A JSON object `{"email", "expires_in_days"?, "remark"?}`.
+    Invite,
+    /// A JSON object `{"token", "password", …}`: the accept-invitation
+    /// schema.
+    AcceptInvitation,
     /// No body; the OAuth authorize query (`scopes`, repeatable, optional).
     AuthorizeQuery,
     /// No body; the OAuth callback query from the provider (`code`, `state`,
@@ -87,6 +92,10 @@ pub enum Success {
     EmptyObject,
     /// A list of sessions (`GET /users/me/sessions`).
     Sessions,
+    /// An invitation object.
+    Invitation,
+    /// A page of invitations `{"count", "items"}`.
+    Invitations,
 }
 
 /// One route of a router.
@@ -583,6 +592,9 @@ pub(crate) struct Mount {
     pub(crate) body_limit: usize,
     /// OAuth details, for the OAuth routers.
     pub(crate) oauth: Option<OAuthDoc>,
+    /// Whether users have usernames: the user bodies take `username`, with
+    /// its codes.
+    pub(crate) usernames: bool,
 }
 
 #[allow(dead_code)] // Setters for router kinds that not every feature set mounts (OAuth).
@@ -621,3 +633,71 @@ impl Mount {
         self
     }
 }
+
+/// The superusers' invitation routes (mounted at the users' prefix).
+pub const INVITATION_ROUTES: &[RouteSpec; 4] = &[
+    RouteSpec {
+        method: Method::POST,
+        path: "/invitations",
+        summary: "Invite an address (superusers)",
+        access: Access::Superuser,
+        body: Body::Invite,
+        status: 201,
+        success: Success::Invitation,
+        errors: &[
+            ErrorCode::InvitationUserAlreadyExists,
+            ErrorCode::InvitationAlreadyPending,
+        ],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/invitations",
+        summary: "The invitations, newest first (superusers)",
+        access: Access::Superuser,
+        body: Body::None,
+        status: 200,
+        success: Success::Invitations,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/invitations/{invitation_id}",
+        summary: "An invitation (superusers)",
+        access: Access::Superuser,
+        body: Body::None,
+        status: 200,
+        success: Success::Invitation,
+        errors: &[],
+        not_found: true,
+    },
+    RouteSpec {
+        method: Method::DELETE,
+        path: "/invitations/{invitation_id}",
+        summary: "Revoke an invitation: its token dies (superusers)",
+        access: Access::Superuser,
+        body: Body::None,
+        status: 204,
+        success: Success::NoContent,
+        errors: &[],
+        not_found: true,
+    },
+];
+
+/// The accept route of invitations (mounted at the auth prefix).
+pub const ACCEPT_INVITATION_ROUTES: &[RouteSpec; 1] = &[RouteSpec {
+    method: Method::POST,
+    path: "/accept-invitation",
+    summary: "Accept an invitation: an active, verified account for the invited address",
+    access: Access::Public,
+    body: Body::AcceptInvitation,
+    status: 201,
+    success: Success::User,
+    errors: &[
+        ErrorCode::InvitationBadToken,
+        ErrorCode::InvitationInvalidPassword,
+        ErrorCode::RegisterUserAlreadyExists,
+    ],
+    not_found: false,
+}];

@@ -145,7 +145,7 @@ impl<S: UserStore, H: Send + Sync + 'static> FromRequestParts<RouterState<S, H>>
 }
 
 /// The caller, an active (401) superuser (403), verified when required (403).
-struct Admin;
+pub(super) struct Admin;
 
 impl<S: UserStore, H: Send + Sync + 'static> FromRequestParts<RouterState<S, H>>
     for Caller<UserOf<S>>
