@@ -236,6 +236,12 @@ pub mod guide {
     #[doc = include_str!("../docs/oauth.md")]
     pub mod oauth {}
 
+    #[doc = include_str!("../docs/usernames.md")]
+    pub mod usernames {}
+
+    #[doc = include_str!("../docs/invitations.md")]
+    pub mod invitations {}
+
     #[doc = include_str!("../docs/configuration.md")]
     pub mod configuration {}
 
