@@ -531,7 +531,7 @@ impl<U: UserModel> InvitationStore for MemoryStore<U> {
     ) -> Result<(u64, Vec<Invitation>), StoreError> {
         let tables = self.read();
         let mut all: Vec<&Invitation> = tables.invitations.iter().collect();
-        all.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        all.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
         let count = u64::try_from(all.len()).unwrap_or(u64::MAX);
         let page = all
             .into_iter()

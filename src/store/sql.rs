@@ -1,5 +1,6 @@
 //! The SQL core of the provided stores: one implementation of the `users`,
-//! `access_tokens` and `oauth_accounts` statements, generic over the database.
+//! `access_tokens`, `oauth_accounts` and `invitations` statements, generic
+//! over the database.
 //!
 //! What the databases do differently is a [`Dialect`], implemented by
 //! `sqlx::Sqlite` (in `sqlite.rs`) and `sqlx::Postgres` (in `postgres.rs`):
@@ -27,8 +28,8 @@ use uuid::Uuid;
 
 use super::timed::Timed;
 use super::{
-    MAX_HASH_SAMPLES, OAuthAccount, ProviderToken, Rotation, Session, SessionKind, StoreError,
-    USERS_COLUMNS, UserChanges,
+    Invitation, MAX_HASH_SAMPLES, OAuthAccount, ProviderToken, Rotation, Session, SessionKind,
+    StoreError, USERS_COLUMNS, UserChanges,
 };
 use crate::session::{from_unix, to_unix};
 use crate::user::{PasswordHash, UserData, UserModel};
@@ -236,6 +237,23 @@ pub(super) type TokenRow<D> = (
     Option<String>,
 );
 
+/// The columns of an invitation, read back and inserted in this order
+/// ([`InvitationRow`]'s).
+const INVITATION_COLUMNS: &str =
+    "id, email, remark, created_at, expires_at, accepted_at, revoked, token_digest";
+
+/// An invitation as read: [`INVITATION_COLUMNS`], times in Unix milliseconds.
+type InvitationRow<D> = (
+    <D as Dialect>::Id,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<i64>,
+    bool,
+    String,
+);
+
 /// Pushes the user columns of the table `alias` (`"u."`, or `""` for the
 /// only table), `fields` as text.
 fn push_user_columns<D: Dialect>(query: &mut QueryBuilder<D>, alias: &str) {
@@ -270,6 +288,32 @@ pub(super) fn select_session_where<D: Dialect>(column: &str) -> QueryBuilder<D> 
         .push(column)
         .push(" = ");
     query
+}
+
+/// `SELECT <the invitation columns> FROM invitations`, to be followed by its
+/// `WHERE` or `ORDER BY`.
+fn select_invitations<D: Dialect>() -> QueryBuilder<D> {
+    let mut query = QueryBuilder::new("SELECT ");
+    query.push(INVITATION_COLUMNS).push(" FROM invitations");
+    query
+}
+
+/// A time as Unix milliseconds, cut (never rounded up): how an invitation's
+/// times are stored, so that they read back exact to the millisecond.
+fn to_millis(time: chrono::DateTime<chrono::Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+/// Unix milliseconds as a time (out-of-range values clamp to the Unix epoch,
+/// as [`from_unix`] does; this crate writes none).
+fn from_millis(millis: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
+/// A count, an offset or a limit as SQL binds it (a `BIGINT`), clamped to
+/// `i64::MAX`: no table holds more rows.
+fn sql_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// A stored generation (never negative, never above `u32::MAX` when written
@@ -365,6 +409,20 @@ fn account_from_row<D: Dialect>(row: AccountRow<D>) -> Result<OAuthAccount<Uuid>
     })
 }
 
+fn invitation_from_row<D: Dialect>(row: InvitationRow<D>) -> Result<Invitation, StoreError> {
+    let (id, email, remark, created_at, expires_at, accepted_at, revoked, token_digest) = row;
+    Ok(Invitation {
+        id: D::uuid(id)?,
+        email,
+        remark,
+        created_at: from_millis(created_at),
+        expires_at: from_millis(expires_at),
+        accepted_at: accepted_at.map(from_millis),
+        revoked,
+        token_digest,
+    })
+}
+
 fn json<F: serde::Serialize>(fields: &F) -> Result<String, StoreError> {
     serde_json::to_string(fields).map_err(|e| StoreError::Other(Box::new(e)))
 }
@@ -380,6 +438,17 @@ fn session_err<D: Dialect>(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Other("session id or token already stored".into())
+        }
+        e => D::map_err(e),
+    }
+}
+
+/// An invitation id or token digest stored already is a unique violation,
+/// not an address taken (as the SQLite dialect reads every unique violation).
+fn invitation_err<D: Dialect>(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Other("invitation id or token already stored".into())
         }
         e => D::map_err(e),
     }
@@ -1022,6 +1091,169 @@ where
             .map(account_from_row::<D>)
             .collect()
     }
+
+    // Invitations.
+
+    /// The invitation a `SELECT` of the invitation columns finds, if any.
+    async fn fetch_invitation(
+        &self,
+        mut query: QueryBuilder<D>,
+    ) -> Result<Option<Invitation>, StoreError> {
+        query
+            .build_query_as::<InvitationRow<D>>()
+            .fetch_optional(self.pool)
+            .timed(D::map_err)
+            .await?
+            .map(invitation_from_row::<D>)
+            .transpose()
+    }
+
+    /// Stores an invitation. Text the database cannot hold (NUL) fails
+    /// before anything is written; an id or a token digest stored already
+    /// fails on its unique index, and nothing is written either.
+    pub(super) async fn create_invitation(&self, invitation: Invitation) -> Result<(), StoreError> {
+        let texts = [
+            invitation.email.as_str(),
+            invitation.remark.as_deref().unwrap_or(""),
+            invitation.token_digest.as_str(),
+        ];
+        if !texts.into_iter().all(storable::<D>) {
+            return Err(StoreError::Other(
+                "invitation data with a NUL character".into(),
+            ));
+        }
+        let mut query = QueryBuilder::new("INSERT INTO invitations (");
+        query.push(INVITATION_COLUMNS).push(") VALUES (");
+        // In INVITATION_COLUMNS' order.
+        let mut values = query.separated(", ");
+        values.push_bind(D::id(&invitation.id));
+        values.push_bind(invitation.email);
+        values.push_bind(invitation.remark);
+        values.push_bind(to_millis(invitation.created_at));
+        values.push_bind(to_millis(invitation.expires_at));
+        values.push_bind(invitation.accepted_at.map(to_millis));
+        values.push_bind(invitation.revoked);
+        values.push_bind(invitation.token_digest);
+        values.push_unseparated(")");
+        query
+            .build()
+            .execute(self.pool)
+            .timed(invitation_err::<D>)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn invitation(&self, id: &Uuid) -> Result<Option<Invitation>, StoreError> {
+        let mut query = select_invitations();
+        query.push(" WHERE id = ").push_bind(D::id(id));
+        self.fetch_invitation(query).await
+    }
+
+    pub(super) async fn invitation_by_token(
+        &self,
+        digest: &str,
+    ) -> Result<Option<Invitation>, StoreError> {
+        if !storable::<D>(digest) {
+            return Ok(None);
+        }
+        let mut query = select_invitations();
+        query
+            .push(" WHERE token_digest = ")
+            .push_bind(digest.to_owned());
+        self.fetch_invitation(query).await
+    }
+
+    /// The count and the page are two reads: an invitation made between
+    /// them may show in one and not the other.
+    pub(super) async fn invitations(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<Invitation>), StoreError> {
+        let (count,): (i64,) = QueryBuilder::new("SELECT count(*) FROM invitations")
+            .build_query_as()
+            .fetch_one(self.pool)
+            .timed(D::map_err)
+            .await?;
+        // The order of the index on (created_at DESC, id DESC).
+        let mut query = select_invitations();
+        query
+            .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(sql_count(limit))
+            .push(" OFFSET ")
+            .push_bind(sql_count(offset));
+        let page = query
+            .build_query_as::<InvitationRow<D>>()
+            .fetch_all(self.pool)
+            .timed(D::map_err)
+            .await?
+            .into_iter()
+            .map(invitation_from_row::<D>)
+            .collect::<Result<_, _>>()?;
+        Ok((u64::try_from(count).unwrap_or(0), page))
+    }
+
+    /// The newest of the address's pending invitations (the manager lets an
+    /// address have one at a time).
+    pub(super) async fn pending_invitation(
+        &self,
+        email: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Invitation>, StoreError> {
+        if !storable::<D>(email) {
+            return Ok(None);
+        }
+        // The expression of the index on the folded address, exactly.
+        let [fold, end] = D::ASCII_LOWER;
+        let mut query = select_invitations();
+        query.push(format_args!(" WHERE {fold}email{end} = {fold}"));
+        query
+            .push_bind(email.to_owned())
+            .push(end)
+            .push(" AND accepted_at IS NULL AND NOT revoked AND expires_at > ")
+            .push_bind(to_millis(now))
+            .push(" ORDER BY created_at DESC, id DESC LIMIT 1");
+        self.fetch_invitation(query).await
+    }
+
+    /// An `UPDATE` counts the rows it matched, also those it wrote the value
+    /// they had (SQLite counts every row its `WHERE` matched; PostgreSQL
+    /// writes a new version of each): revoking twice still finds the row.
+    pub(super) async fn revoke_invitation(&self, id: &Uuid) -> Result<bool, StoreError> {
+        let mut update = Self::binding("UPDATE invitations SET revoked = ", true);
+        update.push(" WHERE id = ").push_bind(D::id(id));
+        let done = update.build().execute(self.pool).timed(D::map_err).await?;
+        Ok(D::rows_affected(&done) > 0)
+    }
+
+    /// One conditional `UPDATE`, a compare-and-set: of concurrent claims,
+    /// the first to write makes the condition false for the others (the row
+    /// is locked and its new version checked again in PostgreSQL; SQLite
+    /// writes one statement at a time).
+    pub(super) async fn claim_invitation(
+        &self,
+        id: &Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let at = to_millis(at);
+        let mut update = Self::binding("UPDATE invitations SET accepted_at = ", at);
+        update
+            .push(" WHERE id = ")
+            .push_bind(D::id(id))
+            .push(" AND accepted_at IS NULL AND NOT revoked AND expires_at > ")
+            .push_bind(at);
+        let done = update.build().execute(self.pool).timed(D::map_err).await?;
+        Ok(D::rows_affected(&done) == 1)
+    }
+
+    pub(super) async fn unclaim_invitation(&self, id: &Uuid) -> Result<(), StoreError> {
+        let mut update = Self::binding(
+            "UPDATE invitations SET accepted_at = NULL WHERE id = ",
+            D::id(id),
+        );
+        update.build().execute(self.pool).timed(D::map_err).await?;
+        Ok(())
+    }
 }
 
 /// Writes what the two SQL stores have alike around [`Sql`]: `from_pool`,
@@ -1053,8 +1285,8 @@ macro_rules! sql_store {
 
             use $crate::store::sql::{Dialect, Sql};
             use $crate::store::{
-                OAuthAccount, OAuthAccountStore, Rotation, Session, SessionStore, StoreError,
-                UserChanges, UserStore,
+                Invitation, InvitationStore, OAuthAccount, OAuthAccountStore, Rotation, Session,
+                SessionStore, StoreError, UserChanges, UserStore,
             };
             use $crate::user::{PasswordHash, UserData, UserModel};
 
@@ -1252,6 +1484,59 @@ macro_rules! sql_store {
                     user_id: &Uuid,
                 ) -> Result<Vec<OAuthAccount<Uuid>>, StoreError> {
                     self.sql().oauth_accounts(user_id).await
+                }
+            }
+
+            #[async_trait]
+            impl<U: UserModel<Id = Uuid>> InvitationStore for $store<U> {
+                async fn create_invitation(
+                    &self,
+                    invitation: Invitation,
+                ) -> Result<(), StoreError> {
+                    self.sql().create_invitation(invitation).await
+                }
+
+                async fn invitation(&self, id: &Uuid) -> Result<Option<Invitation>, StoreError> {
+                    self.sql().invitation(id).await
+                }
+
+                async fn invitation_by_token(
+                    &self,
+                    digest: &str,
+                ) -> Result<Option<Invitation>, StoreError> {
+                    self.sql().invitation_by_token(digest).await
+                }
+
+                async fn invitations(
+                    &self,
+                    offset: u64,
+                    limit: u64,
+                ) -> Result<(u64, Vec<Invitation>), StoreError> {
+                    self.sql().invitations(offset, limit).await
+                }
+
+                async fn pending_invitation(
+                    &self,
+                    email: &str,
+                    now: ::chrono::DateTime<::chrono::Utc>,
+                ) -> Result<Option<Invitation>, StoreError> {
+                    self.sql().pending_invitation(email, now).await
+                }
+
+                async fn revoke_invitation(&self, id: &Uuid) -> Result<bool, StoreError> {
+                    self.sql().revoke_invitation(id).await
+                }
+
+                async fn claim_invitation(
+                    &self,
+                    id: &Uuid,
+                    at: ::chrono::DateTime<::chrono::Utc>,
+                ) -> Result<bool, StoreError> {
+                    self.sql().claim_invitation(id, at).await
+                }
+
+                async fn unclaim_invitation(&self, id: &Uuid) -> Result<(), StoreError> {
+                    self.sql().unclaim_invitation(id).await
                 }
             }
         };

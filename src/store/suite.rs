@@ -34,7 +34,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Rotation, Session, SessionKind, SessionStore, StoreError, UserChanges, UserStore};
+use super::{
+    Invitation, InvitationStore, Rotation, Session, SessionKind, SessionStore, StoreError,
+    UserChanges, UserStore,
+};
 use crate::session::{self, LoginContext, MAX_USER_AGENT_CHARS, new_session_id};
 use crate::user::{PasswordHash, UserData, UserModel};
 
@@ -1033,6 +1036,572 @@ where
         vec![others],
         "another user's links are untouched"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Invitations.
+
+/// Runs the invitation checks against fresh stores made by `make` (each check
+/// gets its own, empty store): invitations read back whole (by id and by
+/// token), the list newest first with its count and its pages, the pending
+/// invitation of an address found ASCII-case-insensitively (never an
+/// accepted, revoked or expired one), revocation, claims as a
+/// compare-and-set (also under 20 concurrent claims of one invitation, on
+/// tasks of their own: run it on a multi-thread runtime so that they race),
+/// and duplicate ids and token digests refused.
+///
+/// Times are given to stores cut to the millisecond and must read back exact:
+/// a store keeps them to the millisecond at least. The list is ordered by
+/// `created_at`, then by id (`Uuid`'s order), greatest first. Text with NUL
+/// (which PostgreSQL cannot hold) is either kept or refused whole; a look-up
+/// with NUL finds nothing rather than failing.
+///
+/// ```no_run
+/// # async fn run() {
+/// use axum_users::{User, store::{MemoryStore, suite}};
+/// suite::run_invitations(|| async { MemoryStore::<User>::new() }).await;
+/// # }
+/// ```
+pub async fn run_invitations<S, Fut, Mk>(make: Mk)
+where
+    S: InvitationStore,
+    Mk: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    invitations_read_back_whole(make().await).await;
+    invitation_text_with_nul_is_kept_or_refused_whole(make().await).await;
+    invitations_are_listed_newest_first_and_paged(make().await).await;
+    the_pending_invitation_of_an_address_is_found_ascii_case_insensitively(make().await).await;
+    accepted_revoked_and_expired_invitations_are_not_pending(make().await).await;
+    revoking_answers_whether_the_invitation_exists_and_ends_it(make().await).await;
+    claiming_is_a_compare_and_set(make().await).await;
+    concurrent_claims_of_one_invitation_let_exactly_one_win(Arc::new(make().await)).await;
+    duplicate_invitations_are_refused_and_change_nothing(make().await).await;
+}
+
+/// A time cut to the millisecond, as the suite gives invitation times.
+fn to_the_millisecond(time: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(time.timestamp_millis()).expect("a time in chrono's range")
+}
+
+/// Now, to the millisecond.
+fn now_ms() -> DateTime<Utc> {
+    to_the_millisecond(Utc::now())
+}
+
+/// An invitation for `email` made at `at` (to the millisecond), lasting 7
+/// days, with a random token digest and no remark.
+fn invitation_at(email: &str, at: DateTime<Utc>) -> Invitation {
+    Invitation::new(email, None, to_the_millisecond(at), 7, random_digest())
+}
+
+/// `got` is `want`, every field (the token digest, which `Debug` leaves out,
+/// first).
+#[track_caller]
+fn assert_invitation(got: Option<Invitation>, want: &Invitation, what: &str) {
+    let Some(got) = got else {
+        panic!("{what}: no invitation, expected {want:?}");
+    };
+    assert_eq!(
+        got.token_digest, want.token_digest,
+        "{what}: the token digest"
+    );
+    assert_eq!(&got, want, "{what}");
+}
+
+/// `want` is stored as it is: by id and by its token.
+async fn assert_invitation_stored<S: InvitationStore>(store: &S, want: &Invitation, what: &str) {
+    assert_invitation(
+        store.invitation(&want.id).await.unwrap(),
+        want,
+        &format!("{what}, by id"),
+    );
+    assert_invitation(
+        store.invitation_by_token(&want.token_digest).await.unwrap(),
+        want,
+        &format!("{what}, by token"),
+    );
+}
+
+async fn invitations_read_back_whole<S: InvitationStore>(store: S) {
+    let now = now_ms();
+    let plain = Invitation::new("Arthur@Camelot.bt", None, now, 7, random_digest());
+    let noted = Invitation::new(
+        "merlin@camelot.bt",
+        Some("Für Merlin — « l'enchanteur » ✉️ 🧙\nsecond line".into()),
+        now + TimeDelta::milliseconds(1),
+        90,
+        random_digest(),
+    );
+    // Every field set, at times with milliseconds of their own.
+    let made = DateTime::from_timestamp_millis(1_700_000_000_123).expect("a valid time");
+    let mut taken = Invitation::new(
+        "gawain@camelot.bt",
+        Some("the green knight".into()),
+        made,
+        1,
+        random_digest(),
+    );
+    taken.accepted_at = Some(made + TimeDelta::milliseconds(86_399_999));
+    taken.revoked = true;
+    for invitation in [&plain, &noted, &taken] {
+        store.create_invitation(invitation.clone()).await.unwrap();
+    }
+    assert_invitation_stored(&store, &plain, "without a remark").await;
+    assert_invitation_stored(&store, &noted, "with a remark").await;
+    assert_invitation_stored(&store, &taken, "accepted and revoked").await;
+
+    assert_eq!(store.invitation(&uuid::Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(
+        store.invitation_by_token(&random_digest()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .invitation_by_token(&plain.token_digest.to_uppercase())
+            .await
+            .unwrap(),
+        None,
+        "a digest is matched exactly"
+    );
+    let with_nul = store
+        .invitation_by_token(&format!("{}\0", plain.token_digest))
+        .await;
+    assert!(
+        matches!(with_nul, Ok(None)),
+        "a digest with NUL finds nothing: {with_nul:?}"
+    );
+}
+
+async fn invitation_text_with_nul_is_kept_or_refused_whole<S: InvitationStore>(store: S) {
+    let now = now_ms();
+    let mut with_nul = vec![
+        Invitation::new("nul\0@camelot.bt", None, now, 7, random_digest()),
+        Invitation::new(
+            "nul@camelot.bt",
+            Some("a\0remark".into()),
+            now,
+            7,
+            random_digest(),
+        ),
+    ];
+    with_nul.push(Invitation::new(
+        "nul@camelot.bt",
+        None,
+        now,
+        7,
+        format!("{}\0", random_digest()),
+    ));
+    let mut kept = 0;
+    for invitation in with_nul {
+        match store.create_invitation(invitation.clone()).await {
+            Ok(()) => {
+                assert_invitation_stored(&store, &invitation, "text with NUL, kept").await;
+                kept += 1;
+            }
+            Err(e) => {
+                assert!(
+                    !matches!(e, StoreError::EmailTaken | StoreError::UsernameTaken),
+                    "text with NUL refused as a taken name: {e:?}"
+                );
+                assert_eq!(
+                    store.invitation(&invitation.id).await.unwrap(),
+                    None,
+                    "text with NUL refused, yet stored"
+                );
+            }
+        }
+    }
+    assert_eq!(store.invitations(0, 10).await.unwrap().0, kept);
+}
+
+async fn invitations_are_listed_newest_first_and_paged<S: InvitationStore>(store: S) {
+    assert_eq!(
+        store.invitations(0, 10).await.unwrap(),
+        (0, Vec::new()),
+        "no invitation yet"
+    );
+    let now = now_ms();
+    let ago = |ms: i64| now - TimeDelta::milliseconds(ms);
+    // Made in an order that is neither the list's nor its reverse; two in
+    // the same millisecond, which their ids order.
+    let mut all = vec![
+        invitation_at("c@camelot.bt", ago(3_000)),
+        invitation_at("a@camelot.bt", ago(1)),
+        invitation_at("e@camelot.bt", ago(86_400_000)),
+        invitation_at("b@camelot.bt", ago(2)),
+        invitation_at("d@camelot.bt", ago(3_000)),
+        invitation_at("f@camelot.bt", ago(86_400_001)),
+        invitation_at("g@camelot.bt", ago(1_000)),
+    ];
+    for invitation in &all {
+        store.create_invitation(invitation.clone()).await.unwrap();
+    }
+    // Revoked and accepted invitations are listed too.
+    assert!(store.revoke_invitation(&all[0].id).await.unwrap());
+    all[0].revoked = true;
+    assert!(store.claim_invitation(&all[1].id, now).await.unwrap());
+    all[1].accepted_at = Some(now);
+    all.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
+    let count = all.len() as u64;
+    assert_eq!(
+        store.invitations(0, 100).await.unwrap(),
+        (count, all.clone()),
+        "the whole list, newest first"
+    );
+    let huge = u64::MAX;
+    let pages = [
+        (0, 3),
+        (3, 3),
+        (6, 3),
+        (2, 1),
+        (1, 5),
+        (count - 1, 1),
+        (count, 3),
+        (count + 1, 3),
+        (100, 3),
+        (0, 0),
+        (3, 0),
+        (0, huge),
+        (1, huge),
+        (huge, 1),
+        (huge, huge),
+        (huge - 1, huge),
+        (1 << 63, 1 << 63),
+    ];
+    for (offset, limit) in pages {
+        let want: Vec<Invitation> = all
+            .iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        let got = store.invitations(offset, limit).await;
+        let Ok((got_count, got)) = got else {
+            panic!("the page at offset {offset}, limit {limit}: {got:?}");
+        };
+        assert_eq!(
+            got_count, count,
+            "the count, with the page at offset {offset}, limit {limit}"
+        );
+        assert_eq!(got, want, "the page at offset {offset}, limit {limit}");
+    }
+}
+
+async fn the_pending_invitation_of_an_address_is_found_ascii_case_insensitively<
+    S: InvitationStore,
+>(
+    store: S,
+) {
+    let now = now_ms();
+    let arthur = invitation_at("Arthur@Camelot.bt", now);
+    let umlaut = invitation_at("ÄRTHUR@camelot.bt", now);
+    store.create_invitation(arthur.clone()).await.unwrap();
+    store.create_invitation(umlaut.clone()).await.unwrap();
+    let pending = |email: &'static str| store.pending_invitation(email, now);
+    for email in [
+        "Arthur@Camelot.bt",
+        "arthur@camelot.bt",
+        "ARTHUR@CAMELOT.BT",
+        "aRTHUR@cAMELOT.bT",
+    ] {
+        assert_invitation(pending(email).await.unwrap(), &arthur, email);
+    }
+    // ASCII letters fold around the others, which are compared as they are.
+    assert_invitation(
+        pending("Ärthur@CAMELOT.bt").await.unwrap(),
+        &umlaut,
+        "Ärthur@CAMELOT.bt",
+    );
+    for other in [
+        "ärthur@camelot.bt",
+        "rthur@camelot.bt",
+        "arthur@camelot.b",
+        "arthur@camelot.bt.example",
+        " arthur@camelot.bt",
+        "_rthur@camelot.bt",
+        "%@camelot.bt",
+        "",
+    ] {
+        assert_eq!(pending(other).await.unwrap(), None, "{other:?}");
+    }
+    let with_nul = pending("arthur@camelot.bt\0").await;
+    assert!(
+        matches!(with_nul, Ok(None)),
+        "an address with NUL finds nothing: {with_nul:?}"
+    );
+}
+
+async fn accepted_revoked_and_expired_invitations_are_not_pending<S: InvitationStore>(store: S) {
+    let now = now_ms();
+    let hour = TimeDelta::hours(1);
+    let accepted = invitation_at("accepted@camelot.bt", now - hour);
+    let revoked = invitation_at("revoked@camelot.bt", now - hour);
+    // Made 8 days ago, for 7: it ended a day ago.
+    let expired = invitation_at("expired@camelot.bt", now - TimeDelta::days(8));
+    for invitation in [&accepted, &revoked, &expired] {
+        store.create_invitation(invitation.clone()).await.unwrap();
+    }
+    assert!(
+        store
+            .claim_invitation(&accepted.id, now - hour / 2)
+            .await
+            .unwrap()
+    );
+    assert!(store.revoke_invitation(&revoked.id).await.unwrap());
+    for email in [
+        "accepted@camelot.bt",
+        "revoked@camelot.bt",
+        "expired@camelot.bt",
+    ] {
+        assert_eq!(
+            store.pending_invitation(email, now).await.unwrap(),
+            None,
+            "{email}"
+        );
+    }
+    // The expired one was pending until its last millisecond, not from
+    // `expires_at` on.
+    let last = expired.expires_at - TimeDelta::milliseconds(1);
+    assert_invitation(
+        store
+            .pending_invitation("expired@camelot.bt", last)
+            .await
+            .unwrap(),
+        &expired,
+        "expired, in its last millisecond",
+    );
+    assert_eq!(
+        store
+            .pending_invitation("expired@camelot.bt", expired.expires_at)
+            .await
+            .unwrap(),
+        None,
+        "expired, at its expires_at"
+    );
+    // An address invited again: its pending invitation is found beside the
+    // ended one.
+    for email in [
+        "Accepted@camelot.bt",
+        "REVOKED@camelot.bt",
+        "Expired@camelot.bt",
+    ] {
+        let again = invitation_at(email, now);
+        store.create_invitation(again.clone()).await.unwrap();
+        assert_invitation(
+            store
+                .pending_invitation(&email.to_ascii_lowercase(), now)
+                .await
+                .unwrap(),
+            &again,
+            &format!("{email}, invited again"),
+        );
+    }
+}
+
+async fn revoking_answers_whether_the_invitation_exists_and_ends_it<S: InvitationStore>(store: S) {
+    let now = now_ms();
+    let invitation = invitation_at("arthur@camelot.bt", now);
+    let other = invitation_at("merlin@camelot.bt", now);
+    store.create_invitation(invitation.clone()).await.unwrap();
+    store.create_invitation(other.clone()).await.unwrap();
+
+    assert!(
+        store.revoke_invitation(&invitation.id).await.unwrap(),
+        "revoking an invitation that exists"
+    );
+    let mut revoked = invitation.clone();
+    revoked.revoked = true;
+    assert_invitation_stored(&store, &revoked, "revoked").await;
+    assert_eq!(
+        store
+            .pending_invitation("arthur@camelot.bt", now)
+            .await
+            .unwrap(),
+        None,
+        "a revoked invitation is not pending"
+    );
+    assert!(
+        !store.claim_invitation(&invitation.id, now).await.unwrap(),
+        "a revoked invitation cannot be claimed"
+    );
+    assert_invitation_stored(&store, &revoked, "revoked, after a claim").await;
+    assert!(
+        store.revoke_invitation(&invitation.id).await.unwrap(),
+        "revoking twice still finds the invitation"
+    );
+    assert!(
+        !store
+            .revoke_invitation(&uuid::Uuid::new_v4())
+            .await
+            .unwrap(),
+        "revoking an invitation that does not exist"
+    );
+    assert_invitation_stored(&store, &other, "another invitation").await;
+
+    // An accepted invitation revoked keeps when it was accepted; taking the
+    // claim back does not make it claimable.
+    assert!(store.claim_invitation(&other.id, now).await.unwrap());
+    assert!(store.revoke_invitation(&other.id).await.unwrap());
+    let mut other_revoked = other.clone();
+    other_revoked.accepted_at = Some(now);
+    other_revoked.revoked = true;
+    assert_invitation_stored(&store, &other_revoked, "accepted, then revoked").await;
+    store.unclaim_invitation(&other.id).await.unwrap();
+    assert!(!store.claim_invitation(&other.id, now).await.unwrap());
+}
+
+async fn claiming_is_a_compare_and_set<S: InvitationStore>(store: S) {
+    let now = now_ms();
+    let invitation = invitation_at("arthur@camelot.bt", now);
+    let other = invitation_at("merlin@camelot.bt", now);
+    let late = invitation_at("gawain@camelot.bt", now);
+    for one in [&invitation, &other, &late] {
+        store.create_invitation(one.clone()).await.unwrap();
+    }
+    let at = now + TimeDelta::milliseconds(1_234);
+    assert!(
+        store.claim_invitation(&invitation.id, at).await.unwrap(),
+        "the first claim"
+    );
+    let mut claimed = invitation.clone();
+    claimed.accepted_at = Some(at);
+    assert_invitation_stored(&store, &claimed, "claimed").await;
+    assert!(
+        !store
+            .claim_invitation(&invitation.id, at + TimeDelta::seconds(1))
+            .await
+            .unwrap(),
+        "a second claim"
+    );
+    assert_invitation_stored(&store, &claimed, "after a second claim").await;
+    assert_eq!(
+        store
+            .pending_invitation("arthur@camelot.bt", at)
+            .await
+            .unwrap(),
+        None,
+        "a claimed invitation is not pending"
+    );
+    assert_invitation_stored(&store, &other, "another invitation, after a claim").await;
+
+    // Taken back, the claim is undone and the invitation claimable again.
+    store.unclaim_invitation(&invitation.id).await.unwrap();
+    assert_invitation_stored(&store, &invitation, "unclaimed").await;
+    assert_invitation(
+        store
+            .pending_invitation("arthur@camelot.bt", at)
+            .await
+            .unwrap(),
+        &invitation,
+        "unclaimed, pending again",
+    );
+    let again = at + TimeDelta::milliseconds(7);
+    assert!(
+        store.claim_invitation(&invitation.id, again).await.unwrap(),
+        "a claim after an unclaim"
+    );
+    claimed.accepted_at = Some(again);
+    assert_invitation_stored(&store, &claimed, "claimed again").await;
+
+    // An invitation that does not exist.
+    let missing = uuid::Uuid::new_v4();
+    assert!(!store.claim_invitation(&missing, at).await.unwrap());
+    store.unclaim_invitation(&missing).await.unwrap();
+
+    // Expired: not at `expires_at` nor after; in its last millisecond, yes.
+    for (when, what) in [
+        (late.expires_at, "at its expires_at"),
+        (late.expires_at + TimeDelta::days(1), "a day after"),
+    ] {
+        assert!(
+            !store.claim_invitation(&late.id, when).await.unwrap(),
+            "a claim of an expired invitation, {what}"
+        );
+        assert_invitation_stored(&store, &late, "expired, after a claim").await;
+    }
+    let last = late.expires_at - TimeDelta::milliseconds(1);
+    assert!(
+        store.claim_invitation(&late.id, last).await.unwrap(),
+        "a claim in the last millisecond"
+    );
+}
+
+async fn concurrent_claims_of_one_invitation_let_exactly_one_win<S: InvitationStore>(
+    store: Arc<S>,
+) {
+    let now = now_ms();
+    let invitation = invitation_at("race@camelot.bt", now);
+    store.create_invitation(invitation.clone()).await.unwrap();
+    let id = invitation.id;
+    let tasks: Vec<_> = (1..=20)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let at = now + TimeDelta::milliseconds(i);
+            tokio::spawn(async move { (at, store.claim_invitation(&id, at).await) })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for task in tasks {
+        let (at, claimed) = task.await.unwrap();
+        match claimed {
+            Ok(true) => won.push(at),
+            Ok(false) => {}
+            Err(e) => panic!("a concurrent claim failed: {e:?}"),
+        }
+    }
+    assert_eq!(
+        won.len(),
+        1,
+        "of 20 concurrent claims of one invitation, exactly one wins: {won:?}"
+    );
+    let mut claimed = invitation;
+    claimed.accepted_at = Some(won[0]);
+    assert_invitation_stored(&*store, &claimed, "the winning claim").await;
+}
+
+async fn duplicate_invitations_are_refused_and_change_nothing<S: InvitationStore>(store: S) {
+    let now = now_ms();
+    let first = invitation_at("arthur@camelot.bt", now);
+    store.create_invitation(first.clone()).await.unwrap();
+    let later = now + TimeDelta::milliseconds(1);
+    let mut same_id = invitation_at("merlin@camelot.bt", later);
+    same_id.id = first.id;
+    let mut same_digest = invitation_at("merlin@camelot.bt", later);
+    same_digest.token_digest = first.token_digest.clone();
+    for (duplicate, what) in [(same_id, "id"), (same_digest, "token digest")] {
+        let result = store.create_invitation(duplicate.clone()).await;
+        assert!(
+            matches!(&result, Err(e) if !matches!(e, StoreError::EmailTaken | StoreError::UsernameTaken)),
+            "a second invitation with the same {what}: {result:?}"
+        );
+        assert_invitation_stored(&store, &first, &format!("after a duplicate {what}")).await;
+        assert_eq!(
+            store.invitations(0, 10).await.unwrap(),
+            (1, vec![first.clone()]),
+            "after a duplicate {what}"
+        );
+        assert_eq!(
+            store
+                .pending_invitation("merlin@camelot.bt", later)
+                .await
+                .unwrap(),
+            None,
+            "a duplicate {what} is pending"
+        );
+        if duplicate.id != first.id {
+            assert_eq!(store.invitation(&duplicate.id).await.unwrap(), None);
+        }
+        if duplicate.token_digest != first.token_digest {
+            assert_eq!(
+                store
+                    .invitation_by_token(&duplicate.token_digest)
+                    .await
+                    .unwrap(),
+                None
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

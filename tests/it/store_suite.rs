@@ -52,6 +52,27 @@ async fn sqlite_store_passes_the_oauth_account_suite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_passes_the_invitation_suite() {
+    suite::run_invitations(|| async { MemoryStore::<User>::new() }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_on_a_fresh_file_passes_the_invitation_suite() {
+    let files = SqliteFiles::default();
+    suite::run_invitations(|| files.store()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_reading_through_the_pool_only_passes_the_invitation_suite() {
+    let files = SqliteFiles::default();
+    suite::run_invitations(|| {
+        let store = files.store();
+        async move { store.await.inline_reads(false) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_store_on_a_fresh_file_passes_the_store_suite() {
     let files = SqliteFiles::default();
     suite::run(|| files.store()).await;
@@ -297,6 +318,14 @@ async fn postgres_store_passes_the_oauth_account_suite() {
         return;
     };
     suite::run_oauth(|| schemas.store::<User>()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_on_a_fresh_schema_passes_the_invitation_suite() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    suite::run_invitations(|| schemas.store::<User>()).await;
 }
 
 #[tokio::test]
