@@ -445,9 +445,9 @@ pub struct UserCreate<C> {
     #[serde(default, deserialize_with = "non_null")]
     pub is_verified: Option<bool>,
     /// The username, as sent (checked by the manager when usernames are on,
-    /// ignored otherwise; `null` is no username).
+    /// ignored otherwise, whatever its JSON type; `null` is no username).
     #[serde(default)]
-    pub username: Option<String>,
+    pub username: crate::username::UsernameInput,
     /// The application's own fields.
     #[serde(flatten)]
     pub fields: C,
@@ -492,7 +492,7 @@ impl<C> UserCreate<C> {
             is_active: None,
             is_superuser: None,
             is_verified: None,
-            username: None,
+            username: crate::username::UsernameInput::Absent,
             fields,
         }
     }
@@ -528,9 +528,10 @@ pub struct UserUpdate<P> {
     #[serde(default, deserialize_with = "non_null")]
     pub is_verified: Option<bool>,
     /// A new username, as sent (checked by the manager when usernames are
-    /// on, ignored otherwise).
-    #[serde(default, deserialize_with = "non_null")]
-    pub username: Option<String>,
+    /// on, ignored otherwise, whatever its JSON type; `null` changes
+    /// nothing).
+    #[serde(default)]
+    pub username: crate::username::UsernameInput,
     /// The application's own fields.
     #[serde(flatten)]
     pub fields: P,
@@ -545,7 +546,7 @@ impl<P: Default> Default for UserUpdate<P> {
             is_active: None,
             is_superuser: None,
             is_verified: None,
-            username: None,
+            username: crate::username::UsernameInput::Absent,
             fields: P::default(),
         }
     }

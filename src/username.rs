@@ -108,6 +108,58 @@ impl fmt::Display for Username {
     }
 }
 
+/// A `username` as a request body sent it, before the manager looks at it.
+///
+/// The key is read whatever its JSON type, so that an application without
+/// usernames ignores it as it ignores any unknown key; with usernames on,
+/// the manager checks a string, takes `null` as no username (no change, for
+/// an update), and answers 422 for any other type.
+///
+/// ```
+/// use axum_users::username::UsernameInput;
+/// let input: UsernameInput = serde_json::from_str("\"arthur\"").unwrap();
+/// assert_eq!(input, UsernameInput::from("arthur"));
+/// let input: UsernameInput = serde_json::from_str("5").unwrap();
+/// assert_eq!(input, UsernameInput::NotAString);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UsernameInput {
+    /// The key was absent.
+    #[default]
+    Absent,
+    /// `null`.
+    Null,
+    /// A string, as sent.
+    Text(String),
+    /// A number, a boolean, an array or an object.
+    NotAString,
+}
+
+impl From<&str> for UsernameInput {
+    fn from(name: &str) -> Self {
+        UsernameInput::Text(name.to_owned())
+    }
+}
+
+impl From<Option<String>> for UsernameInput {
+    fn from(name: Option<String>) -> Self {
+        name.map_or(UsernameInput::Absent, UsernameInput::Text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for UsernameInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(
+            match <serde_json::Value as serde::Deserialize>::deserialize(deserializer)? {
+                serde_json::Value::Null => UsernameInput::Null,
+                serde_json::Value::String(name) => UsernameInput::Text(name),
+                _ => UsernameInput::NotAString,
+            },
+        )
+    }
+}
+
 /// Whether the login form's `username` field holds a username rather than
 /// an e-mail address (it has no `@`).
 pub(crate) fn is_username_login(input: &str) -> bool {

@@ -16,6 +16,10 @@ CREATE TABLE invitations (
     expires_at BIGINT NOT NULL,
     accepted_at BIGINT,
     revoked BOOLEAN NOT NULL DEFAULT FALSE,
+    -- Set when the invitation expired and the address is invited again: it
+    -- then leaves the unique index of pending invitations below (expiry
+    -- depends on the time, which an index cannot read).
+    lapsed BOOLEAN NOT NULL DEFAULT FALSE,
     token_digest TEXT NOT NULL UNIQUE
 );
 
@@ -29,3 +33,9 @@ CREATE INDEX invitations_created_at ON invitations (created_at DESC, id DESC);
 -- invitations.
 CREATE INDEX invitations_email_ascii_lower
     ON invitations (translate(email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'));
+
+-- At most one pending invitation per address (neither accepted, nor revoked,
+-- nor lapsed): of two concurrent invitations of one address, one is stored
+-- and the other fails here.
+CREATE UNIQUE INDEX invitations_pending ON invitations (translate(email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'))
+    WHERE accepted_at IS NULL AND NOT revoked AND NOT lapsed;

@@ -13,6 +13,10 @@ CREATE TABLE invitations (
     expires_at INTEGER NOT NULL,
     accepted_at INTEGER,
     revoked BOOLEAN NOT NULL DEFAULT 0,
+    -- Set when the invitation expired and the address is invited again: it
+    -- then leaves the unique index of pending invitations below (expiry
+    -- depends on the time, which an index cannot read).
+    lapsed BOOLEAN NOT NULL DEFAULT 0,
     token_digest TEXT NOT NULL UNIQUE
 );
 
@@ -24,3 +28,9 @@ CREATE INDEX invitations_created_at ON invitations (created_at DESC, id DESC);
 -- only); the store's look-up repeats it exactly, so it uses the index. Not
 -- unique: an address keeps its accepted, revoked and expired invitations.
 CREATE INDEX invitations_email_lower ON invitations (lower(email));
+
+-- At most one pending invitation per address (neither accepted, nor revoked,
+-- nor lapsed): of two concurrent invitations of one address, one is stored
+-- and the other fails here.
+CREATE UNIQUE INDEX invitations_pending ON invitations (lower(email))
+    WHERE accepted_at IS NULL AND NOT revoked AND NOT lapsed;

@@ -25,9 +25,10 @@ pub struct AcceptInvitation<C> {
     pub token: String,
     /// The new user's password.
     pub password: Password,
-    /// A username, when usernames are on (ignored otherwise).
+    /// A username, when usernames are on (ignored otherwise, whatever its
+    /// JSON type).
     #[serde(default)]
-    pub username: Option<String>,
+    pub username: crate::username::UsernameInput,
     /// The application's own fields.
     #[serde(flatten)]
     pub fields: C,
@@ -79,7 +80,15 @@ where
         }
         let token = random_token(32)?;
         let invitation = Invitation::new(email.as_str(), remark, now, days, token_digest(&token));
-        self.store().create_invitation(invitation.clone()).await?;
+        // The store decides atomically: of concurrent invitations of one
+        // address, one is stored.
+        self.store()
+            .create_invitation(invitation.clone())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => Error::Code(ErrorCode::InvitationAlreadyPending),
+                e => Error::Store(e),
+            })?;
         tracing::info!(
             target: "axum_users::audit",
             event = "invitation_created",
@@ -144,10 +153,7 @@ where
             .ok_or_else(bad)?;
         // Everything that can refuse the input comes before the claim, so
         // that a refused password or username leaves the token usable.
-        let username = match (self.usernames(), accept.username) {
-            (true, Some(input)) => Some(Username::parse(&input)?),
-            _ => None,
-        };
+        let username = self.checked_username(accept.username)?;
         self.validate_password(&accept.password, &invitation.email, None)
             .await
             .map_err(|e| {

@@ -16,7 +16,7 @@ use crate::store::{StoreError, UserChanges, UserStore};
 use crate::user::{
     Password, UpdatedBy, UserCreate, UserData, UserFields, UserModel, UserRead, UserUpdate,
 };
-use crate::username::{Username, is_username_login};
+use crate::username::{Username, UsernameInput, is_username_login};
 
 impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// The user with this id; [`Error::UserNotFound`] when there is none.
@@ -55,11 +55,19 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         Ok(found)
     }
 
-    /// A username sent to `create` or `update`, checked: `None` when
-    /// usernames are off (the key is ignored then) or none was sent.
-    fn checked_username(&self, input: Option<String>) -> Result<Option<Username>> {
-        match (self.inner.usernames, input) {
-            (true, Some(input)) => Ok(Some(Username::parse(&input)?)),
+    /// A username sent to a body, checked: `None` when usernames are off
+    /// (the key is ignored then, whatever its type) or none was sent
+    /// (absent or `null`); 422 for a value that is no string.
+    pub(super) fn checked_username(&self, input: UsernameInput) -> Result<Option<Username>> {
+        if !self.inner.usernames {
+            return Ok(None);
+        }
+        match input {
+            UsernameInput::Text(input) => Ok(Some(Username::parse(&input)?)),
+            UsernameInput::NotAString => Err(Error::validation(
+                &["body", "username"],
+                "username must be a string",
+            )),
             _ => Ok(None),
         }
     }

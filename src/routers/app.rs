@@ -269,20 +269,6 @@ fn normalize_prefix(prefix: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::normalize_prefix;
-
-    #[test]
-    fn prefixes_are_normalised() {
-        assert_eq!(normalize_prefix("/auth"), "/auth");
-        assert_eq!(normalize_prefix("/auth/"), "/auth");
-        assert_eq!(normalize_prefix("auth/jwt"), "/auth/jwt");
-        assert_eq!(normalize_prefix("/"), "");
-        assert_eq!(normalize_prefix(""), "");
-    }
-}
-
 impl<S, H, St> Routes<S, H, St>
 where
     S: UserStore + crate::store::InvitationStore,
@@ -300,5 +286,19 @@ where
         let admin_router = self.users.invitations_router_at(&admin.prefix);
         let accept_router = self.users.accept_invitation_router_at(&accept.prefix);
         self.mount(admin_router, admin).mount(accept_router, accept)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_prefix;
+
+    #[test]
+    fn prefixes_are_normalised() {
+        assert_eq!(normalize_prefix("/auth"), "/auth");
+        assert_eq!(normalize_prefix("/auth/"), "/auth");
+        assert_eq!(normalize_prefix("auth/jwt"), "/auth/jwt");
+        assert_eq!(normalize_prefix("/"), "");
+        assert_eq!(normalize_prefix(""), "");
     }
 }

@@ -20,7 +20,10 @@ pub use crate::invitation::Invitation;
 /// exactly one wins.
 #[async_trait]
 pub trait InvitationStore: Send + Sync + 'static {
-    /// Stores a new invitation.
+    /// Stores a new invitation, atomically unless its address
+    /// (ASCII-case-insensitively) has an invitation still pending at its
+    /// `created_at`: then [`StoreError::Conflict`], and nothing is written
+    /// (of concurrent invitations of one address, one is stored).
     async fn create_invitation(&self, invitation: Invitation) -> Result<(), StoreError>;
     /// The invitation with this id, if any.
     async fn invitation(&self, id: &Uuid) -> Result<Option<Invitation>, StoreError>;
@@ -48,6 +51,7 @@ pub trait InvitationStore: Send + Sync + 'static {
     /// answers `true`).
     async fn claim_invitation(&self, id: &Uuid, at: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Takes back a claim: the account could not be made after all, and the
-    /// token works again.
+    /// token works again (unless the address got another pending invitation
+    /// meanwhile: that one wins, and this one stays claimed).
     async fn unclaim_invitation(&self, id: &Uuid) -> Result<(), StoreError>;
 }

@@ -502,6 +502,14 @@ impl<U: UserModel> InvitationStore for MemoryStore<U> {
                 "invitation id or token already stored".into(),
             ));
         }
+        let key = email_key(&invitation.email);
+        if tables
+            .invitations
+            .iter()
+            .any(|i| email_key(&i.email) == key && i.is_pending(invitation.created_at))
+        {
+            return Err(StoreError::Conflict);
+        }
         tables.invitations.push(invitation);
         Ok(())
     }
@@ -579,7 +587,21 @@ impl<U: UserModel> InvitationStore for MemoryStore<U> {
     }
 
     async fn unclaim_invitation(&self, id: &Uuid) -> Result<(), StoreError> {
-        if let Some(invitation) = self.write().invitations.iter_mut().find(|i| i.id == *id) {
+        let mut tables = self.write();
+        let now = chrono::Utc::now();
+        let Some(claimed) = tables.invitations.iter().find(|i| i.id == *id) else {
+            return Ok(());
+        };
+        let key = email_key(&claimed.email);
+        // A newer pending invitation of the address wins.
+        if tables
+            .invitations
+            .iter()
+            .any(|i| i.id != *id && email_key(&i.email) == key && i.is_pending(now))
+        {
+            return Ok(());
+        }
+        if let Some(invitation) = tables.invitations.iter_mut().find(|i| i.id == *id) {
             invitation.accepted_at = None;
         }
         Ok(())

@@ -443,10 +443,23 @@ fn session_err<D: Dialect>(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// An invitation id or token digest stored already is a unique violation,
-/// not an address taken (as the SQLite dialect reads every unique violation).
+/// The unique index of pending invitations (one per address).
+const PENDING_INVITATION_INDEX: &str = "invitations_pending";
+
+/// A pending invitation of the address stored already is a
+/// [`StoreError::Conflict`] (PostgreSQL names the index as the constraint,
+/// SQLite in its message); an invitation id or token digest stored already
+/// is a unique violation too, but no address taken (as the SQLite dialect
+/// reads every unique violation).
 fn invitation_err<D: Dialect>(e: sqlx::Error) -> StoreError {
     match e {
+        sqlx::Error::Database(db)
+            if db.is_unique_violation()
+                && (db.constraint() == Some(PENDING_INVITATION_INDEX)
+                    || db.message().contains(PENDING_INVITATION_INDEX)) =>
+        {
+            StoreError::Conflict
+        }
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Other("invitation id or token already stored".into())
         }
@@ -1108,9 +1121,13 @@ where
             .transpose()
     }
 
-    /// Stores an invitation. Text the database cannot hold (NUL) fails
-    /// before anything is written; an id or a token digest stored already
-    /// fails on its unique index, and nothing is written either.
+    /// Stores an invitation, unless the address has a pending one
+    /// ([`StoreError::Conflict`], from the unique index of pending
+    /// invitations: atomic under concurrent invitations). Its expired
+    /// invitations lapse first, leaving that index. Text the database cannot
+    /// hold (NUL) fails before anything is written; an id or a token digest
+    /// stored already fails on its unique index, and nothing is written
+    /// either.
     pub(super) async fn create_invitation(&self, invitation: Invitation) -> Result<(), StoreError> {
         let texts = [
             invitation.email.as_str(),
@@ -1122,6 +1139,18 @@ where
                 "invitation data with a NUL character".into(),
             ));
         }
+        // The address's expired invitations lapse (idempotent: a concurrent
+        // invitation may do the same).
+        let [fold, end] = D::ASCII_LOWER;
+        let mut lapse = QueryBuilder::new("UPDATE invitations SET lapsed = ");
+        lapse
+            .push_bind(true)
+            .push(format_args!(" WHERE {fold}email{end} = {fold}"))
+            .push_bind(invitation.email.clone())
+            .push(end)
+            .push(" AND accepted_at IS NULL AND NOT revoked AND NOT lapsed AND expires_at <= ")
+            .push_bind(to_millis(invitation.created_at));
+        lapse.build().execute(self.pool).timed(D::map_err).await?;
         let mut query = QueryBuilder::new("INSERT INTO invitations (");
         query.push(INVITATION_COLUMNS).push(") VALUES (");
         // In INVITATION_COLUMNS' order.
@@ -1246,13 +1275,22 @@ where
         Ok(D::rows_affected(&done) == 1)
     }
 
+    /// A newer pending invitation of the address (made while this one was
+    /// claimed) wins: this one then stays claimed, its token dead.
     pub(super) async fn unclaim_invitation(&self, id: &Uuid) -> Result<(), StoreError> {
         let mut update = Self::binding(
             "UPDATE invitations SET accepted_at = NULL WHERE id = ",
             D::id(id),
         );
-        update.build().execute(self.pool).timed(D::map_err).await?;
-        Ok(())
+        match update
+            .build()
+            .execute(self.pool)
+            .timed(invitation_err::<D>)
+            .await
+        {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -1077,6 +1077,102 @@ where
     claiming_is_a_compare_and_set(make().await).await;
     concurrent_claims_of_one_invitation_let_exactly_one_win(Arc::new(make().await)).await;
     duplicate_invitations_are_refused_and_change_nothing(make().await).await;
+    an_address_has_at_most_one_pending_invitation(make().await).await;
+    concurrent_invitations_of_one_address_store_exactly_one(Arc::new(make().await)).await;
+}
+
+async fn an_address_has_at_most_one_pending_invitation<S: InvitationStore>(store: S) {
+    let now = now_ms();
+    let first = invitation_at("arthur@camelot.bt", now);
+    store.create_invitation(first.clone()).await.unwrap();
+    let second = invitation_at("ARTHUR@camelot.bt", now + TimeDelta::milliseconds(1));
+    let result = store.create_invitation(second.clone()).await;
+    assert!(
+        matches!(result, Err(StoreError::Conflict)),
+        "a second pending invitation of one address: {result:?}"
+    );
+    assert_eq!(
+        store.invitation(&second.id).await.unwrap(),
+        None,
+        "nothing written"
+    );
+    // Another address is not affected.
+    store
+        .create_invitation(invitation_at("merlin@camelot.bt", now))
+        .await
+        .unwrap();
+    // Revoked, the address can be invited again.
+    assert!(store.revoke_invitation(&first.id).await.unwrap());
+    store.create_invitation(second.clone()).await.unwrap();
+    // Claimed (accepted), likewise.
+    assert!(store.claim_invitation(&second.id, now_ms()).await.unwrap());
+    let third = invitation_at("arthur@camelot.bt", now_ms());
+    store.create_invitation(third.clone()).await.unwrap();
+    // A claim taken back while a newer invitation is pending: the newer one
+    // wins, the older stays claimed.
+    store.unclaim_invitation(&second.id).await.unwrap();
+    assert!(
+        store
+            .invitation(&second.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .accepted_at
+            .is_some(),
+        "the older claim stays"
+    );
+    // Expired, the address can be invited again, and the expired one stays
+    // expired (not pending).
+    let old = Invitation::new(
+        "gawain@camelot.bt",
+        None,
+        to_the_millisecond(now - TimeDelta::days(3)),
+        1,
+        random_digest(),
+    );
+    store.create_invitation(old.clone()).await.unwrap();
+    let fresh = invitation_at("Gawain@camelot.bt", now);
+    store.create_invitation(fresh.clone()).await.unwrap();
+    assert_eq!(
+        store
+            .pending_invitation("gawain@camelot.bt", now)
+            .await
+            .unwrap()
+            .map(|i| i.id),
+        Some(fresh.id)
+    );
+    let kept = store.invitation(&old.id).await.unwrap().unwrap();
+    assert!(
+        kept.accepted_at.is_none() && !kept.revoked,
+        "a lapsed invitation is neither accepted nor revoked: {kept:?}"
+    );
+}
+
+async fn concurrent_invitations_of_one_address_store_exactly_one<S: InvitationStore>(
+    store: Arc<S>,
+) {
+    let now = now_ms();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let email = if i % 2 == 0 {
+                "race@camelot.bt"
+            } else {
+                "RACE@camelot.bt"
+            };
+            tokio::spawn(async move { store.create_invitation(invitation_at(email, now)).await })
+        })
+        .collect();
+    let (mut stored, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => stored += 1,
+            Err(StoreError::Conflict) => refused += 1,
+            Err(e) => panic!("a concurrent invitation failed otherwise: {e}"),
+        }
+    }
+    assert_eq!((stored, refused), (1, 19));
+    assert_eq!(store.invitations(0, 100).await.unwrap().0, 1);
 }
 
 /// A time cut to the millisecond, as the suite gives invitation times.

@@ -29,12 +29,14 @@ mod auth_router;
 mod custom_user_store;
 mod extractors;
 mod hooks;
+mod invitations;
 mod jwt;
 mod passwords;
 mod refresh_sessions;
 mod register_router;
 mod reset_password;
 mod sessions;
+mod usernames;
 mod users_router;
 mod verify;
 
@@ -54,6 +56,7 @@ mod oidc_provider;
 mod openapi;
 
 // The example server as a process.
+mod example_accounts;
 mod example_mail;
 mod example_server;
 #[cfg(target_os = "linux")]

@@ -42,6 +42,10 @@ const CLEARED_ENV: &[&str] = &[
     "FRONTEND_URL",
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
+    "LOGIN_THROTTLE",
+    "TRUSTED_ORIGINS",
+    "USERNAMES",
+    "INVITE_ONLY",
 ];
 
 /// `target/<profile>` of the running test binary (`…/target/debug/deps/NAME-HASH`).
