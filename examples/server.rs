@@ -197,7 +197,8 @@ async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clon
         )?)),
         None => Counters::Memory(MemoryThrottle::new()),
     };
-    let per_address = Limit::parse(&env_or("LOGIN_THROTTLE", "5/300"))?;
+    let per_address = Limit::parse(&env_or("LOGIN_THROTTLE", "5/300"))
+        .map_err(|e| format!("LOGIN_THROTTLE: {e}"))?;
     let (login_throttle, mail_cap) = match counters {
         Counters::Redis(redis) => (
             LoginThrottle::new(redis.clone()).per_address(per_address),
@@ -266,8 +267,12 @@ async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clon
         None => None,
     };
     // Cookie requests from other sites are refused; TRUSTED_ORIGINS adds
-    // origins besides the server's own.
-    let csrf = CsrfProtection::new().trusted_origins_list(&env_or("TRUSTED_ORIGINS", ""))?;
+    // origins besides the server's own, which is `http://<Host>` (this server
+    // speaks plain HTTP: an `https` Origin is another site's).
+    let csrf = CsrfProtection::new()
+        .scheme("http")
+        .trusted_origins_list(&env_or("TRUSTED_ORIGINS", ""))
+        .map_err(|e| format!("TRUSTED_ORIGINS: {e}"))?;
     let users = AxumUsers::new(manager, backends).csrf(csrf);
 
     // Every router is mounted through `Routes`, which records what it mounts
