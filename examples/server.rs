@@ -717,6 +717,22 @@ impl UserHooks<User> for ExampleHooks {
         .await
     }
 
+    async fn on_email_changed(
+        &self,
+        user: &User,
+        old_email: &str,
+        _request: Option<&Parts>,
+    ) -> axum_users::Result<()> {
+        // The old address hears of it once more, now that it is done.
+        let notice = format!(
+            "Hello,\n\nThe address of your account was changed to {}. This address no \
+             longer logs in. If it was not you, contact us now.\n",
+            user.email()
+        );
+        self.send(old_email, "Your e-mail address was changed", notice)
+            .await
+    }
+
     async fn on_password_changed(
         &self,
         user: &User,
