@@ -202,7 +202,8 @@ async fn run<
         )?)),
         None => Counters::Memory(MemoryThrottle::new()),
     };
-    let per_address = Limit::parse(&env_or("LOGIN_THROTTLE", "5/300"))?;
+    let per_address = Limit::parse(&env_or("LOGIN_THROTTLE", "5/300"))
+        .map_err(|e| format!("LOGIN_THROTTLE: {e}"))?;
     let (login_throttle, mail_cap) = match counters {
         Counters::Redis(redis) => (
             LoginThrottle::new(redis.clone()).per_address(per_address),
@@ -274,8 +275,12 @@ async fn run<
         None => None,
     };
     // Cookie requests from other sites are refused; TRUSTED_ORIGINS adds
-    // origins besides the server's own.
-    let csrf = CsrfProtection::new().trusted_origins_list(&env_or("TRUSTED_ORIGINS", ""))?;
+    // origins besides the server's own, which is `http://<Host>` (this server
+    // speaks plain HTTP: an `https` Origin is another site's).
+    let csrf = CsrfProtection::new()
+        .scheme("http")
+        .trusted_origins_list(&env_or("TRUSTED_ORIGINS", ""))
+        .map_err(|e| format!("TRUSTED_ORIGINS: {e}"))?;
     let users = AxumUsers::new(manager, backends).csrf(csrf);
 
     // Every router is mounted through `Routes`, which records what it mounts
@@ -750,6 +755,22 @@ impl UserHooks<User> for ExampleHooks {
             &validity,
         );
         self.send(&invitation.email, "You are invited", body).await
+    }
+
+    async fn on_email_changed(
+        &self,
+        user: &User,
+        old_email: &str,
+        _request: Option<&Parts>,
+    ) -> axum_users::Result<()> {
+        // The old address hears of it once more, now that it is done.
+        let notice = format!(
+            "Hello,\n\nThe address of your account was changed to {}. This address no \
+             longer logs in. If it was not you, contact us now.\n",
+            user.email()
+        );
+        self.send(old_email, "Your e-mail address was changed", notice)
+            .await
     }
 
     async fn on_password_changed(

@@ -16,9 +16,12 @@
 //! even with the right password. Unknown addresses are counted and locked
 //! the same way, so a lock says nothing about whether an account exists.
 //! Addresses are counted under a digest of their lowercased form (no address
-//! is stored in clear). A per-client-address limit counts the attempts of one
-//! IP address across addresses (IPv6 by its /64 network, IPv4-mapped IPv6 as
-//! IPv4); a success does not clear it.
+//! is stored in clear). A per-client-address limit counts the failed
+//! attempts of one IP address across addresses (IPv6 by its /64 network,
+//! IPv4-mapped IPv6 as IPv4): each attempt counts before its password is
+//! checked, and one that turns out right is taken back, so that successful
+//! logins from a busy network address never lock it, while a success does
+//! not wipe the failures counted before it.
 //!
 //! **When the counters cannot be reached** (Redis down or slow past its
 //! timeout), the throttle fails open: the attempt is not counted, a warning
@@ -102,6 +105,10 @@ pub trait ThrottleStore: Send + Sync + 'static {
     async fn hit(&self, key: &str, window: Duration) -> Result<Hits, StoreError>;
     /// Forgets `key`'s window.
     async fn clear(&self, key: &str) -> Result<(), StoreError>;
+    /// Takes back one hit of `key`'s open window (never below zero; nothing
+    /// when no window is open): a hit counted before it was known to be no
+    /// failure.
+    async fn release(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// Throttle counters in this process's memory: for a single instance, tests
@@ -154,14 +161,28 @@ impl ThrottleStore for MemoryThrottle {
             .remove(key);
         Ok(())
     }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((count, ends)) = windows.get_mut(key)
+            && *ends > now
+        {
+            *count = count.saturating_sub(1);
+        }
+        Ok(())
+    }
 }
 
 /// Throttle counters in Redis, shared by every instance of the application:
 /// one key per counter (`<prefix><key>`, the prefix `axum_users_throttle:` by
 /// default) holding the count, with the window as its TTL. A hit is one
 /// atomic script (`INCR`, `PEXPIRE` at the first hit, `PTTL`). When Redis
-/// cannot be reached the throttle answers 503 (see the module's
-/// documentation for why).
+/// cannot be reached the throttle counts nothing and the login goes on: it
+/// fails open (see the module's documentation for why).
 ///
 /// ```no_run
 /// # async fn run() -> axum_users::Result<()> {
@@ -276,7 +297,25 @@ impl ThrottleStore for RedisThrottle {
         let () = self.guarded(self.redis.cmd(&delete)).await?;
         Ok(())
     }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        let script = ::redis::Script::new(RELEASE);
+        let invocation = script.key(self.redis.key(key));
+        let () = self.guarded(self.redis.script(&invocation)).await?;
+        Ok(())
+    }
 }
+
+/// Takes back a hit: `DECR` keeps the key's TTL, and a count is never taken
+/// below zero nor a closed window reopened. KEYS: the counter.
+#[cfg(feature = "redis")]
+const RELEASE: &str = r"
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return nil
+";
 
 /// A duration in whole seconds, rounded up, at least 1.
 fn seconds_up(duration: Duration) -> u64 {
@@ -391,10 +430,15 @@ impl LoginThrottle {
         Ok(outcome)
     }
 
-    /// A completed login for `address`: its count starts again.
-    pub(crate) async fn succeeded(&self, address: &str) -> Result<()> {
+    /// Credentials that were right (a completed login, a current password):
+    /// the address's count starts again, and the client's hit is taken back
+    /// (the per-client limit counts failures only).
+    pub(crate) async fn succeeded(&self, address: &str, client: Option<IpAddr>) -> Result<()> {
         if self.per_address.is_some() {
             open_on_failure(self.store.clear(&Self::address_key(address)).await);
+        }
+        if let (Some(_), Some(ip)) = (self.per_client, client) {
+            open_on_failure(self.store.release(&Self::client_key(ip)).await);
         }
         Ok(())
     }
@@ -503,7 +547,7 @@ mod tests {
             throttle.attempt("A@x.org", None).await.unwrap(),
             Attempt::Allowed
         );
-        throttle.succeeded("a@x.org").await.unwrap();
+        throttle.succeeded("a@x.org", None).await.unwrap();
         for _ in 0..2 {
             assert_eq!(
                 throttle.attempt("a@x.org", None).await.unwrap(),

@@ -9,6 +9,7 @@ use std::time::Instant;
 use http::request::Parts;
 use serde::{Deserialize, Serialize};
 
+use super::users::Credentials;
 use super::{IdOf, UserManager, UserOf};
 use crate::email::Email;
 use crate::error::{Error, ErrorCode, Result};
@@ -21,12 +22,16 @@ use crate::user::{Password, UserModel};
 use crate::username::is_username_login;
 
 /// The claims of an e-mail change token: bound to the user, the address it
-/// had when asked (so the token works once) and the new one.
+/// had when asked, the new one, and the user's token generation then. A
+/// confirmation raises the generation, so a token works once, even when the
+/// account comes back to the address it was asked from.
 #[derive(Serialize, Deserialize)]
 struct EmailChangeClaims {
     sub: String,
     old: String,
     new: String,
+    #[serde(rename = "gen")]
+    generation: u32,
 }
 
 /// Who is asking, for the audit trail: a client address, when known.
@@ -76,25 +81,37 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             },
             None => Attempt::Allowed,
         };
-        let found = self.authenticate(email, password).await?;
-        let outcome = match &found {
-            Some(user) => Self::may_log_in(user, requires_verification),
-            None => Err(Error::Code(ErrorCode::LoginBadCredentials)),
+        let bad_credentials = || Error::Code(ErrorCode::LoginBadCredentials);
+        let user = match self.check_credentials(email, password).await? {
+            Credentials::Right(user) => user,
+            Credentials::Wrong(user) => {
+                self.failed_login(email, Some(&user), attempt, client, request)
+                    .await;
+                return Err(bad_credentials());
+            }
+            Credentials::Unknown => {
+                self.failed_login(email, None, attempt, client, request)
+                    .await;
+                return Err(bad_credentials());
+            }
         };
-        match outcome {
+        match Self::may_log_in(&user, requires_verification) {
             Ok(()) => {
                 if let Some(throttle) = &self.inner.login_throttle {
-                    throttle.succeeded(&counted).await?;
+                    throttle.succeeded(&counted, client).await?;
                 }
-                // Proven by the check above.
-                found.ok_or(Error::Code(ErrorCode::LoginBadCredentials))
+                Ok(user)
             }
             // An unverified user knew the password: not a failed guess.
             Err(Error::Code(ErrorCode::LoginUserNotVerified)) => {
+                if let Some(throttle) = &self.inner.login_throttle {
+                    throttle.succeeded(&counted, client).await?;
+                }
                 Err(Error::Code(ErrorCode::LoginUserNotVerified))
             }
+            // An inactive user: refused as a wrong password is.
             Err(e) => {
-                self.failed_login(email, found.as_ref(), attempt, client, request)
+                self.failed_login(email, Some(&user), attempt, client, request)
                     .await;
                 Err(e)
             }
@@ -166,7 +183,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             // An upgrade of the hash waits for the next login.
             Verified::Yes | Verified::YesRehashed(_) => {
                 if let Some(throttle) = &self.inner.login_throttle {
-                    throttle.succeeded(email).await?;
+                    throttle.succeeded(email, client).await?;
                 }
                 Ok(())
             }
@@ -279,6 +296,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             sub: user.id().to_string(),
             old: user.email().to_owned(),
             new: new_email.as_str().to_owned(),
+            generation: user.data().token_generation,
         })?;
         tracing::info!(
             target: "axum_users::audit",
@@ -308,8 +326,12 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             self.inner.email_change_tokens.read(token).ok_or_else(bad)?;
         let id: IdOf<S> = claims.sub.parse().map_err(|_| bad())?;
         let user = self.store().get(&id).await?.ok_or_else(bad)?;
-        // Used already (the address moved on), or for a deactivated user.
-        if !user.is_active() || user.email() != claims.old {
+        // Used already (the generation moved on with the confirmation, or
+        // the address with another change), or for a deactivated user.
+        if !user.is_active()
+            || user.email() != claims.old
+            || user.data().token_generation != claims.generation
+        {
             return Err(bad());
         }
         // Every token of the user ends, as with a reset: reset tokens mailed

@@ -161,21 +161,36 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         email: &str,
         password: &Password,
     ) -> Result<Option<UserOf<S>>> {
+        Ok(match self.check_credentials(email, password).await? {
+            Credentials::Right(user) => Some(user),
+            Credentials::Wrong(_) | Credentials::Unknown => None,
+        })
+    }
+
+    /// [`authenticate`](Self::authenticate), telling a wrong password for a
+    /// known address (with its user, for the failure hooks and the audit
+    /// trail) from an unknown address.
+    pub(crate) async fn check_credentials(
+        &self,
+        email: &str,
+        password: &Password,
+    ) -> Result<Credentials<UserOf<S>>> {
         let timing = self.login_timing().await?;
         let Some(user) = self.get_by_login(email).await? else {
             let start = Instant::now();
             self.hasher().verify(password, &timing.dummy).await?;
             timing.pad_from(start).await;
-            return Ok(None);
+            return Ok(Credentials::Unknown);
         };
         let stored = user.data().hashed_password.clone();
         let start = Instant::now();
+        let right = |user| Ok(Credentials::Right(user));
         match self.hasher().verify(password, &stored).await? {
             Verified::No => {
                 timing.pad_from(start).await;
-                Ok(None)
+                Ok(Credentials::Wrong(user))
             }
-            Verified::Yes => Ok(Some(user)),
+            Verified::Yes => right(user),
             Verified::YesRehashed(hash) => {
                 // Only the hash is written, and only if it is still the one just
                 // verified: a concurrent change (a deactivation, a new password)
@@ -188,18 +203,18 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                     ..UserChanges::default()
                 };
                 match self.store().update(user.id(), changes).await {
-                    Ok(fresh) => Ok(Some(fresh)),
+                    Ok(fresh) => right(fresh),
                     // The password changed since it was read: these
                     // credentials were the old ones, and no longer log in.
-                    Err(StoreError::Conflict) => Ok(None),
+                    Err(StoreError::Conflict) => Ok(Credentials::Wrong(user)),
                     // The user is gone.
-                    Err(StoreError::NotFound) => Ok(None),
+                    Err(StoreError::NotFound) => Ok(Credentials::Unknown),
                     // The login stays valid on the hash it was checked against
                     // (its token is bound to it); the upgrade waits for the
                     // next login.
                     Err(e) => {
                         tracing::warn!(error = %e, "could not store an upgraded password hash");
-                        Ok(Some(user))
+                        right(user)
                     }
                 }
             }
@@ -411,6 +426,16 @@ where
     fn sessions_end_with_password(&self) -> bool {
         self.logout_everywhere_policy().on_password_change
     }
+}
+
+/// What a password login's credentials came to.
+pub(crate) enum Credentials<U> {
+    /// No user has the address.
+    Unknown,
+    /// The user of the address, whose password is another.
+    Wrong(U),
+    /// The user of the address, whose password this is.
+    Right(U),
 }
 
 pub(super) fn email_taken(e: StoreError) -> Error {

@@ -25,12 +25,15 @@ mod user;
 mod store;
 
 // The library in-process, over `oneshot`.
+mod account_changes;
 mod auth_router;
+mod csrf;
 mod custom_user_store;
 mod extractors;
 mod hooks;
 mod invitations;
 mod jwt;
+mod login_throttle;
 mod passwords;
 mod refresh_sessions;
 mod register_router;

@@ -12,7 +12,7 @@ use axum_users::{User, UserData, UserModel};
 use sqlx::{Connection, PgConnection};
 
 use crate::common;
-use crate::common::pg::PgSchemas;
+use crate::common::pg::{FreshDatabase, PgSchemas};
 
 fn data(email: &str) -> UserData<axum_users::NoFields> {
     common::user_data(email, "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA")
@@ -34,27 +34,46 @@ fn session(user: &User, digest: &str) -> Session<uuid::Uuid> {
 /// Two instances of the application (two stores, two pools) on one schema,
 /// and a connection of a third process.
 struct TwoInstances {
-    _schemas: PgSchemas,
     a: PostgresStore<User>,
     b: PostgresStore<User>,
     other_process: PgConnection,
+    // Last: dropped after the stores.
+    _schemas: PgSchemas,
+    _database: Option<FreshDatabase>,
 }
 
 impl TwoInstances {
+    /// Two stores over a schema of their own in the test database.
     async fn start() -> Option<Self> {
         let schemas = PgSchemas::connect().await?;
         let schema = schemas.schema().await;
         let url = schemas.url_for(&schema);
-        let a = PostgresStore::<User>::connect(&url).await.unwrap();
+        Some(Self::over(&url, schemas, None).await)
+    }
+
+    /// Two stores over a database of their own: no other test's statements
+    /// reach their notification channel (a TRUNCATE in another schema of a
+    /// shared database announces "everything changed" to every listener of
+    /// the database, and empties the caches).
+    async fn start_alone() -> Option<Self> {
+        let schemas = PgSchemas::connect().await?;
+        let database = FreshDatabase::create(&schemas.admin_url()).await;
+        let url = database.url.clone();
+        Some(Self::over(&url, schemas, Some(database)).await)
+    }
+
+    async fn over(url: &str, schemas: PgSchemas, database: Option<FreshDatabase>) -> Self {
+        let a = PostgresStore::<User>::connect(url).await.unwrap();
         a.migrate().await.unwrap();
-        let b = PostgresStore::<User>::connect(&url).await.unwrap();
-        let other_process = PgConnection::connect(&url).await.unwrap();
-        Some(Self {
-            _schemas: schemas,
+        let b = PostgresStore::<User>::connect(url).await.unwrap();
+        let other_process = PgConnection::connect(url).await.unwrap();
+        Self {
             a,
             b,
             other_process,
-        })
+            _schemas: schemas,
+            _database: database,
+        }
     }
 
     /// Runs SQL in the third process.
@@ -145,7 +164,8 @@ async fn a_session_ended_through_another_instance_or_process_ends_at_once() {
 /// seen (B serves its cached row); with the trigger on again, the next change is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_serves_cached_users_and_only_the_triggers_announcements_refresh_them() {
-    let Some(mut t) = TwoInstances::start().await else {
+    // Alone: another test's announcement would empty B's cache.
+    let Some(mut t) = TwoInstances::start_alone().await else {
         return;
     };
     let user = t.a.create(data("trigger@example.com")).await.unwrap();

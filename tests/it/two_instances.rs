@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use axum_users::redis;
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection};
 
-use crate::common::pg::POSTGRES_URL;
+use crate::common::pg::{FreshDatabase, POSTGRES_URL};
 use crate::common::process::{Credential, ExampleServer, Req, Resp};
 use crate::common::services::{service_url, unreachable_service};
+use crate::common::smtp::SmtpSink;
 
 const REDIS_URL: &str = "AXUM_USERS_TEST_REDIS_URL";
 const EMAIL: &str = "two-instances@example.com";
@@ -243,6 +243,187 @@ async fn two_instances_share_refresh_sessions_and_their_revocation() {
     }
 }
 
+/// An address no other test (nor an earlier run, whose counters may still
+/// be in Redis) uses.
+fn unique_email(who: &str) -> String {
+    format!("{who}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// `n` logins of `email` on `server` with a wrong password, each answered
+/// 400 `LOGIN_BAD_CREDENTIALS`.
+async fn fail_logins(server: &ExampleServer, email: &str, n: usize) {
+    for i in 1..=n {
+        let response = server.login("jwt", email, "wrong-password-0").await;
+        assert_eq!(
+            (response.status, response.json()),
+            (400, json!({"detail": "LOGIN_BAD_CREDENTIALS"})),
+            "wrong password #{i} for {email} on {}",
+            server.name()
+        );
+    }
+}
+
+/// Fails unless `response` is 429 `LOGIN_TOO_MANY_ATTEMPTS` with a
+/// `Retry-After` of 1 to 300 seconds (the default `LOGIN_THROTTLE`, 5/300).
+#[track_caller]
+fn assert_locked(response: &Resp, what: &str) {
+    assert_eq!(
+        (response.status, response.json()),
+        (429, json!({"detail": "LOGIN_TOO_MANY_ATTEMPTS"})),
+        "{what}"
+    );
+    let seconds: Option<u64> = response
+        .header("retry-after")
+        .and_then(|value| value.parse().ok());
+    assert!(
+        seconds.is_some_and(|s| (1..=300).contains(&s)),
+        "{what}: Retry-After {:?}",
+        response.header("retry-after")
+    );
+}
+
+#[track_caller]
+fn assert_logged_in(response: &Resp, what: &str) {
+    assert_eq!(response.status, 200, "{what}: {}", response.describe());
+}
+
+/// CONTRACT-accounts §C: with Redis configured, the login throttle's counts
+/// and the mail cap are shared by every instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_sharing_redis_share_the_login_throttle_and_the_mail_cap() {
+    let Some(postgres_url) = service_url(POSTGRES_URL, "PostgreSQL") else {
+        return;
+    };
+    let Some(redis_url) = service_url(REDIS_URL, "Redis") else {
+        return;
+    };
+    assert_redis_answers(&redis_url).await;
+    let mut sink = SmtpSink::start().await;
+    let database = FreshDatabase::create(&postgres_url).await;
+    let secret = axum_users::tokens::random_token(48).expect("a random secret");
+    let smtp_url = sink.url();
+    let env = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+        ("SECRET", secret.as_str()),
+        ("SMTP_URL", smtp_url.as_str()),
+    ];
+    let mut a = ExampleServer::spawn("A", &env);
+    let mut b = ExampleServer::spawn("B", &env);
+    a.wait_ready().await;
+    b.wait_ready().await;
+    // Unique addresses: the counters live in the machine's Redis, beside
+    // those of other tests and runs.
+    let locked = unique_email("locked");
+    let cleared = unique_email("cleared");
+    let capped = unique_email("capped");
+    for email in [&locked, &cleared, &capped] {
+        let registered = a.register(email, PASSWORD).await;
+        assert_eq!(registered.status, 201, "{}", registered.describe());
+    }
+
+    // 3 failures on A and 2 on B lock the address on both, even with the
+    // right password.
+    fail_logins(&a, &locked, 3).await;
+    fail_logins(&b, &locked, 2).await;
+    for server in [&a, &b] {
+        assert_locked(
+            &server.login("jwt", &locked, PASSWORD).await,
+            &format!(
+                "the right password on {} after 3 + 2 failures",
+                server.name()
+            ),
+        );
+    }
+    // An unknown address the same way.
+    let unknown = unique_email("nobody");
+    fail_logins(&b, &unknown, 3).await;
+    fail_logins(&a, &unknown, 2).await;
+    for server in [&a, &b] {
+        assert_locked(
+            &server.login("jwt", &unknown, PASSWORD).await,
+            &format!(
+                "an unknown address on {} after 3 + 2 failures",
+                server.name()
+            ),
+        );
+    }
+
+    // A success on A before the limit clears the count B sees: 4 failures
+    // and a success on A, then 4 failures and a success on B, all allowed
+    // (9 attempts without the clearing).
+    fail_logins(&a, &cleared, 3).await;
+    fail_logins(&b, &cleared, 1).await;
+    assert_logged_in(
+        &a.login("jwt", &cleared, PASSWORD).await,
+        "the right password on A after 4 failures",
+    );
+    fail_logins(&b, &cleared, 4).await;
+    assert_logged_in(
+        &b.login("jwt", &cleared, PASSWORD).await,
+        "the right password on B after A's success and 4 failures",
+    );
+
+    // The mail cap: 2 reset requests on A and 2 on B send 3 mails in all.
+    for server in [&a, &a, &b, &b] {
+        let response = server
+            .call(&Req::json(
+                "POST",
+                "/auth/forgot-password",
+                &json!({ "email": capped }),
+            ))
+            .await;
+        assert_eq!(
+            response.status,
+            202,
+            "forgot-password on {}: {}",
+            server.name(),
+            response.describe()
+        );
+    }
+    for i in 1..=3 {
+        let mail = sink.expect_mail(&format!("reset mail #{i}")).await;
+        assert_eq!(mail.recipients, [capped.as_str()], "reset mail #{i}");
+        assert!(mail.token().is_some(), "reset mail #{i} without a token");
+    }
+    sink.assert_no_mail("a fourth reset mail across A and B")
+        .await;
+}
+
+/// Without Redis each instance counts in its own memory: 5 failures on A
+/// lock the address on A only; B locks it after its own 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_two_instances_count_failed_logins_each_on_its_own() {
+    let Some(postgres_url) = service_url(POSTGRES_URL, "PostgreSQL") else {
+        return;
+    };
+    let database = FreshDatabase::create(&postgres_url).await;
+    let secret = axum_users::tokens::random_token(48).expect("a random secret");
+    let env = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("SECRET", secret.as_str()),
+    ];
+    let mut a = ExampleServer::spawn("A", &env);
+    let mut b = ExampleServer::spawn("B", &env);
+    a.wait_ready().await;
+    b.wait_ready().await;
+    let email = unique_email("local");
+    let registered = a.register(&email, PASSWORD).await;
+    assert_eq!(registered.status, 201, "{}", registered.describe());
+
+    fail_logins(&a, &email, 5).await;
+    assert_locked(
+        &a.login("jwt", &email, PASSWORD).await,
+        "the right password on A after 5 failures on A",
+    );
+    // B saw none of them: 5 failures of its own (not 429), then locked.
+    fail_logins(&b, &email, 5).await;
+    assert_locked(
+        &b.login("jwt", &email, PASSWORD).await,
+        "the right password on B after 5 failures on B",
+    );
+}
+
 /// `POST /auth/token/refresh`.
 async fn refresh(server: &ExampleServer, token: &str) -> Resp {
     server
@@ -282,91 +463,4 @@ async fn assert_redis_answers(url: &str) {
         Ok(Err(e)) => unreachable_service("Redis", &e),
         Err(_) => unreachable_service("Redis", &"no answer to PING within 5 s"),
     }
-}
-
-/// A database of this run's own on the server of `AXUM_USERS_TEST_POSTGRES_URL`,
-/// created empty and dropped (with `FORCE`) on drop, even when the test panics.
-struct FreshDatabase {
-    admin_url: String,
-    name: String,
-    /// The URL of the new database.
-    url: String,
-}
-
-impl FreshDatabase {
-    async fn create(admin_url: &str) -> FreshDatabase {
-        let mut admin = PgConnection::connect(admin_url)
-            .await
-            .unwrap_or_else(|e| unreachable_service("PostgreSQL", &e));
-        let name = format!("axum_users_two_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-        let _ = admin.close().await;
-        FreshDatabase {
-            url: with_database(admin_url, &name),
-            admin_url: admin_url.to_owned(),
-            name,
-        }
-    }
-}
-
-impl Drop for FreshDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let drop_database = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // Drop runs inside the test's runtime, which cannot be blocked on: a
-        // thread with a runtime of its own does the clean-up.
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                let mut admin = PgConnection::connect(&admin_url).await?;
-                sqlx::query(sqlx::AssertSqlSafe(drop_database))
-                    .execute(&mut admin)
-                    .await?;
-                admin.close().await
-            })
-        });
-        if let Ok(Err(e)) = cleanup.join() {
-            eprintln!("could not drop the database {}: {e}", self.name);
-        }
-    }
-}
-
-/// `url` with its database (the path) replaced by `name`, the query kept.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority = base.find("://").map_or(0, |i| i + 3);
-    let path = base[authority..]
-        .find('/')
-        .map_or(base.len(), |i| authority + i);
-    let mut out = format!("{}/{name}", &base[..path]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
-#[test]
-fn with_database_replaces_only_the_path() {
-    assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/test", "db"),
-        "postgres://postgres@127.0.0.1:5432/db"
-    );
-    assert_eq!(
-        with_database("postgres://u:p@h/test?sslmode=disable", "db"),
-        "postgres://u:p@h/db?sslmode=disable"
-    );
-    assert_eq!(
-        with_database("postgres://h:5432", "db"),
-        "postgres://h:5432/db"
-    );
 }

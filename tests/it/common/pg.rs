@@ -70,6 +70,11 @@ impl PgSchemas {
         store
     }
 
+    /// The URL of the test database itself (no search path).
+    pub fn admin_url(&self) -> String {
+        self.url.clone()
+    }
+
     /// How many schemas were made.
     pub fn count(&self) -> usize {
         self.created.lock().unwrap().len()
@@ -106,4 +111,91 @@ impl Drop for PgSchemas {
             eprintln!("could not drop the test schemas: {e}");
         }
     }
+}
+
+/// A database of this run's own on the server of `AXUM_USERS_TEST_POSTGRES_URL`,
+/// created empty and dropped (with `FORCE`) on drop, even when the test panics.
+pub struct FreshDatabase {
+    admin_url: String,
+    name: String,
+    /// The URL of the new database.
+    pub url: String,
+}
+
+impl FreshDatabase {
+    pub async fn create(admin_url: &str) -> FreshDatabase {
+        let mut admin = PgConnection::connect(admin_url)
+            .await
+            .unwrap_or_else(|e| unreachable_service("PostgreSQL", &e));
+        let name = format!("axum_users_two_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        let _ = admin.close().await;
+        FreshDatabase {
+            url: with_database(admin_url, &name),
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let drop_database = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop runs inside the test's runtime, which cannot be blocked on: a
+        // thread with a runtime of its own does the clean-up.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let mut admin = PgConnection::connect(&admin_url).await?;
+                sqlx::query(sqlx::AssertSqlSafe(drop_database))
+                    .execute(&mut admin)
+                    .await?;
+                admin.close().await
+            })
+        });
+        if let Ok(Err(e)) = cleanup.join() {
+            eprintln!("could not drop the database {}: {e}", self.name);
+        }
+    }
+}
+
+/// `url` with its database (the path) replaced by `name`, the query kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let path = base[authority..]
+        .find('/')
+        .map_or(base.len(), |i| authority + i);
+    let mut out = format!("{}/{name}", &base[..path]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+#[test]
+fn with_database_replaces_only_the_path() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test", "db"),
+        "postgres://postgres@127.0.0.1:5432/db"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/test?sslmode=disable", "db"),
+        "postgres://u:p@h/db?sslmode=disable"
+    );
+    assert_eq!(
+        with_database("postgres://h:5432", "db"),
+        "postgres://h:5432/db"
+    );
 }
