@@ -20,6 +20,7 @@
 //! | `FRONTEND_URL` | unset | when set, mails carry a link `$FRONTEND_URL/reset-password?token=…` or `$FRONTEND_URL/verify?token=…` |
 //! | `REDIS_URL` | unset | when set, `/auth/redis`: bearer tokens stored in Redis (revocable); the login throttle and the mail cap then count in Redis, shared by every instance |
 //! | `LOGIN_THROTTLE` | `5/300` | `N/S`: after N failed logins for one address within S seconds, that address answers 429 until the window has passed; `off` disables it |
+//! | `MAIL_CAP` | `3/3600` | `N/S`: `forgot-password` and `request-verify-token` each send at most N mails per address within S seconds (still 202 past it); `off` disables it |
 //! | `TRUSTED_ORIGINS` | unset | comma-separated origins (`https://app.example.com`) allowed besides the server's own for cookie-authenticated requests |
 //! | `RUST_LOG` | `info` | log filter; `tower_http=debug` adds a line per request |
 //! | `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET` | unset | when all three are set, OAuth login with that OpenID Connect provider at `/auth/oidc` and `/auth/associate/oidc` |
@@ -199,6 +200,9 @@ async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clon
     };
     let per_address = Limit::parse(&env_or("LOGIN_THROTTLE", "5/300"))
         .map_err(|e| format!("LOGIN_THROTTLE: {e}"))?;
+    // MAIL_CAP: mails per address, route and window (3/3600 by default).
+    let mail_limit =
+        Limit::parse(&env_or("MAIL_CAP", "3/3600")).map_err(|e| format!("MAIL_CAP: {e}"))?;
     let (login_throttle, mail_cap) = match counters {
         Counters::Redis(redis) => (
             LoginThrottle::new(redis.clone()).per_address(per_address),
@@ -209,13 +213,15 @@ async fn run<S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + Clon
             MailCap::new(memory),
         ),
     };
-    let manager = UserManager::builder(store)
+    let mut manager = UserManager::builder(store)
         .hooks(hooks)
         .token_secret(&secret.value)
         .allow_short_secrets(secret.allow_short)
-        .login_throttle(login_throttle)
-        .mail_cap(mail_cap)
-        .try_build()?;
+        .login_throttle(login_throttle);
+    if let Some(limit) = mail_limit {
+        manager = manager.mail_cap(mail_cap.limit(limit));
+    }
+    let manager = manager.try_build()?;
     ensure_admin(&manager).await?;
     // What a failed login costs, measured on the hashes the store holds (a
     // database taken over from FastAPI Users keeps bcrypt and 64 MiB argon2

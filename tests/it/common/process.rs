@@ -42,6 +42,9 @@ const CLEARED_ENV: &[&str] = &[
     "FRONTEND_URL",
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
+    "LOGIN_THROTTLE",
+    "MAIL_CAP",
+    "TRUSTED_ORIGINS",
 ];
 
 /// `target/<profile>` of the running test binary (`…/target/debug/deps/NAME-HASH`).
