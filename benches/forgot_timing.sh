@@ -148,6 +148,7 @@ BIND=127.0.0.1:$HTTP_PORT \
     DATABASE_URL=${DATABASE_URL:-sqlite://$WORK/bench.db} \
     SECRET=$SECRET \
     SMTP_URL=smtp://127.0.0.1:$SMTP_PORT \
+    MAIL_CAP=off \
     RUST_LOG=warn \
     "${PIN_SERVER[@]}" "$SERVER_BIN" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

@@ -279,7 +279,7 @@ busy_percent() {
 # ---------------------------------------------------------------------------
 AS_POSTGRES=()
 if [[ " $STORES " == *" postgres "* && -z $PG_URL ]]; then
-    bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    bindir=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
     [[ -x $bindir/initdb ]] || die "no initdb under /usr/lib/postgresql (apt-get install postgresql), or set PG_URL"
     mkdir -p "$WORK/pg"
     if ((EUID == 0)); then
@@ -320,7 +320,7 @@ raw_verify() {
 
 # Round r's order: "1" when the first side of every comparison (crate, login,
 # idle) goes first, "" when the second one (baseline, raw verify, flood) does.
-first_side_first() { (($1 % 2 == 1)) && echo 1 || true; }
+first_side_first() { if (($1 % 2 == 1)); then echo 1; fi; }
 
 # ---------------------------------------------------------------------------
 # Reference for the flood phases: the bare baseline's rate-limited p99, idle
@@ -401,6 +401,10 @@ for store in $STORES; do
     rm -f "$WORK/bench-$$.db"*
 
     # --- the example server --------------------------------------------------
+    # LOGIN_THROTTLE=off: the login phases send LOGIN_CONNECTIONS concurrent
+    # logins of one user, more than the default throttle (5/300) lets
+    # through at once, since it counts every attempt before checking the
+    # password. What the throttle costs a login, benches/throttle.sh measures.
     port=$(free_port)
     base="http://127.0.0.1:$port"
     log "[$store] example server on $base (DATABASE_URL=$db_url)"

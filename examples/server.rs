@@ -20,6 +20,7 @@
 //! | `FRONTEND_URL` | unset | when set, mails carry a link `$FRONTEND_URL/reset-password?token=…` or `$FRONTEND_URL/verify?token=…` |
 //! | `REDIS_URL` | unset | when set, `/auth/redis`: bearer tokens stored in Redis (revocable); the login throttle and the mail cap then count in Redis, shared by every instance |
 //! | `LOGIN_THROTTLE` | `5/300` | `N/S`: after N failed logins for one address within S seconds, that address answers 429 until the window has passed; `off` disables it |
+//! | `MAIL_CAP` | `3/3600` | `N/S`: `forgot-password` and `request-verify-token` each send at most N mails per address within S seconds (still 202 past it); `off` disables it |
 //! | `USERNAMES` | unset | `1`: usernames on; the user object then has `username`, and the login form takes a username or an address |
 //! | `INVITE_ONLY` | unset | `1`: `POST /auth/register` is not mounted and OAuth logins make no new users (400 `OAUTH_REGISTRATION_CLOSED`); accounts come from invitations (`/users/invitations`, `/auth/accept-invitation`, mounted either way) |
 //! | `TRUSTED_ORIGINS` | unset | comma-separated origins (`https://app.example.com`) allowed besides the server's own for cookie-authenticated requests |
@@ -204,6 +205,9 @@ async fn run<
     };
     let per_address = Limit::parse(&env_or("LOGIN_THROTTLE", "5/300"))
         .map_err(|e| format!("LOGIN_THROTTLE: {e}"))?;
+    // MAIL_CAP: mails per address, route and window (3/3600 by default).
+    let mail_limit =
+        Limit::parse(&env_or("MAIL_CAP", "3/3600")).map_err(|e| format!("MAIL_CAP: {e}"))?;
     let (login_throttle, mail_cap) = match counters {
         Counters::Redis(redis) => (
             LoginThrottle::new(redis.clone()).per_address(per_address),
@@ -214,16 +218,18 @@ async fn run<
             MailCap::new(memory),
         ),
     };
-    let manager = UserManager::builder(store)
+    let mut manager = UserManager::builder(store)
         .hooks(hooks)
         .token_secret(&secret.value)
         .allow_short_secrets(secret.allow_short)
         .login_throttle(login_throttle)
-        .mail_cap(mail_cap)
         // USERNAMES=1: users may have a username, and log in with it.
         .usernames(env_set("USERNAMES").is_some_and(|v| v.trim() == "1"))
-        .invite_only(invite_only)
-        .try_build()?;
+        .invite_only(invite_only);
+    if let Some(limit) = mail_limit {
+        manager = manager.mail_cap(mail_cap.limit(limit));
+    }
+    let manager = manager.try_build()?;
     ensure_admin(&manager).await?;
     // What a failed login costs, measured on the hashes the store holds (a
     // database taken over from FastAPI Users keeps bcrypt and 64 MiB argon2

@@ -22,9 +22,11 @@ use crate::user::{Password, UserModel};
 use crate::username::is_username_login;
 
 /// The claims of an e-mail change token: bound to the user, the address it
-/// had when asked, the new one, and the user's token generation then. A
-/// confirmation raises the generation, so a token works once, even when the
-/// account comes back to the address it was asked from.
+/// had when asked, the new one, and the user's token and password
+/// generations then. A confirmation raises the token generation, so a token
+/// works once, even when the account comes back to the address it was asked
+/// from; any new password (a change, a reset) ends it, so that whoever
+/// asked with a stolen password loses it with the password.
 #[derive(Serialize, Deserialize)]
 struct EmailChangeClaims {
     sub: String,
@@ -32,6 +34,8 @@ struct EmailChangeClaims {
     new: String,
     #[serde(rename = "gen")]
     generation: u32,
+    #[serde(rename = "pgen")]
+    password_generation: u32,
 }
 
 /// Who is asking, for the audit trail: a client address, when known.
@@ -297,6 +301,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
             old: user.email().to_owned(),
             new: new_email.as_str().to_owned(),
             generation: user.data().token_generation,
+            password_generation: user.data().password_generation,
         })?;
         tracing::info!(
             target: "axum_users::audit",
@@ -331,6 +336,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         if !user.is_active()
             || user.email() != claims.old
             || user.data().token_generation != claims.generation
+            || user.data().password_generation != claims.password_generation
         {
             return Err(bad());
         }

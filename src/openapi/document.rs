@@ -54,7 +54,7 @@ pub(crate) fn document<U: UserModel>(
                 continue;
             };
             let path = format!("{}{}", mount.prefix, route.path);
-            let operation = operation::<U>(mount, route, &path, &schemes);
+            let operation = operation::<U>(mount, route, &path, &schemes, authenticator);
             paths = paths.path(path, PathItem::new(method, operation));
         }
     }
@@ -521,16 +521,24 @@ mod tests {
         assert_eq!(one["parameters"][0]["name"], "session_id");
         assert_eq!(one["parameters"][0]["in"], "path");
         assert_eq!(one["parameters"][0]["schema"], json!({"type": "string"}));
+        // The authenticator has a cookie backend: a DELETE it authenticates
+        // may be a cross-site request (403), a GET never is.
         let statuses: Vec<&String> = one["responses"].as_object().unwrap().keys().collect();
-        assert_eq!(statuses, ["204", "401", "404", "503"]);
+        assert_eq!(statuses, ["204", "401", "403", "404", "503"]);
         assert_eq!(
             one["responses"]["404"]["$ref"],
             "#/components/responses/SessionNotFound"
         );
+        assert_eq!(
+            one["responses"]["403"]["$ref"],
+            "#/components/responses/CrossSite"
+        );
         let mine = &paths["/users/me/sessions"]["delete"]["responses"];
         let statuses: Vec<&String> = mine.as_object().unwrap().keys().collect();
-        assert_eq!(statuses, ["204", "401", "503"]);
-        for method in ["get", "delete"] {
+        assert_eq!(statuses, ["204", "401", "403", "503"]);
+        let listed = &paths["/users/me/sessions"]["get"]["responses"];
+        assert!(listed.get("403").is_none(), "{listed}");
+        for (method, forbidden) in [("get", "Forbidden"), ("delete", "ForbiddenOrCrossSite")] {
             let op = &paths["/users/{id}/sessions"][method];
             let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
             assert_eq!(statuses[1..], ["401", "403", "404", "503"], "{method}");
@@ -538,8 +546,53 @@ mod tests {
                 op["responses"]["404"]["$ref"],
                 "#/components/responses/NotFound"
             );
+            assert_eq!(
+                op["responses"]["403"]["$ref"],
+                format!("#/components/responses/{forbidden}"),
+                "{method}"
+            );
             assert_eq!(op["parameters"][0]["name"], "id");
         }
+        // The cookie backend's login, refresh and logout too; the bearer
+        // backend's, none.
+        for path in [
+            "/auth/cookie-refresh/login",
+            "/auth/cookie-refresh/refresh",
+            "/auth/cookie-refresh/logout",
+        ] {
+            assert_eq!(
+                paths[path]["post"]["responses"]["403"]["$ref"], "#/components/responses/CrossSite",
+                "{path}"
+            );
+        }
+        for path in [
+            "/auth/token/login",
+            "/auth/token/refresh",
+            "/auth/token/logout",
+        ] {
+            assert!(
+                paths[path]["post"]["responses"].get("403").is_none(),
+                "{path}"
+            );
+        }
+        let responses = &doc["components"]["responses"];
+        assert_eq!(
+            responses["CrossSite"]["content"][JSON]["schema"]["properties"]["detail"]["enum"],
+            json!(["CSRF_ORIGIN_MISMATCH"])
+        );
+        assert_eq!(
+            responses["ForbiddenOrCrossSite"]["content"][JSON]["schema"]["properties"]["detail"]["enum"],
+            json!(["Forbidden", "CSRF_ORIGIN_MISMATCH"])
+        );
+        let examples = &responses["ForbiddenOrCrossSite"]["content"][JSON]["examples"];
+        assert_eq!(
+            examples["Forbidden"]["value"],
+            json!({"detail": "Forbidden"})
+        );
+        assert_eq!(
+            examples["CSRF_ORIGIN_MISMATCH"]["value"],
+            json!({"detail": "CSRF_ORIGIN_MISMATCH"})
+        );
         validate_if_configured("refresh", &doc);
     }
 

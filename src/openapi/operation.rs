@@ -15,7 +15,7 @@ use super::responses::responses;
 use super::schemas::{from_json, schema_ref, string};
 use super::schemes::Schemes;
 use crate::auth::TransportKind;
-use crate::routers::spec::{Access, Body, Mount, MountAuth, RouteSpec, Success};
+use crate::routers::spec::{Access, BackendDoc, Body, Mount, MountAuth, RouteSpec, Success};
 use crate::user::{UserId, UserModel};
 
 /// utoipa's name of a route's method; `None` for a method that OpenAPI's
@@ -35,12 +35,13 @@ pub(super) fn http_method(method: &Method) -> Option<HttpMethod> {
 }
 
 /// The operation of `route`, mounted at `path` (the mount's prefix and the
-/// route's path).
+/// route's path); `authenticator` is the authenticator's backends, in order.
 pub(super) fn operation<U: UserModel>(
     mount: &Mount,
     route: &RouteSpec,
     path: &str,
     schemes: &Schemes<'_>,
+    authenticator: &[BackendDoc],
 ) -> Operation {
     let summary = match (&mount.oauth, &mount.backend) {
         (Some(oauth), _) => format!("{} ({})", route.summary, oauth.provider),
@@ -132,7 +133,7 @@ pub(super) fn operation<U: UserModel>(
         .description((!description.is_empty()).then(|| description.join("\n\n")))
         .parameters((!parameters.is_empty()).then_some(parameters))
         .request_body(request_body(mount, route))
-        .responses(responses(mount, route));
+        .responses(responses(mount, route, authenticator));
     if route.access != Access::Public {
         op = op.securities(Some(schemes.requirement(mount)));
     }

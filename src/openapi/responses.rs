@@ -1,9 +1,10 @@
 //! The responses of each operation: the success the route's transport or body
 //! gives, the 400 `detail` codes of its spec, and the shared error responses
-//! (401, 403, 404, 413, 422, 502, 503).
+//! (401, 403, 404, 413, 422, 429, 502, 503).
 
 use std::collections::BTreeMap;
 
+use http::Method;
 use serde_json::json;
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::header::HeaderBuilder;
@@ -17,7 +18,7 @@ use super::schemas::{
 };
 use crate::auth::TransportKind;
 use crate::error::ErrorCode;
-use crate::routers::spec::{Access, Body, Mount, RouteSpec, Success};
+use crate::routers::spec::{Access, BackendDoc, Body, Mount, MountAuth, RouteSpec, Success};
 
 /// `{"$ref": "#/components/responses/{name}"}`.
 fn response_ref(name: &str) -> RefOr<Response> {
@@ -50,8 +51,44 @@ fn is_password_code(code: ErrorCode) -> bool {
     )
 }
 
-/// Every status a route of this mount answers, with its response.
-pub(super) fn responses(mount: &Mount, route: &RouteSpec) -> Responses {
+/// Whether a backend's transport is a cookie, which a browser sends by itself.
+fn is_cookie(backend: &BackendDoc) -> bool {
+    matches!(backend.kind, TransportKind::Cookie { .. })
+}
+
+/// Whether the route can answer 403 `CSRF_ORIGIN_MISMATCH`: with a method
+/// other than `GET`, `HEAD` and `OPTIONS`, the login and refresh routes of a
+/// cookie backend, and every route that authenticates its caller when a
+/// backend that may authenticate it carries its token in a cookie (the
+/// [`CsrfProtection`](crate::csrf::CsrfProtection) check, on by default).
+/// `authenticator` is the authenticator's backends, in order.
+pub(super) fn cross_site_refusal(
+    mount: &Mount,
+    route: &RouteSpec,
+    authenticator: &[BackendDoc],
+) -> bool {
+    if matches!(route.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    let own_cookie = mount.backend.as_ref().is_some_and(is_cookie);
+    if matches!(route.body, Body::LoginForm | Body::RefreshToken) && own_cookie {
+        return true;
+    }
+    match (route.access, mount.auth) {
+        (Access::Public, _) => false,
+        (_, MountAuth::AllBackends) => authenticator.iter().any(is_cookie),
+        (_, MountAuth::OwnBackend) => own_cookie,
+    }
+}
+
+/// Every status a route of this mount answers, with its response;
+/// `authenticator` is the authenticator's backends, in order (a cookie among
+/// them adds the 403 of [`cross_site_refusal`]).
+pub(super) fn responses(
+    mount: &Mount,
+    route: &RouteSpec,
+    authenticator: &[BackendDoc],
+) -> Responses {
     let mut out: Vec<(String, RefOr<Response>)> = Vec::new();
     let (status, success) = success(mount, route);
     out.push((status.to_string(), success.into()));
@@ -89,10 +126,14 @@ pub(super) fn responses(mount: &Mount, route: &RouteSpec) -> Responses {
         // `POST /verify-token`: public, the token to check is in the body.
         out.push(("401".into(), token_not_live().into()));
     }
-    if route.access == Access::Superuser
-        || (route.access == Access::User && mount.requires_verification)
-    {
-        out.push(("403".into(), response_ref("Forbidden")));
+    let lacks_flag = route.access == Access::Superuser
+        || (route.access == Access::User && mount.requires_verification);
+    // One 403 for both reasons when a route has both.
+    match (lacks_flag, cross_site_refusal(mount, route, authenticator)) {
+        (true, true) => out.push(("403".into(), response_ref("ForbiddenOrCrossSite"))),
+        (true, false) => out.push(("403".into(), response_ref("Forbidden"))),
+        (false, true) => out.push(("403".into(), response_ref("CrossSite"))),
+        (false, false) => {}
     }
     if route.not_found {
         let not_found = if route.path.contains("{session_id}") {
@@ -114,16 +155,26 @@ pub(super) fn responses(mount: &Mount, route: &RouteSpec) -> Responses {
         out.push(("422".into(), response_ref("ValidationError")));
     }
     // Logins and current-password checks count against the login throttle
-    // when the manager has one.
-    if matches!(
-        route.body,
-        Body::LoginForm | Body::ChangePassword | Body::ChangeEmail
-    ) {
+    // when the manager has one; the user's own update checks the current
+    // password when the manager requires it for a new password or address.
+    let owner_update = route.body == Body::UserUpdate && route.access == Access::User;
+    if owner_update
+        || matches!(
+            route.body,
+            Body::LoginForm | Body::ChangePassword | Body::ChangeEmail
+        )
+    {
+        let mut description = "Too many attempts for this address (or client): the login \
+                               throttle locked it; `Retry-After` says for how many seconds."
+            .to_owned();
+        if owner_update {
+            description.push_str(
+                " Only when the manager requires the current password to change the password \
+                 or the address (`current_password_on_update`).",
+            );
+        }
         let throttled = ResponseBuilder::new()
-            .description(
-                "Too many attempts for this address (or client): the login throttle locked \
-                 it; `Retry-After` says for how many seconds.",
-            )
+            .description(description)
             .header(
                 "Retry-After",
                 utoipa::openapi::HeaderBuilder::new()
@@ -479,6 +530,41 @@ fn refresh_cookie_path(mount: &Mount) -> String {
     }
 }
 
+/// The description of the 403 `CSRF_ORIGIN_MISMATCH`.
+const CROSS_SITE: &str = "A cross-site request, refused (`CSRF_ORIGIN_MISMATCH`): it is \
+    authenticated by a cookie, or is a login or refresh of a cookie backend, and its `Origin` \
+    names neither the server's own origin nor a trusted one (or it has several `Origin` \
+    headers, or none and `Sec-Fetch-Site: cross-site`). Requests with neither header, and \
+    requests authenticated by a bearer token, are not refused so.";
+
+/// The JSON body of a cross-site 403, with `Forbidden` as well when the route
+/// also needs a flag: the schema, and an example of each `detail`.
+fn cross_site_content(with_forbidden: bool) -> Content {
+    let details: &[&str] = if with_forbidden {
+        &["Forbidden", "CSRF_ORIGIN_MISMATCH"]
+    } else {
+        &["CSRF_ORIGIN_MISMATCH"]
+    };
+    let examples = details.iter().map(|detail| {
+        let summary = match *detail {
+            "Forbidden" => "The user lacks a required flag",
+            _ => "A cookie request from another site",
+        };
+        let example = ExampleBuilder::new()
+            .summary(summary)
+            .value(Some(json!({ "detail": detail })))
+            .build();
+        ((*detail).to_owned(), example)
+    });
+    ContentBuilder::new()
+        .schema(Some(object(
+            &["detail"],
+            [("detail", string_enum(details))],
+        )))
+        .examples_from_iter(examples)
+        .build()
+}
+
 /// The responses that operations refer to by name; [`super::document`] keeps
 /// those its paths reach.
 pub(super) fn shared_responses() -> BTreeMap<String, RefOr<Response>> {
@@ -506,6 +592,24 @@ pub(super) fn shared_responses() -> BTreeMap<String, RefOr<Response>> {
                 "Forbidden",
             )
             .build(),
+        ),
+        (
+            "CrossSite",
+            ResponseBuilder::new()
+                .description(CROSS_SITE)
+                .content(JSON, cross_site_content(false))
+                .build(),
+        ),
+        (
+            "ForbiddenOrCrossSite",
+            ResponseBuilder::new()
+                .description(format!(
+                    "The user lacks a required flag (superuser, or verified where the router \
+                     requires it): `Forbidden`. Or: {}",
+                    CROSS_SITE.replace("A cross-site", "a cross-site")
+                ))
+                .content(JSON, cross_site_content(true))
+                .build(),
         ),
         (
             "RefreshTokenInvalid",

@@ -533,6 +533,14 @@ pub(super) fn user_schemas<U: UserModel>(schemas: &mut SchemaMap, usernames: boo
             ("email", email_schema()),
             ("password", password().into()),
             (
+                "current_password",
+                described_string(
+                    "The password as it is now: required with a new `email` or `password` \
+                     when the application asks for it (400 `INVALID_CURRENT_PASSWORD`), \
+                     ignored otherwise.",
+                ),
+            ),
+            (
                 "is_active",
                 boolean("Applied by the superusers' route only."),
             ),

@@ -277,6 +277,8 @@ pub const USERS_ROUTES: &[RouteSpec; 5] = &[
         errors: &[
             ErrorCode::UpdateUserEmailAlreadyExists,
             ErrorCode::UpdateUserInvalidPassword,
+            // With `current_password_on_update`.
+            ErrorCode::InvalidCurrentPassword,
         ],
         not_found: false,
     },

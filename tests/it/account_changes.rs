@@ -544,6 +544,7 @@ fn change_claims(user: &User, old: &str, new: &str, audience: &str, exp: i64) ->
         "old": old,
         "new": new,
         "gen": user.data.token_generation,
+        "pgen": user.data.password_generation,
         "aud": audience,
         "exp": exp,
     })
@@ -1422,6 +1423,20 @@ async fn email_change_reset_and_verify_tokens_are_not_interchangeable() {
     let (status, body) = app.reset_password(&reset, NEW_PASSWORD).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["detail"], "RESET_PASSWORD_BAD_TOKEN");
+}
+
+#[tokio::test]
+async fn a_password_change_ends_pending_email_change_tokens() {
+    let app = app();
+    app.user("a@example.com").await;
+    let jwt = app.jwt("a@example.com").await;
+    let change = app.change_token(&jwt, "new@example.com").await;
+    let (status, body) = app
+        .change_password(Some(&jwt), PASSWORD, NEW_PASSWORD)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    app.assert_bad_change_token(&change, "asked before a password change")
+        .await;
 }
 
 #[tokio::test]

@@ -844,3 +844,27 @@ async fn each_mail_route_sends_at_most_three_mails_per_address_and_answers_202_p
     sink.assert_no_mail("after one mail per route for another address")
         .await;
 }
+
+#[tokio::test]
+async fn mail_cap_sets_the_cap_and_off_lifts_it() {
+    let mut sink = SmtpSink::start().await;
+    let lifted = Server::start(&[("SMTP_URL", &sink.url()), ("MAIL_CAP", "off")]).await;
+    let address = lifted.register(&unique_email("uncapped")).await;
+    for _ in 0..5 {
+        lifted.ask_for_mail("/auth/forgot-password", &address).await;
+    }
+    for i in 1..=5 {
+        let mail = sink.expect_mail(&format!("uncapped #{i}")).await;
+        assert_token_mail(&mail, &address);
+    }
+    sink.assert_no_mail("after five uncapped requests").await;
+
+    let tight = Server::start(&[("SMTP_URL", &sink.url()), ("MAIL_CAP", "1/3600")]).await;
+    let address = tight.register(&unique_email("tight")).await;
+    for _ in 0..3 {
+        tight.ask_for_mail("/auth/forgot-password", &address).await;
+    }
+    let mail = sink.expect_mail("the one mail of 1/3600").await;
+    assert_token_mail(&mail, &address);
+    sink.assert_no_mail("past a cap of 1").await;
+}

@@ -43,6 +43,7 @@ const CLEARED_ENV: &[&str] = &[
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
     "LOGIN_THROTTLE",
+    "MAIL_CAP",
     "TRUSTED_ORIGINS",
     "USERNAMES",
     "INVITE_ONLY",
