@@ -180,6 +180,7 @@ pub mod extract;
 pub mod hooks;
 pub mod invitation;
 pub mod manager;
+pub mod mfa;
 #[cfg(feature = "oauth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
 pub mod oauth;
