@@ -11,8 +11,6 @@
 //! backends: `/auth/jwt` (plain JWTs), `/auth/token` (refresh-token sessions)
 //! and `/auth/session` (database sessions behind a cookie).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -28,6 +26,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tower::ServiceExt;
 
+use crate::common::audit::Capture;
 use crate::common::{
     MAIL_TIMEOUT, PASSWORD, SECRET, Shared, body_json, fast_hasher, jwt_payload, login_request,
     sign_hs256, tamper_signature, unix_now,
@@ -1604,73 +1603,9 @@ async fn without_current_password_on_update_patch_me_works_as_in_fastapi_users()
 // ---------------------------------------------------------------------------
 // The audit trail.
 
-/// An event as captured: its target, level and fields (`message` included),
-/// each rendered as text.
-#[derive(Debug, Clone)]
-struct Captured {
-    target: String,
-    fields: BTreeMap<String, String>,
-}
-
-/// A `tracing` layer that keeps every event.
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<Captured>>>);
-
-struct FieldText<'a>(&'a mut BTreeMap<String, String>);
-
-impl tracing::field::Visit for FieldText<'_> {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _context: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut FieldText(&mut fields));
-        self.0.lock().unwrap().push(Captured {
-            target: event.metadata().target().to_owned(),
-            fields,
-        });
-    }
-}
-
-impl Capture {
-    fn all(&self) -> Vec<Captured> {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// The audit events named `name`.
-    fn audit(&self, name: &str) -> Vec<Captured> {
-        self.all()
-            .into_iter()
-            .filter(|e| {
-                e.target == "axum_users::audit"
-                    && e.fields.get("event").map(String::as_str) == Some(name)
-            })
-            .collect()
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn password_and_email_changes_are_audited_by_user_id_without_secrets() {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    let capture = Capture::default();
-    // With a single live dispatcher, tracing-core caches a callsite's interest
-    // from the default of whichever thread first hits it: another test's
-    // thread, without a subscriber, would make it "never" for this one too.
-    // A second live dispatcher makes the cache ask every live dispatcher.
-    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let (capture, _capturing) = Capture::start();
 
     let app = app();
     let user = app.user("a@example.com").await;

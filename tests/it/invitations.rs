@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use axum_users::invitation::Invitation;
 use axum_users::manager::{OAuthCallbackOptions, OAuthLogin};
 use axum_users::store::{
-    InvitationStore, MemoryStore, OAuthAccountStore, ProviderToken, SqliteStore, UserStore,
+    InvitationStore, MemoryStore, OAuthAccountStore, ProviderToken, UserStore,
 };
 use axum_users::{AxumUsers, Email, Error, ErrorCode, User, UserHooks, UserManager};
 use chrono::{DateTime, Utc};
@@ -24,55 +24,10 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use crate::common::pg::PgSchemas;
 use crate::common::*;
 
 // ---------------------------------------------------------------------------
 // The stores, and one test per store for each behaviour.
-
-fn memory_store() -> MemoryStore<User> {
-    MemoryStore::new()
-}
-
-/// A migrated SQLite store on a fresh file, and the directory that holds it
-/// (keep it for the test's length).
-async fn sqlite_store() -> (SqliteStore<User>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::<User>::open(&dir.path().join("invitations.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
-}
-
-/// For each `case` (an `async fn case<S>(store: S)` of this file), a module
-/// of that name with the case on every store.
-macro_rules! on_every_store {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_memory() {
-                super::$case(memory_store()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                let (store, _dir) = sqlite_store().await;
-                super::$case(store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                let Some(pg) = PgSchemas::connect().await else {
-                    return;
-                };
-                super::$case(pg.store::<User>().await).await;
-            }
-        }
-    )*};
-}
 
 on_every_store!(
     invite_answers_201_with_the_invitation_and_hands_its_token_to_the_hook_only,

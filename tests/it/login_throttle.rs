@@ -12,11 +12,11 @@
 //! sessions in a `MemoryStore`. The Redis tests are skipped without
 //! `AXUM_USERS_TEST_REDIS_URL` unless `AXUM_USERS_REQUIRE_SERVICES` is set.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::audit::Capture;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -31,7 +31,6 @@ use axum_users::throttle::{Limit, LoginThrottle, MemoryThrottle, RedisThrottle};
 use axum_users::{AxumUsers, Email, NoHooks, Password, User, UserCreate, UserHooks, UserManager};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use tracing_subscriber::layer::SubscriberExt as _;
 use uuid::Uuid;
 
 use crate::common::services::{service_url, unreachable_service};
@@ -1144,72 +1143,10 @@ async fn a_wrong_current_password_fires_the_failure_hooks() {
 // ---------------------------------------------------------------------------
 // Audit events.
 
-/// One recorded `tracing` event: its target and its fields as text.
-#[derive(Debug, Clone)]
-struct Recorded {
-    target: String,
-    fields: BTreeMap<String, String>,
-}
-
-/// A layer recording every event.
-#[derive(Clone, Default)]
-struct Capture {
-    events: Arc<Mutex<Vec<Recorded>>>,
-}
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl tracing::field::Visit for Fields<'_> {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _context: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        self.events.lock().unwrap().push(Recorded {
-            target: event.metadata().target().to_owned(),
-            fields,
-        });
-    }
-}
-
-impl Capture {
-    fn audit(&self, kind: &str) -> Vec<Recorded> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| {
-                e.target == "axum_users::audit"
-                    && e.fields.get("event").map(String::as_str) == Some(kind)
-            })
-            .cloned()
-            .collect()
-    }
-}
-
 #[tokio::test]
 async fn failed_logins_and_the_lockout_are_audited_with_the_user_and_the_client_never_the_password()
 {
-    let capture = Capture::default();
-    // With a single live dispatcher, tracing-core caches a callsite's interest
-    // from the default of whichever thread first hits it: another test's
-    // thread, without a subscriber, would make it "never" for this one too.
-    // A second live dispatcher makes the cache ask every live dispatcher.
-    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let (capture, _capturing) = Capture::start();
     let app = Setup::new(Some(per_address(2, WINDOW))).build();
     let user = app.create("audited@example.org").await;
     let id = user.id.to_string();
@@ -1265,7 +1202,7 @@ async fn failed_logins_and_the_lockout_are_audited_with_the_user_and_the_client_
     );
 
     // No event of any target carries a password.
-    let events = capture.events.lock().unwrap().clone();
+    let events = capture.all();
     assert!(!events.is_empty());
     for event in &events {
         for (name, value) in &event.fields {

@@ -11,6 +11,7 @@
 
 // Shared helpers: the app under test, requests, the machine's services, the
 // example server as a process, the OpenID Connect provider, the SMTP sink.
+#[macro_use]
 mod common;
 
 // The `custom_user` example's modules, compiled into the tests at the crate's

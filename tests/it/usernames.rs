@@ -10,61 +10,16 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum_users::store::{MemoryStore, SqliteStore, UserStore};
+use axum_users::store::UserStore;
 use axum_users::throttle::{Limit, LoginThrottle, MemoryThrottle};
 use axum_users::{NoHooks, User, UserManager};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::common::pg::PgSchemas;
 use crate::common::*;
 
 // ---------------------------------------------------------------------------
 // The stores, and one test per store for each behaviour.
-
-fn memory_store() -> MemoryStore<User> {
-    MemoryStore::new()
-}
-
-/// A migrated SQLite store on a fresh file, and the directory that holds it
-/// (keep it for the test's length).
-async fn sqlite_store() -> (SqliteStore<User>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::<User>::open(&dir.path().join("usernames.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
-}
-
-/// For each `case` (an `async fn case<S>(store: S)` of this file), a module
-/// of that name with the case on every store.
-macro_rules! on_every_store {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_memory() {
-                super::$case(memory_store()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                let (store, _dir) = sqlite_store().await;
-                super::$case(store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                let Some(pg) = PgSchemas::connect().await else {
-                    return;
-                };
-                super::$case(pg.store::<User>().await).await;
-            }
-        }
-    )*};
-}
 
 on_every_store!(
     without_usernames_the_wire_is_unchanged_and_a_sent_username_is_ignored,

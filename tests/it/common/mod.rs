@@ -494,7 +494,10 @@ pub fn tamper_signature(token: &str) -> String {
 }
 
 // The machine's services (skip or require) and PostgreSQL test schemas.
+pub mod audit;
 pub mod pg;
+#[macro_use]
+pub mod stores;
 pub mod services;
 // The example server as a process, and an HTTP client for it.
 pub mod process;
