@@ -271,6 +271,21 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         safe: bool,
         request: Option<&Parts>,
     ) -> Result<UserOf<S>> {
+        self.update_from(user, update, safe, None, request).await
+    }
+
+    /// [`update`](Self::update) for a request from `client`: the current
+    /// password that [`current_password_on_update`](super::UserManagerBuilder::current_password_on_update)
+    /// asks for is counted by the login throttle per client address too,
+    /// and the audit trail names the client (`PATCH /users/me` calls this).
+    pub async fn update_from(
+        &self,
+        user: UserOf<S>,
+        update: UserUpdate<<FieldsOf<S> as UserFields>::Update>,
+        safe: bool,
+        client: Option<std::net::IpAddr>,
+        request: Option<&Parts>,
+    ) -> Result<UserOf<S>> {
         let mut updated = UpdatedFields::default();
         let mut changes = UserChanges::default();
         // The user's own change of password or address proves the current
@@ -285,7 +300,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
                 .current_password
                 .clone()
                 .unwrap_or_else(|| Password::new(""));
-            self.check_current_password(&user, &current, None, request)
+            self.check_current_password(&user, &current, client, request)
                 .await?;
         }
         if let Some(password) = &update.password {

@@ -194,7 +194,13 @@ async fn update_me<S: UserStore, H: UserHooks<S::User>>(
 ) -> Result<Response> {
     let user = state
         .manager
-        .update(user, update, true, Some(&parts))
+        .update_from(
+            user,
+            update,
+            true,
+            state.proxies.client_ip(&parts),
+            Some(&parts),
+        )
         .await
         .map_err(update_error)?;
     Ok(user_response(&state.manager, &user))

@@ -16,7 +16,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::audit::Capture;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -33,6 +32,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
 
+use crate::common::audit::Capture;
 use crate::common::services::{service_url, unreachable_service};
 use crate::common::{PASSWORD, SECRET, body_json, fast_hasher, json_request, login_request};
 
@@ -68,6 +68,7 @@ struct Setup<H> {
     throttle: Option<LoginThrottle>,
     proxies: TrustedProxies,
     hooks: H,
+    current_password_on_update: bool,
 }
 
 impl Setup<NoHooks> {
@@ -77,6 +78,7 @@ impl Setup<NoHooks> {
             throttle,
             proxies: TrustedProxies::none(),
             hooks: NoHooks,
+            current_password_on_update: false,
         }
     }
 }
@@ -98,13 +100,20 @@ impl<H: UserHooks<User>> Setup<H> {
             throttle: self.throttle,
             proxies: self.proxies,
             hooks,
+            current_password_on_update: self.current_password_on_update,
         }
+    }
+
+    fn current_password_on_update(mut self) -> Self {
+        self.current_password_on_update = true;
+        self
     }
 
     fn build(self) -> App<H> {
         let mut builder = UserManager::builder(self.store.clone())
             .hasher(fast_hasher())
             .token_secret(SECRET)
+            .current_password_on_update(self.current_password_on_update)
             .hooks(self.hooks);
         if let Some(throttle) = self.throttle {
             builder = builder.login_throttle(throttle);
@@ -622,6 +631,46 @@ async fn a_client_is_locked_across_addresses_while_another_client_is_not() {
         .login_from("198.51.100.5:40000", "nobody@example.org", WRONG)
         .await;
     assert_bad_credentials(&answer, "another client's failure");
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_of_patch_me_count_toward_the_client_limit() {
+    let app = Setup::new(Some(per_client(3)))
+        .current_password_on_update()
+        .build();
+    app.create("patcher@example.org").await;
+    app.create("other@example.org").await;
+    let peer = "198.51.100.77:4000";
+    let login = app
+        .send(from_peer(
+            peer,
+            login_request(JWT_LOGIN, "patcher@example.org", PASSWORD),
+        ))
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{login:?}");
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
+    for i in 0..3 {
+        let patch = json_request(
+            "PATCH",
+            "/users/me",
+            Some(&token),
+            &json!({"email": format!("moved{i}@example.org"), "current_password": WRONG}),
+        );
+        let answer = app.send(from_peer(peer, patch)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{i}: {answer:?}");
+        assert_eq!(answer.body, json!({"detail": "INVALID_CURRENT_PASSWORD"}));
+    }
+    // The client is locked, for another account too; another client is not.
+    let answer = app.login_from(peer, "other@example.org", PASSWORD).await;
+    assert_locked(
+        &answer,
+        WINDOW,
+        "a login from the client after three wrong PATCHes",
+    );
+    let answer = app
+        .login_from("198.51.100.78:4000", "other@example.org", PASSWORD)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
 }
 
 #[tokio::test]
