@@ -36,6 +36,7 @@ mod invitations;
 mod jwt;
 mod login_throttle;
 mod passwords;
+mod properties;
 mod refresh_sessions;
 mod register_router;
 mod reset_password;
