@@ -320,6 +320,9 @@ async fn run<
         .into_router()
         .merge(openapi::json_router("/openapi.json", &document))
         .merge(openapi::docs_router("/openapi.json"))
+        // The demo page (examples/demo.html): one page, no external assets,
+        // that drives the routes above from a browser.
+        .route("/demo", axum::routing::get(demo_page))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"detail": "Not Found"}))) })
         .method_not_allowed_fallback(|| async {
             (
@@ -352,6 +355,20 @@ async fn run<
     .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `GET /demo`: the demo page, with a policy that lets it run only its own
+/// inline script and talk only to this server.
+async fn demo_page() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+             connect-src 'self'; img-src 'self' data:; form-action 'self'; \
+             base-uri 'none'; frame-ancestors 'none'",
+        )],
+        axum::response::Html(include_str!("demo.html")),
+    )
 }
 
 fn env_set(name: &str) -> Option<String> {
