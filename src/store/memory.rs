@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Invitation, InvitationStore, MAX_HASH_SAMPLES, OAuthAccount, OAuthAccountStore, Rotation,
-    Session, SessionStore, StoreError, UserChanges, UserStore,
+    Challenge, ChallengeStore, Invitation, InvitationStore, MAX_HASH_SAMPLES, MfaStore,
+    OAuthAccount, OAuthAccountStore, PasskeyUse, Rotation, Session, SessionStore, StoreError,
+    StoredPasskey, TotpFactor, UserChanges, UserStore,
 };
 use crate::password::parameters_prefix;
 use crate::user::{PasswordHash, UserData, UserId, UserModel};
@@ -43,6 +44,36 @@ struct Tables<U: UserModel> {
     oauth_accounts: HashMap<(String, String), OAuthAccount<U::Id>>,
     /// Invitations, in the order they were made.
     invitations: Vec<Invitation>,
+    /// Second factors.
+    mfa: MfaTables<U::Id>,
+    /// Ceremony state by key.
+    challenges: HashMap<String, Challenge>,
+}
+
+/// The second factors of a [`MemoryStore`].
+struct MfaTables<Id> {
+    totp: HashMap<Id, TotpFactor>,
+    recovery_codes: HashMap<Id, Vec<String>>,
+    /// In the order they were registered.
+    passkeys: Vec<StoredPasskey<Id>>,
+}
+
+impl<Id> Default for MfaTables<Id> {
+    fn default() -> Self {
+        Self {
+            totp: HashMap::new(),
+            recovery_codes: HashMap::new(),
+            passkeys: Vec::new(),
+        }
+    }
+}
+
+impl<Id: std::hash::Hash + Eq> MfaTables<Id> {
+    fn delete_user(&mut self, user_id: &Id) {
+        self.totp.remove(user_id);
+        self.recovery_codes.remove(user_id);
+        self.passkeys.retain(|passkey| passkey.user_id != *user_id);
+    }
 }
 
 impl<U: UserModel> Clone for MemoryStore<U> {
@@ -79,6 +110,8 @@ impl<U: UserModel> MemoryStore<U> {
                     sessions: SessionTable::default(),
                     oauth_accounts: HashMap::new(),
                     invitations: Vec::new(),
+                    mfa: MfaTables::default(),
+                    challenges: HashMap::new(),
                 }),
                 seq: AtomicU64::new(0),
             }),
@@ -235,6 +268,7 @@ impl<U: UserModel> UserStore for MemoryStore<U> {
         tables
             .oauth_accounts
             .retain(|_, account| account.user_id != *id);
+        tables.mfa.delete_user(id);
         Ok(())
     }
 
@@ -605,5 +639,267 @@ impl<U: UserModel> InvitationStore for MemoryStore<U> {
             invitation.accepted_at = None;
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl<U: UserModel> MfaStore<U::Id> for MemoryStore<U> {
+    async fn totp(&self, user_id: &U::Id) -> Result<Option<TotpFactor>, StoreError> {
+        Ok(self.read().mfa.totp.get(user_id).cloned())
+    }
+
+    async fn set_pending_totp(
+        &self,
+        user_id: &U::Id,
+        secret: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        if !tables.users.contains_key(user_id) {
+            return Err(StoreError::NotFound);
+        }
+        if tables
+            .mfa
+            .totp
+            .get(user_id)
+            .is_some_and(|factor| factor.confirmed)
+        {
+            return Ok(false);
+        }
+        tables.mfa.totp.insert(
+            user_id.clone(),
+            TotpFactor {
+                secret: secret.to_owned(),
+                confirmed: false,
+                last_used_step: None,
+                created_at: at,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn confirm_totp(
+        &self,
+        user_id: &U::Id,
+        secret: &str,
+        step: u64,
+        recovery_codes: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        let Some(factor) = tables.mfa.totp.get_mut(user_id) else {
+            return Ok(false);
+        };
+        if factor.confirmed || factor.secret != secret {
+            return Ok(false);
+        }
+        factor.confirmed = true;
+        factor.last_used_step = Some(step);
+        factor.created_at = at;
+        let mut codes = recovery_codes.to_vec();
+        codes.sort();
+        codes.dedup();
+        tables.mfa.recovery_codes.insert(user_id.clone(), codes);
+        Ok(true)
+    }
+
+    async fn use_totp_step(&self, user_id: &U::Id, step: u64) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        match tables.mfa.totp.get_mut(user_id) {
+            Some(factor)
+                if factor.confirmed && factor.last_used_step.is_none_or(|last| last < step) =>
+            {
+                factor.last_used_step = Some(step);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn delete_totp(&self, user_id: &U::Id) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        tables.mfa.recovery_codes.remove(user_id);
+        Ok(tables
+            .mfa
+            .totp
+            .remove(user_id)
+            .is_some_and(|factor| factor.confirmed))
+    }
+
+    async fn recovery_codes(&self, user_id: &U::Id) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .read()
+            .mfa
+            .recovery_codes
+            .get(user_id)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &U::Id,
+        recovery_codes: &[String],
+    ) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        if !tables.users.contains_key(user_id) {
+            return Err(StoreError::NotFound);
+        }
+        let mut codes = recovery_codes.to_vec();
+        codes.sort();
+        codes.dedup();
+        tables.mfa.recovery_codes.insert(user_id.clone(), codes);
+        Ok(())
+    }
+
+    async fn use_recovery_code(&self, user_id: &U::Id, digest: &str) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        let Some(codes) = tables.mfa.recovery_codes.get_mut(user_id) else {
+            return Ok(false);
+        };
+        let before = codes.len();
+        codes.retain(|code| code != digest);
+        Ok(codes.len() < before)
+    }
+
+    async fn create_passkey(&self, passkey: StoredPasskey<U::Id>) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        if !tables.users.contains_key(&passkey.user_id) {
+            return Err(StoreError::NotFound);
+        }
+        if tables
+            .mfa
+            .passkeys
+            .iter()
+            .any(|p| p.credential_id == passkey.credential_id || p.id == passkey.id)
+        {
+            return Err(StoreError::Conflict);
+        }
+        tables.mfa.passkeys.push(passkey);
+        Ok(())
+    }
+
+    async fn passkeys(&self, user_id: &U::Id) -> Result<Vec<StoredPasskey<U::Id>>, StoreError> {
+        let mut passkeys: Vec<StoredPasskey<U::Id>> = self
+            .read()
+            .mfa
+            .passkeys
+            .iter()
+            .filter(|p| p.user_id == *user_id)
+            .cloned()
+            .collect();
+        passkeys.sort_by_key(|p| (p.created_at, p.id));
+        Ok(passkeys)
+    }
+
+    async fn passkey_by_credential(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<StoredPasskey<U::Id>>, StoreError> {
+        Ok(self
+            .read()
+            .mfa
+            .passkeys
+            .iter()
+            .find(|p| p.credential_id == credential_id)
+            .cloned())
+    }
+
+    async fn passkey_used(&self, used: PasskeyUse<'_>) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        match tables.mfa.passkeys.iter_mut().find(|p| p.id == *used.id) {
+            Some(passkey) if passkey.sign_count == used.if_sign_count => {
+                passkey.sign_count = used.sign_count;
+                passkey.credential = used.credential.to_owned();
+                passkey.last_used_at = Some(used.at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn delete_passkey(&self, user_id: &U::Id, id: &Uuid) -> Result<bool, StoreError> {
+        let mut tables = self.write();
+        let before = tables.mfa.passkeys.len();
+        tables
+            .mfa
+            .passkeys
+            .retain(|p| !(p.id == *id && p.user_id == *user_id));
+        Ok(tables.mfa.passkeys.len() < before)
+    }
+
+    async fn reset_mfa(&self, user_id: &U::Id) -> Result<(), StoreError> {
+        self.write().mfa.delete_user(user_id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<U: UserModel> ChallengeStore for MemoryStore<U> {
+    async fn put_challenge(
+        &self,
+        key: &str,
+        data: &[u8],
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        // Dead challenges are dropped now and then, as a SQL store's sweep
+        // would: a store nobody sweeps does not grow without bound.
+        if tables.challenges.len() >= 1024 && tables.challenges.len().is_power_of_two() {
+            let now = Utc::now();
+            tables.challenges.retain(|_, c| c.expires_at > now);
+        }
+        tables.challenges.insert(
+            key.to_owned(),
+            Challenge {
+                data: data.to_vec(),
+                failures: 0,
+                expires_at,
+            },
+        );
+        Ok(())
+    }
+
+    async fn challenge(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Challenge>, StoreError> {
+        Ok(self
+            .read()
+            .challenges
+            .get(key)
+            .filter(|c| c.expires_at > now)
+            .cloned())
+    }
+
+    async fn take_challenge(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Challenge>, StoreError> {
+        Ok(self
+            .write()
+            .challenges
+            .remove(key)
+            .filter(|c| c.expires_at > now))
+    }
+
+    async fn fail_challenge(&self, key: &str, max_failures: u32) -> Result<(), StoreError> {
+        let mut tables = self.write();
+        if let Some(challenge) = tables.challenges.get_mut(key) {
+            challenge.failures = challenge.failures.saturating_add(1);
+            if challenge.failures >= max_failures {
+                tables.challenges.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_expired_challenges(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tables = self.write();
+        let before = tables.challenges.len();
+        tables.challenges.retain(|_, c| c.expires_at > now);
+        Ok((before - tables.challenges.len()) as u64)
     }
 }

@@ -15,6 +15,7 @@ use crate::user::{PasswordHash, UserData, UserModel};
 
 mod invitations;
 mod memory;
+mod mfa;
 mod oauth;
 #[cfg(feature = "postgres")]
 mod pg_cache;
@@ -37,6 +38,7 @@ mod timed;
 
 pub use invitations::{Invitation, InvitationStore};
 pub use memory::MemoryStore;
+pub use mfa::{Challenge, ChallengeStore, MfaStore, PasskeyUse, StoredPasskey, TotpFactor};
 pub use oauth::{OAuthAccount, OAuthAccountStore, ProviderToken};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

@@ -1,6 +1,7 @@
 //! The SQL core of the provided stores: one implementation of the `users`,
 //! `access_tokens`, `oauth_accounts` and `invitations` statements, generic
-//! over the database.
+//! over the database (and, in `sql_mfa.rs`, of the second factors' and
+//! challenges').
 //!
 //! What the databases do differently is a [`Dialect`], implemented by
 //! `sqlx::Sqlite` (in `sqlite.rs`) and `sqlx::Postgres` (in `postgres.rs`):
@@ -33,6 +34,13 @@ use super::{
 };
 use crate::session::{from_unix, to_unix};
 use crate::user::{PasswordHash, UserData, UserModel};
+
+// A child module, so that it shares this one's private helpers; in a file of
+// its own beside this one.
+#[path = "sql_mfa.rs"]
+mod mfa;
+
+pub(super) use mfa::sql_mfa_store;
 
 /// A database the SQL stores run on, and what its SQL does differently.
 pub(super) trait Dialect: Database {
@@ -1295,8 +1303,9 @@ where
 }
 
 /// Writes what the two SQL stores have alike around [`Sql`]: `from_pool`,
-/// `pool`, `Clone`, `Debug` and the store traits, every call [`Sql`]'s.
-/// `$store<U>` is a struct with a `pool: $pool` (of database `$db`), a
+/// `pool`, `Clone`, `Debug` and the store traits (those of `sql_mfa.rs`
+/// too), every call [`Sql`]'s. `$store<U>` is a struct with a
+/// `pool: $pool` (of database `$db`), a
 /// `reader: Option<Arc<<$db as Dialect>::Reader>>` and a
 /// `_user: PhantomData<fn() -> U>`; `from_pool` gets the store's own
 /// documentation.
@@ -1578,6 +1587,11 @@ macro_rules! sql_store {
                 }
             }
         };
+
+        // `MfaStore` and `ChallengeStore` (`sql_mfa.rs`).
+        $crate::store::sql::sql_mfa_store! {
+            store: $store
+        }
     };
 }
 

@@ -35,8 +35,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{
-    Invitation, InvitationStore, Rotation, Session, SessionKind, SessionStore, StoreError,
-    UserChanges, UserStore,
+    Challenge, ChallengeStore, Invitation, InvitationStore, MfaStore, PasskeyUse, Rotation,
+    Session, SessionKind, SessionStore, StoreError, StoredPasskey, TotpFactor, UserChanges,
+    UserStore,
 };
 use crate::session::{self, LoginContext, MAX_USER_AGENT_CHARS, new_session_id};
 use crate::user::{PasswordHash, UserData, UserModel};
@@ -1698,6 +1699,1181 @@ async fn duplicate_invitations_are_refused_and_change_nothing<S: InvitationStore
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Second factors.
+
+/// Runs the second-factor checks against fresh stores made by `make` (each
+/// check gets its own, empty store, and makes its users with
+/// [`UserStore::create`]): a pending TOTP secret replaced while pending and
+/// kept once confirmed; confirmation only with the exact pending secret, once,
+/// with its recovery codes and its step; time steps used once, later ones
+/// only (also under 8 concurrent uses of one step); recovery codes replaced
+/// and used once (also under 8 concurrent uses of one code); passkeys read
+/// back whole and oldest first, one per credential id among every user's, a
+/// use recorded as a compare-and-set on the signature counter, deleted only
+/// by their owner; every factor of a user removed by
+/// [`MfaStore::reset_mfa`] and when the user is deleted, and none of
+/// another user's. The concurrent checks run on tasks of their own: run it
+/// on a multi-thread runtime so that they race.
+///
+/// Times are given to stores cut to the millisecond and must read back
+/// exact. Passkeys are made in the order of their `created_at`. Credential
+/// ids and user handles are bytes (with 0x00 and 0xFF among them), and
+/// signature counters go up to `u32::MAX`.
+///
+/// ```no_run
+/// # async fn run() {
+/// use axum_users::{User, store::{MemoryStore, suite}};
+/// suite::run_mfa(|| async { MemoryStore::<User>::new() }).await;
+/// # }
+/// ```
+pub async fn run_mfa<S, Fut, Mk>(make: Mk)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+    Mk: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    a_pending_totp_secret_is_replaced_while_pending(make().await).await;
+    a_confirmed_totp_factor_refuses_a_new_pending_secret(make().await).await;
+    confirming_takes_the_exact_pending_secret_once_with_its_codes_and_step(make().await).await;
+    a_totp_step_is_used_once_and_only_later_ones_after_it(make().await).await;
+    concurrent_uses_of_one_totp_step_let_exactly_one_win(Arc::new(make().await)).await;
+    deleting_totp_removes_its_recovery_codes_and_tells_whether_it_was_confirmed(make().await).await;
+    recovery_codes_are_replaced_whole_and_each_works_once(make().await).await;
+    concurrent_uses_of_one_recovery_code_let_exactly_one_win(Arc::new(make().await)).await;
+    passkeys_read_back_whole_oldest_first_and_by_credential(make().await).await;
+    a_credential_id_is_stored_once_among_every_users_passkeys(make().await).await;
+    a_passkey_use_is_a_compare_and_set_on_its_counter(make().await).await;
+    a_passkey_is_deleted_only_by_its_owner(make().await).await;
+    binary_credential_ids_and_the_largest_counter_round_trip(make().await).await;
+    resetting_mfa_removes_every_factor_of_that_user_only(make().await).await;
+    deleting_a_user_removes_its_factors(make().await).await;
+}
+
+/// How many tasks race in the checks of concurrent uses: each first reads
+/// (so that a store with a pool has a connection open for each), then all
+/// start together.
+const RACERS: usize = 8;
+
+/// A sealed TOTP secret as the suite writes it (opaque to stores).
+fn sealed(n: u32) -> String {
+    format!("v1.sealed-secret-{n}.{}", uuid::Uuid::new_v4().simple())
+}
+
+/// `n` recovery code digests, random.
+fn recovery_digests(n: usize) -> Vec<String> {
+    (0..n).map(|_| random_digest()).collect()
+}
+
+/// The digests sorted, to compare sets (stores keep no order of codes).
+fn sorted(mut digests: Vec<String>) -> Vec<String> {
+    digests.sort();
+    digests
+}
+
+/// A passkey of `user_id` registered at `at` (to the millisecond), never
+/// used, with this credential id.
+fn passkey_of<Id>(user_id: &Id, credential_id: &[u8], at: DateTime<Utc>) -> StoredPasskey<Id>
+where
+    Id: Clone,
+{
+    StoredPasskey {
+        id: uuid::Uuid::new_v4(),
+        user_id: user_id.clone(),
+        credential_id: credential_id.to_vec(),
+        user_handle: uuid::Uuid::new_v4().as_bytes().to_vec(),
+        name: "YubiKey 5 — « bureau » 🔑".into(),
+        credential: format!("{{\"key\":\"{}\"}}", uuid::Uuid::new_v4()),
+        sign_count: 7,
+        created_at: to_the_millisecond(at),
+        last_used_at: None,
+    }
+}
+
+/// `got` is `want`, every field (those `Debug` leaves out first).
+#[track_caller]
+fn assert_passkey<Id: PartialEq + Debug>(
+    got: Option<&StoredPasskey<Id>>,
+    want: &StoredPasskey<Id>,
+    what: &str,
+) {
+    let Some(got) = got else {
+        panic!("{what}: no passkey, expected {want:?}");
+    };
+    assert_eq!(
+        got.credential_id, want.credential_id,
+        "{what}: the credential id"
+    );
+    assert_eq!(got.user_handle, want.user_handle, "{what}: the user handle");
+    assert_eq!(got.credential, want.credential, "{what}: the credential");
+    assert_eq!(got, want, "{what}");
+}
+
+/// Two users of `store`.
+async fn two_users<S: UserStore>(store: &S) -> [<S::User as UserModel>::Id; 2]
+where
+    <S::User as UserModel>::Fields: Default,
+{
+    let a = store.create(data("arthur@camelot.bt")).await.unwrap();
+    let b = store.create(data("lancelot@camelot.bt")).await.unwrap();
+    [a.id().clone(), b.id().clone()]
+}
+
+/// Confirms a fresh TOTP factor of `user` at `step`, with `codes`.
+async fn confirmed_totp<S, Id>(store: &S, user: &Id, step: u64, codes: &[String])
+where
+    S: MfaStore<Id>,
+{
+    let secret = sealed(1);
+    let now = now_ms();
+    assert!(store.set_pending_totp(user, &secret, now).await.unwrap());
+    assert!(
+        store
+            .confirm_totp(user, &secret, step, codes, now)
+            .await
+            .unwrap()
+    );
+}
+
+async fn a_pending_totp_secret_is_replaced_while_pending<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, other] = two_users(&store).await;
+    assert_eq!(store.totp(&user).await.unwrap(), None, "no factor yet");
+    let first_at = now_ms() - TimeDelta::seconds(10);
+    assert!(
+        store
+            .set_pending_totp(&user, &sealed(1), first_at)
+            .await
+            .unwrap()
+    );
+    let second = sealed(2);
+    let now = now_ms();
+    assert!(
+        store.set_pending_totp(&user, &second, now).await.unwrap(),
+        "a pending secret is replaced"
+    );
+    let factor = store.totp(&user).await.unwrap().expect("a pending factor");
+    assert_eq!(factor.secret, second, "the new secret");
+    assert_eq!(
+        factor,
+        TotpFactor {
+            secret: second.clone(),
+            confirmed: false,
+            last_used_step: None,
+            created_at: now,
+        }
+    );
+    assert_eq!(
+        store.totp(&other).await.unwrap(),
+        None,
+        "another user has none"
+    );
+}
+
+async fn a_confirmed_totp_factor_refuses_a_new_pending_secret<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, _] = two_users(&store).await;
+    confirmed_totp(&store, &user, 100, &recovery_digests(2)).await;
+    let before = store.totp(&user).await.unwrap().unwrap();
+    assert!(before.confirmed);
+    assert!(
+        !store
+            .set_pending_totp(&user, &sealed(2), now_ms())
+            .await
+            .unwrap(),
+        "a confirmed factor is not replaced by a pending one"
+    );
+    let after = store.totp(&user).await.unwrap().unwrap();
+    assert_eq!(after.secret, before.secret, "nothing written");
+    assert_eq!(after, before, "nothing written");
+}
+
+async fn confirming_takes_the_exact_pending_secret_once_with_its_codes_and_step<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, other] = two_users(&store).await;
+    let secret = sealed(1);
+    let codes = recovery_digests(10);
+    let now = now_ms();
+    assert!(
+        !store
+            .confirm_totp(&user, &secret, 100, &codes, now)
+            .await
+            .unwrap(),
+        "nothing pending"
+    );
+    let made = now - TimeDelta::seconds(30);
+    assert!(store.set_pending_totp(&user, &secret, made).await.unwrap());
+    // Another user's codes stay as they are.
+    let others = recovery_digests(2);
+    store.replace_recovery_codes(&other, &others).await.unwrap();
+    for wrong in [
+        sealed(1),
+        format!("{secret}x"),
+        secret[..secret.len() - 1].to_owned(),
+    ] {
+        assert!(
+            !store
+                .confirm_totp(&user, &wrong, 100, &codes, now)
+                .await
+                .unwrap(),
+            "another secret: {wrong}"
+        );
+    }
+    assert!(
+        !store
+            .confirm_totp(&other, &secret, 100, &codes, now)
+            .await
+            .unwrap(),
+        "another user's pending secret"
+    );
+    let unconfirmed = store.totp(&user).await.unwrap().unwrap();
+    assert!(
+        !unconfirmed.confirmed,
+        "refused confirmations write nothing"
+    );
+    assert_eq!(unconfirmed.created_at, made);
+    assert!(store.recovery_codes(&user).await.unwrap().is_empty());
+    assert!(
+        store
+            .confirm_totp(&user, &secret, 100, &codes, now)
+            .await
+            .unwrap(),
+        "the exact pending secret"
+    );
+    assert_eq!(
+        store.totp(&user).await.unwrap(),
+        Some(TotpFactor {
+            secret: secret.clone(),
+            confirmed: true,
+            last_used_step: Some(100),
+            created_at: now,
+        })
+    );
+    assert_eq!(
+        sorted(store.recovery_codes(&user).await.unwrap()),
+        sorted(codes.clone()),
+        "the codes are stored with the confirmation"
+    );
+    let later = now + TimeDelta::seconds(30);
+    assert!(
+        !store
+            .confirm_totp(&user, &secret, 101, &recovery_digests(10), later)
+            .await
+            .unwrap(),
+        "a factor is confirmed once"
+    );
+    assert_eq!(
+        store.totp(&user).await.unwrap().unwrap().last_used_step,
+        Some(100),
+        "nothing written by a second confirmation"
+    );
+    assert_eq!(
+        sorted(store.recovery_codes(&user).await.unwrap()),
+        sorted(codes),
+        "nothing written by a second confirmation"
+    );
+    assert_eq!(
+        sorted(store.recovery_codes(&other).await.unwrap()),
+        sorted(others),
+        "another user's codes stay"
+    );
+}
+
+async fn a_totp_step_is_used_once_and_only_later_ones_after_it<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, other] = two_users(&store).await;
+    assert!(
+        !store.use_totp_step(&user, 1).await.unwrap(),
+        "no factor: no step is accepted"
+    );
+    assert!(
+        store
+            .set_pending_totp(&user, &sealed(1), now_ms())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.use_totp_step(&user, 1).await.unwrap(),
+        "a pending factor accepts no step"
+    );
+    assert!(
+        store
+            .totp(&user)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_step
+            .is_none()
+    );
+    store.delete_totp(&user).await.unwrap();
+    confirmed_totp(&store, &user, 100, &[]).await;
+    confirmed_totp(&store, &other, 500, &[]).await;
+    assert!(
+        !store.use_totp_step(&user, 100).await.unwrap(),
+        "the confirming step is used"
+    );
+    assert!(
+        !store.use_totp_step(&user, 99).await.unwrap(),
+        "an earlier step"
+    );
+    assert!(
+        store.use_totp_step(&user, 101).await.unwrap(),
+        "the next step"
+    );
+    assert!(
+        !store.use_totp_step(&user, 101).await.unwrap(),
+        "the same step twice"
+    );
+    assert!(
+        !store.use_totp_step(&user, 100).await.unwrap(),
+        "an earlier step"
+    );
+    // Steps of a real clock (Unix time / 30) and far beyond.
+    let now_step = (Utc::now().timestamp() / 30) as u64;
+    assert!(store.use_totp_step(&user, now_step).await.unwrap());
+    assert!(!store.use_totp_step(&user, now_step - 1).await.unwrap());
+    let far = u64::from(u32::MAX) * 4;
+    assert!(store.use_totp_step(&user, far).await.unwrap());
+    assert_eq!(
+        store.totp(&user).await.unwrap().unwrap().last_used_step,
+        Some(far)
+    );
+    assert_eq!(
+        store.totp(&other).await.unwrap().unwrap().last_used_step,
+        Some(500),
+        "another user's step stays"
+    );
+}
+
+async fn concurrent_uses_of_one_totp_step_let_exactly_one_win<S>(store: Arc<S>)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, _] = two_users(&*store).await;
+    confirmed_totp(&*store, &user, 100, &[]).await;
+    let start = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, start) = (Arc::clone(&store), Arc::clone(&start));
+            let user = user.clone();
+            tokio::spawn(async move {
+                // A read first, so that each task has a connection of its
+                // own; every task waits, also one whose read failed.
+                let read = store.totp(&user).await;
+                start.wait().await;
+                read?;
+                store.use_totp_step(&user, 101).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(true) => won += 1,
+            Ok(false) => {}
+            Err(e) => panic!("a concurrent use of a step failed: {e:?}"),
+        }
+    }
+    assert_eq!(
+        won, 1,
+        "of {RACERS} concurrent uses of one step, exactly one wins"
+    );
+    assert_eq!(
+        store.totp(&user).await.unwrap().unwrap().last_used_step,
+        Some(101)
+    );
+}
+
+async fn deleting_totp_removes_its_recovery_codes_and_tells_whether_it_was_confirmed<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, other] = two_users(&store).await;
+    assert!(
+        !store.delete_totp(&user).await.unwrap(),
+        "nothing to delete"
+    );
+    assert!(
+        store
+            .set_pending_totp(&user, &sealed(1), now_ms())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.delete_totp(&user).await.unwrap(),
+        "a pending factor was not confirmed"
+    );
+    assert_eq!(store.totp(&user).await.unwrap(), None, "but it is gone");
+    confirmed_totp(&store, &user, 100, &recovery_digests(3)).await;
+    let others = recovery_digests(3);
+    confirmed_totp(&store, &other, 100, &others).await;
+    assert!(
+        store.delete_totp(&user).await.unwrap(),
+        "a confirmed factor"
+    );
+    assert_eq!(store.totp(&user).await.unwrap(), None);
+    assert!(
+        store.recovery_codes(&user).await.unwrap().is_empty(),
+        "its recovery codes go with it"
+    );
+    assert!(!store.delete_totp(&user).await.unwrap(), "deleted once");
+    assert!(
+        store.totp(&other).await.unwrap().unwrap().confirmed,
+        "another user's factor stays"
+    );
+    assert_eq!(
+        sorted(store.recovery_codes(&other).await.unwrap()),
+        sorted(others),
+        "another user's codes stay"
+    );
+}
+
+async fn recovery_codes_are_replaced_whole_and_each_works_once<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, other] = two_users(&store).await;
+    assert!(store.recovery_codes(&user).await.unwrap().is_empty());
+    let first = recovery_digests(10);
+    store.replace_recovery_codes(&user, &first).await.unwrap();
+    assert_eq!(
+        sorted(store.recovery_codes(&user).await.unwrap()),
+        sorted(first.clone())
+    );
+    let second = recovery_digests(10);
+    store.replace_recovery_codes(&user, &second).await.unwrap();
+    assert_eq!(
+        sorted(store.recovery_codes(&user).await.unwrap()),
+        sorted(second.clone()),
+        "replaced whole"
+    );
+    assert!(
+        !store.use_recovery_code(&user, &first[0]).await.unwrap(),
+        "a replaced code no longer works"
+    );
+    assert!(
+        !store.use_recovery_code(&other, &second[0]).await.unwrap(),
+        "another user's code"
+    );
+    assert!(store.use_recovery_code(&user, &second[0]).await.unwrap());
+    assert!(
+        !store.use_recovery_code(&user, &second[0]).await.unwrap(),
+        "a code works once"
+    );
+    assert_eq!(
+        sorted(store.recovery_codes(&user).await.unwrap()),
+        sorted(second[1..].to_vec()),
+        "the others stay"
+    );
+    assert!(
+        !store.use_recovery_code(&user, "").await.unwrap(),
+        "no code"
+    );
+    store.replace_recovery_codes(&user, &[]).await.unwrap();
+    assert!(
+        store.recovery_codes(&user).await.unwrap().is_empty(),
+        "replaced by none"
+    );
+}
+
+async fn concurrent_uses_of_one_recovery_code_let_exactly_one_win<S>(store: Arc<S>)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, _] = two_users(&*store).await;
+    let codes = recovery_digests(3);
+    store.replace_recovery_codes(&user, &codes).await.unwrap();
+    let start = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, start) = (Arc::clone(&store), Arc::clone(&start));
+            let user = user.clone();
+            let code = codes[1].clone();
+            tokio::spawn(async move {
+                let read = store.recovery_codes(&user).await;
+                start.wait().await;
+                read?;
+                store.use_recovery_code(&user, &code).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(true) => won += 1,
+            Ok(false) => {}
+            Err(e) => panic!("a concurrent use of a recovery code failed: {e:?}"),
+        }
+    }
+    assert_eq!(
+        won, 1,
+        "of {RACERS} concurrent uses of one code, exactly one wins"
+    );
+    assert_eq!(
+        sorted(store.recovery_codes(&user).await.unwrap()),
+        sorted(vec![codes[0].clone(), codes[2].clone()])
+    );
+}
+
+async fn passkeys_read_back_whole_oldest_first_and_by_credential<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, other] = two_users(&store).await;
+    assert!(store.passkeys(&user).await.unwrap().is_empty());
+    let now = now_ms();
+    let oldest = passkey_of(&user, b"credential-1", now - TimeDelta::days(2));
+    let mut used = passkey_of(&user, b"credential-2", now - TimeDelta::days(1));
+    used.last_used_at = Some(now - TimeDelta::milliseconds(1));
+    used.sign_count = 0;
+    let newest = passkey_of(&user, b"credential-3", now);
+    let others = passkey_of(&other, b"credential-4", now - TimeDelta::days(3));
+    for passkey in [&oldest, &others, &used, &newest] {
+        store.create_passkey(passkey.clone()).await.unwrap();
+    }
+    let listed = store.passkeys(&user).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![oldest.id, used.id, newest.id],
+        "the user's passkeys, oldest first"
+    );
+    for (got, want) in listed.iter().zip([&oldest, &used, &newest]) {
+        assert_passkey(Some(got), want, "listed");
+    }
+    assert_eq!(store.passkeys(&other).await.unwrap(), vec![others.clone()]);
+    for want in [&oldest, &used, &newest, &others] {
+        let found = store
+            .passkey_by_credential(&want.credential_id)
+            .await
+            .unwrap();
+        assert_passkey(found.as_ref(), want, "by credential id");
+    }
+    for missing in [
+        &b"credential-"[..],
+        &b"credential-5"[..],
+        &b"Credential-1"[..],
+        &b""[..],
+    ] {
+        assert_eq!(
+            store.passkey_by_credential(missing).await.unwrap(),
+            None,
+            "{missing:?}"
+        );
+    }
+}
+
+async fn a_credential_id_is_stored_once_among_every_users_passkeys<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, other] = two_users(&store).await;
+    let now = now_ms();
+    let first = passkey_of(&user, b"credential-1", now);
+    store.create_passkey(first.clone()).await.unwrap();
+    for owner in [&user, &other] {
+        let duplicate = passkey_of(owner, b"credential-1", now + TimeDelta::milliseconds(1));
+        let result = store.create_passkey(duplicate.clone()).await;
+        assert!(
+            matches!(result, Err(StoreError::Conflict)),
+            "a credential id stored already: {result:?}"
+        );
+        assert_eq!(
+            store.passkeys(owner).await.unwrap().len(),
+            usize::from(*owner == user),
+            "nothing written"
+        );
+    }
+    let found = store.passkey_by_credential(b"credential-1").await.unwrap();
+    assert_passkey(found.as_ref(), &first, "the first stays");
+    // Another credential id is another passkey, also of the same user.
+    store
+        .create_passkey(passkey_of(&user, b"credential-2", now))
+        .await
+        .unwrap();
+    assert_eq!(store.passkeys(&user).await.unwrap().len(), 2);
+}
+
+async fn a_passkey_use_is_a_compare_and_set_on_its_counter<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, _] = two_users(&store).await;
+    let passkey = passkey_of(&user, b"credential-1", now_ms() - TimeDelta::days(1));
+    store.create_passkey(passkey.clone()).await.unwrap();
+    let at = now_ms();
+    let stale = PasskeyUse {
+        id: &passkey.id,
+        if_sign_count: passkey.sign_count + 1,
+        sign_count: passkey.sign_count + 2,
+        credential: "{\"key\":\"stale\"}",
+        at,
+    };
+    assert!(
+        !store.passkey_used(stale).await.unwrap(),
+        "another counter than the stored one"
+    );
+    let kept = store.passkey_by_credential(b"credential-1").await.unwrap();
+    assert_passkey(kept.as_ref(), &passkey, "nothing written");
+    let missing = uuid::Uuid::new_v4();
+    let unknown = PasskeyUse {
+        id: &missing,
+        if_sign_count: passkey.sign_count,
+        sign_count: passkey.sign_count + 1,
+        credential: "{}",
+        at,
+    };
+    assert!(
+        !store.passkey_used(unknown).await.unwrap(),
+        "no such passkey"
+    );
+    let fresh = PasskeyUse {
+        id: &passkey.id,
+        if_sign_count: passkey.sign_count,
+        sign_count: passkey.sign_count + 1,
+        credential: "{\"key\":\"fresh\"}",
+        at,
+    };
+    assert!(store.passkey_used(fresh.clone()).await.unwrap());
+    let mut want = passkey.clone();
+    want.sign_count = passkey.sign_count + 1;
+    want.credential = "{\"key\":\"fresh\"}".into();
+    want.last_used_at = Some(at);
+    let got = store.passkey_by_credential(b"credential-1").await.unwrap();
+    assert_passkey(got.as_ref(), &want, "the use recorded");
+    assert!(
+        !store.passkey_used(fresh).await.unwrap(),
+        "the counter read before the first use no longer matches"
+    );
+    // An authenticator that keeps no counter (0 stays 0): each use counts.
+    let mut zero = passkey_of(&user, b"credential-0", now_ms());
+    zero.sign_count = 0;
+    store.create_passkey(zero.clone()).await.unwrap();
+    for i in 1..=2 {
+        let later = at + TimeDelta::seconds(i);
+        let again = PasskeyUse {
+            id: &zero.id,
+            if_sign_count: 0,
+            sign_count: 0,
+            credential: &zero.credential,
+            at: later,
+        };
+        assert!(store.passkey_used(again).await.unwrap(), "use {i}");
+        let got = store.passkey_by_credential(b"credential-0").await.unwrap();
+        assert_eq!(got.unwrap().last_used_at, Some(later));
+    }
+}
+
+async fn a_passkey_is_deleted_only_by_its_owner<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, other] = two_users(&store).await;
+    let now = now_ms();
+    let first = passkey_of(&user, b"credential-1", now - TimeDelta::seconds(1));
+    let second = passkey_of(&user, b"credential-2", now);
+    store.create_passkey(first.clone()).await.unwrap();
+    store.create_passkey(second.clone()).await.unwrap();
+    assert!(
+        !store.delete_passkey(&other, &first.id).await.unwrap(),
+        "another user's passkey"
+    );
+    assert_eq!(store.passkeys(&user).await.unwrap().len(), 2, "it stays");
+    assert!(
+        !store
+            .delete_passkey(&user, &uuid::Uuid::new_v4())
+            .await
+            .unwrap(),
+        "no such passkey"
+    );
+    assert!(store.delete_passkey(&user, &first.id).await.unwrap());
+    assert!(
+        !store.delete_passkey(&user, &first.id).await.unwrap(),
+        "deleted once"
+    );
+    assert_eq!(store.passkeys(&user).await.unwrap(), vec![second]);
+    assert_eq!(
+        store.passkey_by_credential(b"credential-1").await.unwrap(),
+        None
+    );
+    // Its credential id is free again.
+    store
+        .create_passkey(passkey_of(&other, b"credential-1", now))
+        .await
+        .unwrap();
+}
+
+async fn binary_credential_ids_and_the_largest_counter_round_trip<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, _] = two_users(&store).await;
+    let now = now_ms();
+    let bytes: Vec<u8> = (0..=255).rev().collect();
+    let mut binary = passkey_of(&user, &[0x00, 0xFF, 0x00, 0x80, 0x7F, 0xFF, 0x00], now);
+    binary.user_handle = bytes.clone();
+    binary.sign_count = u32::MAX;
+    store.create_passkey(binary.clone()).await.unwrap();
+    // Ids that differ only after a NUL, or in a trailing NUL, are others.
+    let mut prefix = passkey_of(&user, &[0x00, 0xFF, 0x00], now);
+    prefix.user_handle = vec![0x00; 64];
+    store.create_passkey(prefix.clone()).await.unwrap();
+    let mut longer = passkey_of(
+        &user,
+        &[0x00, 0xFF, 0x00, 0x80, 0x7F, 0xFF, 0x00, 0x00],
+        now,
+    );
+    longer.user_handle = vec![0xFF; 64];
+    store.create_passkey(longer.clone()).await.unwrap();
+    for want in [&binary, &prefix, &longer] {
+        let got = store
+            .passkey_by_credential(&want.credential_id)
+            .await
+            .unwrap();
+        assert_passkey(got.as_ref(), want, "binary ids and handles");
+    }
+    assert_eq!(store.passkey_by_credential(&[0x00]).await.unwrap(), None);
+    // The counter at its largest, set by a use too.
+    let up = PasskeyUse {
+        id: &prefix.id,
+        if_sign_count: prefix.sign_count,
+        sign_count: u32::MAX,
+        credential: &prefix.credential,
+        at: now,
+    };
+    assert!(store.passkey_used(up).await.unwrap());
+    let last = PasskeyUse {
+        id: &binary.id,
+        if_sign_count: u32::MAX,
+        sign_count: u32::MAX,
+        credential: &binary.credential,
+        at: now,
+    };
+    assert!(store.passkey_used(last).await.unwrap(), "u32::MAX compares");
+    for credential_id in [&binary.credential_id, &prefix.credential_id] {
+        let got = store.passkey_by_credential(credential_id).await.unwrap();
+        assert_eq!(got.unwrap().sign_count, u32::MAX);
+    }
+}
+
+async fn resetting_mfa_removes_every_factor_of_that_user_only<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, other] = two_users(&store).await;
+    let now = now_ms();
+    for (id, credential_id) in [(&user, b"credential-1"), (&other, b"credential-2")] {
+        confirmed_totp(&store, id, 100, &recovery_digests(3)).await;
+        store
+            .create_passkey(passkey_of(id, credential_id, now))
+            .await
+            .unwrap();
+    }
+    store.reset_mfa(&user).await.unwrap();
+    assert_eq!(store.totp(&user).await.unwrap(), None);
+    assert!(store.recovery_codes(&user).await.unwrap().is_empty());
+    assert!(store.passkeys(&user).await.unwrap().is_empty());
+    assert_eq!(
+        store.passkey_by_credential(b"credential-1").await.unwrap(),
+        None
+    );
+    assert!(store.totp(&other).await.unwrap().unwrap().confirmed);
+    assert_eq!(store.recovery_codes(&other).await.unwrap().len(), 3);
+    assert_eq!(store.passkeys(&other).await.unwrap().len(), 1);
+    store.reset_mfa(&user).await.unwrap();
+    // A user without factors, and a pending factor.
+    assert!(
+        store
+            .set_pending_totp(&user, &sealed(1), now)
+            .await
+            .unwrap()
+    );
+    store.reset_mfa(&user).await.unwrap();
+    assert_eq!(store.totp(&user).await.unwrap(), None);
+}
+
+async fn deleting_a_user_removes_its_factors<S>(store: S)
+where
+    S: UserStore + MfaStore<<S::User as UserModel>::Id>,
+    <S::User as UserModel>::Fields: Default,
+{
+    let [user, other] = two_users(&store).await;
+    let now = now_ms();
+    for (id, credential_id) in [(&user, b"credential-1"), (&other, b"credential-2")] {
+        confirmed_totp(&store, id, 100, &recovery_digests(3)).await;
+        store
+            .create_passkey(passkey_of(id, credential_id, now))
+            .await
+            .unwrap();
+    }
+    store.delete(&user).await.unwrap();
+    assert_eq!(
+        store.passkey_by_credential(b"credential-1").await.unwrap(),
+        None,
+        "the passkey went with its user"
+    );
+    assert_eq!(store.totp(&user).await.unwrap(), None);
+    assert!(store.recovery_codes(&user).await.unwrap().is_empty());
+    assert!(store.passkeys(&user).await.unwrap().is_empty());
+    assert_eq!(
+        store.passkeys(&other).await.unwrap().len(),
+        1,
+        "not others'"
+    );
+    assert!(store.totp(&other).await.unwrap().is_some(), "not others'");
+    // Nothing is written for a user that is gone.
+    let result = store.set_pending_totp(&user, &sealed(1), now).await;
+    assert!(
+        matches!(result, Err(StoreError::NotFound)),
+        "a pending secret of a missing user: {result:?}"
+    );
+    let result = store
+        .create_passkey(passkey_of(&user, b"credential-1", now))
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::NotFound)),
+        "a passkey of a missing user: {result:?}"
+    );
+    let result = store
+        .replace_recovery_codes(&user, &recovery_digests(2))
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::NotFound)),
+        "recovery codes of a missing user: {result:?}"
+    );
+    assert_eq!(store.totp(&user).await.unwrap(), None);
+    assert_eq!(
+        store.passkey_by_credential(b"credential-1").await.unwrap(),
+        None
+    );
+    assert!(store.recovery_codes(&user).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Challenges.
+
+/// Runs the challenge checks against fresh stores made by `make` (each check
+/// gets its own, empty store): challenges read back exactly (their data
+/// bytes, NUL among them) while they live and never once dead (at their
+/// `expires_at` they are dead), taken once (also under 8 concurrent takes
+/// of one challenge, on tasks of their own: run it on a multi-thread runtime
+/// so that they race), wrong answers counted up to the maximum, which
+/// removes the challenge, and dead challenges deleted and counted.
+///
+/// Times are given to stores cut to the millisecond and must read back
+/// exact.
+///
+/// ```no_run
+/// # async fn run() {
+/// use axum_users::{User, store::{MemoryStore, suite}};
+/// suite::run_challenges(|| async { MemoryStore::<User>::new() }).await;
+/// # }
+/// ```
+pub async fn run_challenges<S, Fut, Mk>(make: Mk)
+where
+    S: ChallengeStore,
+    Mk: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    challenges_read_back_exactly_while_they_live(make().await).await;
+    a_dead_challenge_is_never_answered(make().await).await;
+    a_challenge_is_taken_once(make().await).await;
+    concurrent_takes_of_one_challenge_let_exactly_one_win(Arc::new(make().await)).await;
+    wrong_answers_are_counted_and_the_last_allowed_removes_the_challenge(make().await).await;
+    deleting_dead_challenges_counts_only_them(make().await).await;
+}
+
+/// Challenge data with every byte value, NUL first.
+fn challenge_data(tag: u8) -> Vec<u8> {
+    let mut data = vec![0x00, tag, 0x00, 0xFF];
+    data.extend(0..=255);
+    data.push(0x00);
+    data
+}
+
+async fn challenges_read_back_exactly_while_they_live<S: ChallengeStore>(store: S) {
+    let now = now_ms();
+    let expires_at = now + TimeDelta::minutes(5);
+    let key = random_digest();
+    assert_eq!(store.challenge(&key, now).await.unwrap(), None);
+    store
+        .put_challenge(&key, &challenge_data(1), expires_at)
+        .await
+        .unwrap();
+    let other = random_digest();
+    store.put_challenge(&other, b"", expires_at).await.unwrap();
+    let want = Challenge {
+        data: challenge_data(1),
+        failures: 0,
+        expires_at,
+    };
+    for _ in 0..2 {
+        let got = store.challenge(&key, now).await.unwrap();
+        assert_eq!(
+            got.as_ref().map(|c| &c.data),
+            Some(&want.data),
+            "the data, byte for byte (a read leaves it)"
+        );
+        assert_eq!(got, Some(want.clone()));
+    }
+    assert_eq!(
+        store.challenge(&other, now).await.unwrap().map(|c| c.data),
+        Some(Vec::new()),
+        "empty data"
+    );
+    assert_eq!(
+        store.challenge(&key[..63], now).await.unwrap(),
+        None,
+        "another key"
+    );
+    // Stored again under its key, a challenge starts afresh.
+    store.fail_challenge(&key, 5).await.unwrap();
+    let later = expires_at + TimeDelta::minutes(1);
+    store
+        .put_challenge(&key, &challenge_data(2), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.challenge(&key, now).await.unwrap(),
+        Some(Challenge {
+            data: challenge_data(2),
+            failures: 0,
+            expires_at: later,
+        })
+    );
+}
+
+async fn a_dead_challenge_is_never_answered<S: ChallengeStore>(store: S) {
+    let now = now_ms();
+    let expires_at = now + TimeDelta::seconds(60);
+    let key = random_digest();
+    store
+        .put_challenge(&key, &challenge_data(1), expires_at)
+        .await
+        .unwrap();
+    let last = expires_at - TimeDelta::milliseconds(1);
+    assert!(
+        store.challenge(&key, last).await.unwrap().is_some(),
+        "alive in its last millisecond"
+    );
+    for dead in [expires_at, expires_at + TimeDelta::days(1)] {
+        assert_eq!(
+            store.challenge(&key, dead).await.unwrap(),
+            None,
+            "dead at {dead}"
+        );
+    }
+    assert_eq!(
+        store.take_challenge(&key, expires_at).await.unwrap(),
+        None,
+        "a dead challenge is not taken"
+    );
+    // Stored dead already.
+    let dead = random_digest();
+    store
+        .put_challenge(&dead, b"x", now - TimeDelta::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(store.challenge(&dead, now).await.unwrap(), None);
+    assert_eq!(store.take_challenge(&dead, now).await.unwrap(), None);
+}
+
+async fn a_challenge_is_taken_once<S: ChallengeStore>(store: S) {
+    let now = now_ms();
+    let expires_at = now + TimeDelta::minutes(5);
+    let (key, other) = (random_digest(), random_digest());
+    store
+        .put_challenge(&key, &challenge_data(1), expires_at)
+        .await
+        .unwrap();
+    store
+        .put_challenge(&other, &challenge_data(2), expires_at)
+        .await
+        .unwrap();
+    store.fail_challenge(&key, 5).await.unwrap();
+    assert_eq!(
+        store.take_challenge(&key, now).await.unwrap(),
+        Some(Challenge {
+            data: challenge_data(1),
+            failures: 1,
+            expires_at,
+        })
+    );
+    assert_eq!(
+        store.take_challenge(&key, now).await.unwrap(),
+        None,
+        "taken once"
+    );
+    assert_eq!(store.challenge(&key, now).await.unwrap(), None, "gone");
+    assert_eq!(
+        store.challenge(&other, now).await.unwrap().map(|c| c.data),
+        Some(challenge_data(2)),
+        "another challenge stays"
+    );
+}
+
+async fn concurrent_takes_of_one_challenge_let_exactly_one_win<S: ChallengeStore>(store: Arc<S>) {
+    let now = now_ms();
+    let key = random_digest();
+    store
+        .put_challenge(&key, &challenge_data(1), now + TimeDelta::minutes(5))
+        .await
+        .unwrap();
+    let start = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, start) = (Arc::clone(&store), Arc::clone(&start));
+            let key = key.clone();
+            tokio::spawn(async move {
+                let read = store.challenge(&key, now).await;
+                start.wait().await;
+                read?;
+                store.take_challenge(&key, now).await
+            })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(Some(challenge)) => taken.push(challenge),
+            Ok(None) => {}
+            Err(e) => panic!("a concurrent take failed: {e:?}"),
+        }
+    }
+    assert_eq!(
+        taken.len(),
+        1,
+        "of {RACERS} concurrent takes of one challenge, exactly one gets it"
+    );
+    assert_eq!(taken[0].data, challenge_data(1));
+}
+
+async fn wrong_answers_are_counted_and_the_last_allowed_removes_the_challenge<S: ChallengeStore>(
+    store: S,
+) {
+    let now = now_ms();
+    let expires_at = now + TimeDelta::minutes(5);
+    let (key, other) = (random_digest(), random_digest());
+    for k in [&key, &other] {
+        store
+            .put_challenge(k, &challenge_data(1), expires_at)
+            .await
+            .unwrap();
+    }
+    for failures in 1..=2 {
+        store.fail_challenge(&key, 3).await.unwrap();
+        assert_eq!(
+            store
+                .challenge(&key, now)
+                .await
+                .unwrap()
+                .map(|c| c.failures),
+            Some(failures)
+        );
+    }
+    store.fail_challenge(&key, 3).await.unwrap();
+    assert_eq!(
+        store.challenge(&key, now).await.unwrap(),
+        None,
+        "removed at the maximum"
+    );
+    assert_eq!(store.take_challenge(&key, now).await.unwrap(), None);
+    store
+        .fail_challenge(&key, 3)
+        .await
+        .expect("failing a challenge that is gone is no error");
+    store
+        .fail_challenge(&random_digest(), 3)
+        .await
+        .expect("failing a challenge that never was is no error");
+    assert_eq!(
+        store
+            .challenge(&other, now)
+            .await
+            .unwrap()
+            .map(|c| c.failures),
+        Some(0),
+        "another challenge is not counted"
+    );
+    // A maximum of one: the first wrong answer removes it.
+    store.fail_challenge(&other, 1).await.unwrap();
+    assert_eq!(store.challenge(&other, now).await.unwrap(), None);
+}
+
+async fn deleting_dead_challenges_counts_only_them<S: ChallengeStore>(store: S) {
+    let now = now_ms();
+    let dead = [
+        now - TimeDelta::days(1),
+        now - TimeDelta::milliseconds(1),
+        now,
+    ];
+    let live = [
+        now + TimeDelta::milliseconds(1),
+        now + TimeDelta::minutes(5),
+    ];
+    let mut live_keys = Vec::new();
+    for expires_at in dead {
+        store
+            .put_challenge(&random_digest(), b"dead", expires_at)
+            .await
+            .unwrap();
+    }
+    for expires_at in live {
+        let key = random_digest();
+        store
+            .put_challenge(&key, b"live", expires_at)
+            .await
+            .unwrap();
+        live_keys.push((key, expires_at));
+    }
+    assert_eq!(
+        store.delete_expired_challenges(now).await.unwrap(),
+        3,
+        "the dead ones (ending at or before now)"
+    );
+    for (key, expires_at) in &live_keys {
+        assert_eq!(
+            store.challenge(key, now).await.unwrap(),
+            Some(Challenge {
+                data: b"live".to_vec(),
+                failures: 0,
+                expires_at: *expires_at,
+            }),
+            "a live one stays"
+        );
+    }
+    assert_eq!(store.delete_expired_challenges(now).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .delete_expired_challenges(now + TimeDelta::hours(1))
+            .await
+            .unwrap(),
+        2
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -73,6 +73,28 @@ async fn sqlite_store_reading_through_the_pool_only_passes_the_invitation_suite(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_passes_the_mfa_suite() {
+    suite::run_mfa(|| async { MemoryStore::<User>::new() }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_on_a_fresh_file_passes_the_mfa_suite() {
+    let files = SqliteFiles::default();
+    suite::run_mfa(|| files.store()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_passes_the_challenge_suite() {
+    suite::run_challenges(|| async { MemoryStore::<User>::new() }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_on_a_fresh_file_passes_the_challenge_suite() {
+    let files = SqliteFiles::default();
+    suite::run_challenges(|| files.store()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_store_on_a_fresh_file_passes_the_store_suite() {
     let files = SqliteFiles::default();
     suite::run(|| files.store()).await;
@@ -326,6 +348,22 @@ async fn postgres_store_on_a_fresh_schema_passes_the_invitation_suite() {
         return;
     };
     suite::run_invitations(|| schemas.store::<User>()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_on_a_fresh_schema_passes_the_mfa_suite() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    suite::run_mfa(|| schemas.store::<User>()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_on_a_fresh_schema_passes_the_challenge_suite() {
+    let Some(schemas) = PgSchemas::connect().await else {
+        return;
+    };
+    suite::run_challenges(|| schemas.store::<User>()).await;
 }
 
 #[tokio::test]
