@@ -102,6 +102,23 @@ error_codes! {
     /// An OAuth login that would create an account while registration is
     /// by invitation only.
     OAuthRegistrationClosed = "OAUTH_REGISTRATION_CLOSED",
+    /// A correct password (or provider login) of a user with a second
+    /// factor: the login needs its second step (sent with the `mfa_token`,
+    /// [`Error::MfaRequired`]).
+    LoginMfaRequired = "LOGIN_MFA_REQUIRED",
+    /// A TOTP or recovery code that is wrong, malformed or already used.
+    MfaBadCode = "MFA_BAD_CODE",
+    /// An `mfa_token` that is unknown, expired, used, or dead after too many
+    /// bad codes.
+    MfaTokenInvalid = "MFA_TOKEN_INVALID",
+    /// TOTP enrolment of a user whose TOTP is already on.
+    MfaAlreadyEnabled = "MFA_ALREADY_ENABLED",
+    /// A TOTP confirmation with no enrolment pending.
+    MfaNotPending = "MFA_NOT_PENDING",
+    /// A passkey registration or login that does not verify: unknown
+    /// credential, bad signature, wrong origin or RP ID, a challenge reused
+    /// or expired, a counter that went back.
+    PasskeyBadCredential = "PASSKEY_BAD_CREDENTIAL",
 }
 
 impl ErrorCode {
@@ -234,6 +251,11 @@ pub enum Error {
     /// cookie login) from another site ([`CsrfProtection`](crate::csrf::CsrfProtection)).
     #[error("cross-site request refused")]
     CsrfOriginMismatch,
+    /// 400 `{"code": "LOGIN_MFA_REQUIRED", "mfa_token", "methods"}`: the
+    /// credentials were right, and the user has a second factor; the login
+    /// finishes at `{prefix}/login/mfa` with the token and a code.
+    #[error("a second factor is required")]
+    MfaRequired(crate::mfa::MfaChallenge),
     /// The user is authenticated but lacks a required flag: 403.
     #[error("forbidden")]
     Forbidden,
@@ -284,6 +306,8 @@ enum Detail<'a> {
     Validation(&'a [String], &'a str),
     /// Free text.
     Text(&'a str),
+    /// The second step of a login: its token and methods.
+    Mfa(&'a crate::mfa::MfaChallenge),
 }
 
 impl Error {
@@ -364,6 +388,7 @@ impl Error {
                 ErrorCode::STATUS,
                 Detail::Password(ErrorCode::InvalidUsername, invalid.reason()),
             ),
+            Error::MfaRequired(challenge) => (ErrorCode::STATUS, Detail::Mfa(challenge)),
             Error::BadRequest(detail) => text(StatusCode::BAD_REQUEST, detail.as_str()),
             Error::UserNotFound | Error::NotFound => text(StatusCode::NOT_FOUND, "Not Found"),
             Error::Unauthorized => text(StatusCode::UNAUTHORIZED, "Unauthorized"),
@@ -440,6 +465,11 @@ impl IntoResponse for Error {
                 "msg": message,
             }]),
             Detail::Text(text) => json!(text),
+            Detail::Mfa(challenge) => json!({
+                "code": ErrorCode::LoginMfaRequired.as_str(),
+                "mfa_token": challenge.token(),
+                "methods": challenge.methods(),
+            }),
         };
         let mut response = (status, Json(json!({ "detail": detail }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
@@ -468,7 +498,7 @@ mod tests {
     fn every_code_has_its_wire_string_once() {
         let mut wires: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         let count = wires.len();
-        assert_eq!(count, 28);
+        assert_eq!(count, 34);
         wires.sort();
         wires.dedup();
         assert_eq!(wires.len(), count, "no two codes share a wire string");

@@ -251,6 +251,31 @@ pub trait UserHooks<U: UserModel>: Send + Sync + 'static {
     ) -> Result<()> {
         Ok(())
     }
+
+    /// After a second factor was turned on: TOTP confirmed by its first code
+    /// (`factor` is [`MfaFactor::Totp`](crate::mfa::MfaFactor::Totp)). The
+    /// example server mails a notice. An error is logged (the factor is on
+    /// either way).
+    async fn on_after_mfa_enabled(
+        &self,
+        _user: &U,
+        _factor: crate::mfa::MfaFactor,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a second factor was turned off: TOTP (with its recovery codes)
+    /// by the user, or every factor by a superuser
+    /// ([`MfaFactor::All`](crate::mfa::MfaFactor::All)). An error is logged.
+    async fn on_after_mfa_disabled(
+        &self,
+        _user: &U,
+        _factor: crate::mfa::MfaFactor,
+        _request: Option<&Parts>,
+    ) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Hooks that do nothing but apply the default password policy.

@@ -243,6 +243,10 @@ pub mod guide {
     #[doc = include_str!("../docs/invitations.md")]
     pub mod invitations {}
 
+    #[doc = include_str!("../docs/mfa.md")]
+    #[cfg(feature = "passkeys")]
+    pub mod mfa {}
+
     #[doc = include_str!("../docs/configuration.md")]
     pub mod configuration {}
 

@@ -15,7 +15,7 @@ use crate::tokens::{
 };
 
 /// Configures a [`UserManager`].
-pub struct UserManagerBuilder<S, H> {
+pub struct UserManagerBuilder<S: UserStore, H> {
     store: S,
     hooks: H,
     hasher: PasswordHasher,
@@ -31,6 +31,7 @@ pub struct UserManagerBuilder<S, H> {
     current_password_on_update: bool,
     usernames: bool,
     invite_only: bool,
+    mfa: Option<crate::mfa::Mfa<super::IdOf<S>>>,
 }
 
 /// The default lifetime of reset and verification tokens: one hour.
@@ -55,6 +56,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
             current_password_on_update: self.current_password_on_update,
             usernames: self.usernames,
             invite_only: self.invite_only,
+            mfa: self.mfa,
         }
     }
 
@@ -114,6 +116,17 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
     /// application's own code; leave the register router out too.
     pub fn invite_only(mut self, on: bool) -> Self {
         self.invite_only = on;
+        self
+    }
+
+    /// Multi-factor login on (default off): TOTP with recovery codes, and
+    /// passkeys when [`Mfa::passkeys`](crate::mfa::Mfa::passkeys) sets a
+    /// relying party ([`crate::mfa`]). Needs
+    /// [`token_secret`](Self::token_secret): TOTP secrets are sealed under a
+    /// key derived from it, so a random per-process secret would lose them
+    /// at the next start ([`try_build`](Self::try_build) fails without one).
+    pub fn mfa(mut self, mfa: crate::mfa::Mfa<super::IdOf<S>>) -> Self {
+        self.mfa = Some(mfa);
         self
     }
 
@@ -187,6 +200,19 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
                     .into(),
             ));
         }
+        let mfa = match self.mfa {
+            None => None,
+            Some(config) => {
+                let Some(secret) = &self.verify_secret else {
+                    return Err(Error::Config(
+                        "multi-factor login needs a token secret (UserManagerBuilder::token_secret): \
+                         TOTP secrets are sealed under a key derived from it"
+                            .into(),
+                    ));
+                };
+                Some(super::mfa::MfaRuntime::new(config, secret.expose())?)
+            }
+        };
         let random_secrets = self.reset_secret.is_none() || self.verify_secret.is_none();
         let fallback = match random_secrets {
             true => Some(Secret::random()?),
@@ -234,6 +260,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManagerBuilder<S, H> {
                 current_password_on_update: self.current_password_on_update,
                 usernames: self.usernames,
                 invite_only: self.invite_only,
+                mfa,
                 backends: RwLock::new(Vec::new()),
                 login_timing: RwLock::new(None),
                 calibrating: tokio::sync::Mutex::new(()),
@@ -280,6 +307,7 @@ impl<S: UserStore> UserManager<S, NoHooks> {
             current_password_on_update: false,
             usernames: false,
             invite_only: false,
+            mfa: None,
         }
     }
 }

@@ -13,13 +13,18 @@
 //! | `security.rs` | throttled logins, password and e-mail change |
 //! | `sessions.rs` | list and end sessions |
 //! | `invitations.rs` | invite, list, revoke, accept invitations |
+//! | `mfa.rs` | TOTP, recovery codes, the second step of a login |
+//! | `passkeys.rs` | passkeys: register, list, remove, log in |
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
 mod builder;
 mod invitations;
+mod mfa;
 mod oauth;
+#[cfg(feature = "passkeys")]
+mod passkeys;
 mod security;
 mod sessions;
 mod timing;
@@ -80,6 +85,8 @@ struct Inner<S: UserStore, H> {
     usernames: bool,
     /// Whether registration is by invitation only (OAuth makes no users).
     invite_only: bool,
+    /// Multi-factor login, if configured.
+    mfa: Option<mfa::MfaRuntime<IdOf<S>>>,
     /// The backends whose revocable strategies hold sessions (registered by
     /// [`AxumUsers::new`](crate::AxumUsers::new)).
     backends: RwLock<Vec<AuthBackend<UserOf<S>>>>,

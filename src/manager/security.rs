@@ -49,6 +49,11 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// the client) is locked, else as [`login`](Self::login). A failure
     /// fires `on_failed_login` (and `on_lockout` when it locked the
     /// address); only a completed login clears the address's count.
+    ///
+    /// With [multi-factor login](crate::mfa) on, a user with TOTP on gets
+    /// [`Error::MfaRequired`] instead of the user: the login finishes with
+    /// [`complete_mfa_login`](Self::complete_mfa_login) (its `mfa_token`
+    /// is good for any backend).
     pub async fn login_from(
         &self,
         email: &str,
@@ -56,6 +61,29 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         requires_verification: bool,
         client: Option<IpAddr>,
         request: Option<&Parts>,
+    ) -> Result<UserOf<S>> {
+        self.password_login(
+            email,
+            password,
+            requires_verification,
+            client,
+            request,
+            None,
+        )
+        .await
+    }
+
+    /// [`login_from`](Self::login_from) through `backend` (an auth router's):
+    /// the `mfa_token` of a user with a second factor is good only for
+    /// that backend's second step.
+    pub(crate) async fn password_login(
+        &self,
+        email: &str,
+        password: &Password,
+        requires_verification: bool,
+        client: Option<IpAddr>,
+        request: Option<&Parts>,
+        backend: Option<&str>,
     ) -> Result<UserOf<S>> {
         // A username counts under its user's address: the two names of one
         // account share one count.
@@ -101,6 +129,9 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
         };
         match Self::may_log_in(&user, requires_verification) {
             Ok(()) => {
+                // A second factor to come: the count stays until the login
+                // completes.
+                self.second_factor_gate(&user, backend).await?;
                 if let Some(throttle) = &self.inner.login_throttle {
                     throttle.succeeded(&counted, client).await?;
                 }
@@ -125,7 +156,7 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// Reports a failed login (or a wrong current password): the audit
     /// event and `on_failed_login`, then the lockout when this attempt was
     /// the last one allowed. Hook errors are logged.
-    async fn failed_login(
+    pub(super) async fn failed_login(
         &self,
         email: &str,
         user: Option<&UserOf<S>>,

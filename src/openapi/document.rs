@@ -18,7 +18,7 @@ use utoipa::openapi::{OpenApi, OpenApiBuilder, RefOr};
 use super::Info;
 use super::operation::{http_method, operation};
 use super::responses::shared_responses;
-use super::schemas::{SchemaMap, fixed_schemas, user_schemas};
+use super::schemas::{SchemaMap, fixed_schemas, mfa_schemas, user_schemas};
 use super::schemes::Schemes;
 use crate::routers::spec::{BackendDoc, Mount};
 use crate::user::UserModel;
@@ -38,6 +38,9 @@ pub(crate) fn document<U: UserModel>(
     // hoisted `$defs` avoid every name the document itself uses.
     let mut schemas = SchemaMap::new();
     fixed_schemas(&mut schemas);
+    if mounts.iter().any(|mount| mount.mfa) {
+        mfa_schemas(&mut schemas);
+    }
     user_schemas::<U>(&mut schemas, usernames);
 
     let schemes = Schemes::new(authenticator, mounts);
@@ -198,6 +201,7 @@ mod tests {
                 success_redirect: false,
             }),
             usernames: false,
+            mfa: false,
         }
     }
 
@@ -323,6 +327,103 @@ mod tests {
         validate_if_configured("oauth", &doc);
     }
 
+    /// With multi-factor login, an OAuth login callback may answer the
+    /// same challenge as a password login; linking an account does not log
+    /// in, and a mount without it documents none.
+    #[test]
+    fn oauth_login_callbacks_document_the_mfa_challenge() {
+        let bearer = backend(
+            "jwt",
+            TransportKind::Bearer {
+                token_url: "auth/jwt/login".to_owned(),
+            },
+        );
+        let mut login = oauth_mount("/auth/google", OAUTH_ROUTES, Some(&bearer));
+        login.mfa = true;
+        let mut redirecting = oauth_mount("/auth/google-redirect", OAUTH_ROUTES, Some(&bearer));
+        redirecting.mfa = true;
+        if let Some(oauth) = redirecting.oauth.as_mut() {
+            oauth.success_redirect = true;
+        }
+        let mut associate = oauth_mount("/auth/associate/google", OAUTH_ROUTES, None);
+        associate.routes = OAUTH_ASSOCIATE_ROUTES;
+        associate.mfa = true;
+        let mounts = [login, redirecting, associate];
+        let doc = document::<crate::User>(
+            &Info::new("oauth-mfa", "1"),
+            &mounts,
+            std::slice::from_ref(&bearer),
+            false,
+        );
+        let doc = serde_json::to_value(&doc).unwrap();
+        let paths = &doc["paths"];
+        for path in ["/auth/google/callback", "/auth/google-redirect/callback"] {
+            let callback = &paths[path]["get"];
+            let bad_request = &callback["responses"]["400"]["content"][JSON];
+            let detail = &bad_request["schema"]["properties"]["detail"];
+            let alternatives = detail["anyOf"].as_array().unwrap();
+            assert_eq!(alternatives.len(), 3, "{path}: {detail}");
+            assert!(
+                alternatives[0]["enum"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("OAUTH_INVALID_STATE"))
+            );
+            assert!(
+                !alternatives[0]["enum"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("LOGIN_MFA_REQUIRED")),
+                "the challenge is an object"
+            );
+            let challenge = &alternatives[1];
+            assert_eq!(
+                challenge["properties"]["code"]["enum"],
+                json!(["LOGIN_MFA_REQUIRED"])
+            );
+            assert_eq!(
+                challenge["required"],
+                json!(["code", "mfa_token", "methods"])
+            );
+            assert_eq!(alternatives[2]["type"], "string", "the provider's error");
+            assert_eq!(
+                bad_request["examples"]["LOGIN_MFA_REQUIRED"]["value"]["detail"]["code"],
+                "LOGIN_MFA_REQUIRED"
+            );
+            let description = callback["description"].as_str().unwrap();
+            assert!(
+                description.contains("LOGIN_MFA_REQUIRED")
+                    && description.contains("`login/mfa` route of `jwt`"),
+                "{path}: {description}"
+            );
+        }
+        // Linking a provider account logs nobody in.
+        let associate = &paths["/auth/associate/google/callback"]["get"];
+        assert!(!associate.to_string().contains("LOGIN_MFA_REQUIRED"));
+        assert!(
+            associate
+                .get("description")
+                .is_none_or(|d| !d.as_str().unwrap().contains("login/mfa"))
+        );
+        // The challenge needs no MFA schema of the components.
+        assert!(doc["components"]["schemas"].get("MfaStatus").is_none());
+        validate_if_configured("oauth-mfa", &doc);
+
+        // Without multi-factor login, the same mounts document no challenge.
+        let mounts = [oauth_mount("/auth/google", OAUTH_ROUTES, Some(&bearer))];
+        let doc = document::<crate::User>(
+            &Info::new("oauth", "1"),
+            &mounts,
+            std::slice::from_ref(&bearer),
+            false,
+        );
+        assert!(
+            !serde_json::to_string(&doc)
+                .unwrap()
+                .contains("LOGIN_MFA_REQUIRED")
+        );
+    }
+
     fn auth_mount(prefix: &str, routes: &'static [RouteSpec], backend: &BackendDoc) -> Mount {
         Mount {
             prefix: prefix.to_owned(),
@@ -334,6 +435,7 @@ mod tests {
             body_limit: 1024,
             oauth: None,
             usernames: false,
+            mfa: false,
         }
     }
 

@@ -11,8 +11,8 @@ use utoipa::openapi::schema::{ArrayBuilder, Schema};
 use utoipa::openapi::{Content, RefOr, Required};
 
 use super::JSON;
-use super::responses::responses;
-use super::schemas::{from_json, schema_ref, string};
+use super::responses::{answers_mfa_challenge, responses};
+use super::schemas::{format, from_json, schema_ref, string};
 use super::schemes::Schemes;
 use crate::auth::TransportKind;
 use crate::routers::spec::{Access, BackendDoc, Body, Mount, MountAuth, RouteSpec, Success};
@@ -117,6 +117,7 @@ pub(super) fn operation<U: UserModel>(
              a client refreshes each token once. Public: the refresh token is the credential."
         ));
     }
+    description.extend(mfa_descriptions(mount, route, &backend_name));
     if route.success == Success::EmptyObject {
         description.push(format!(
             "Answers `{{}}` when `token` is a live access token of {backend_name} (its \
@@ -146,6 +147,40 @@ fn cookie_transport(mount: &Mount) -> bool {
         mount.backend.as_ref().map(|b| &b.kind),
         Some(TransportKind::Cookie { .. })
     )
+}
+
+/// What multi-factor login adds to a route: the second step a login may need,
+/// and what the second-step routes take.
+fn mfa_descriptions(mount: &Mount, route: &RouteSpec, backend_name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if answers_mfa_challenge(mount, route) {
+        let second_step = match mount.oauth {
+            None => format!("`POST {}/login/mfa`", mount.prefix),
+            Some(_) => format!("the `login/mfa` route of {backend_name}'s auth router"),
+        };
+        out.push(format!(
+            "For a user with TOTP on, the right credentials answer 400 `LOGIN_MFA_REQUIRED` \
+             with an `mfa_token` and no token nor cookie; the login finishes at \
+             {second_step} with a TOTP or recovery code."
+        ));
+    }
+    match route.body {
+        Body::MfaLogin => out.push(format!(
+            "The second step of a login of {backend_name} that answered 400 \
+             `LOGIN_MFA_REQUIRED`: its `mfa_token` (good for 5 minutes, once, and dead after \
+             5 bad codes) with a TOTP code or an unused recovery code (each works once). \
+             Answers as the backend's login does. A bad code counts against the login \
+             throttle."
+        )),
+        Body::PasskeyLogin => out.push(format!(
+            "Logs in through {backend_name} with a passkey, no password: the browser's answer \
+             to the options of `POST {}/passkey/options`. A passkey satisfies the second \
+             factor. Answers as the backend's login does.",
+            mount.prefix
+        )),
+        _ => {}
+    }
+    out
 }
 
 /// What the sessions routes do, beside who may call them.
@@ -232,6 +267,20 @@ fn parameters<U: UserModel>(mount: &Mount, route: &RouteSpec, path: &str) -> Vec
                     true,
                     Some("The user's id. A malformed id answers 404, like an unknown one."),
                     from_json(<U::Id as UserId>::json_schema()),
+                )
+                .build(),
+            );
+        } else if name == "passkey_id" {
+            out.push(
+                parameter(
+                    name,
+                    ParameterIn::Path,
+                    true,
+                    Some(
+                        "The passkey's `id`, as `GET …/me/passkeys` lists it. A malformed id \
+                         answers 404, like an unknown one.",
+                    ),
+                    string().format(format("uuid")).into(),
                 )
                 .build(),
             );
@@ -363,6 +412,11 @@ fn request_body(mount: &Mount, route: &RouteSpec) -> Option<RequestBody> {
         Body::Invite => Some(json_body("InviteRequest")),
         Body::AcceptInvitation => Some(json_body("AcceptInvitationRequest")),
         Body::RefreshToken => Some(json_body("RefreshRequest")),
+        Body::CurrentPassword => Some(json_body("CurrentPasswordRequest")),
+        Body::MfaCode => Some(json_body("MfaCodeRequest")),
+        Body::MfaLogin => Some(json_body("MfaLoginRequest")),
+        Body::PasskeyRegistration => Some(json_body("PasskeyRegistrationRequest")),
+        Body::PasskeyLogin => Some(json_body("PasskeyLoginRequest")),
     }
 }
 

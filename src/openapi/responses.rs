@@ -9,7 +9,7 @@ use serde_json::json;
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder, Responses, ResponsesBuilder};
-use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, Schema};
 use utoipa::openapi::{Content, ContentBuilder, Header, Ref, RefOr};
 
 use super::JSON;
@@ -51,6 +51,18 @@ fn is_password_code(code: ErrorCode) -> bool {
     )
 }
 
+/// Whether the route is a login that a user with TOTP on finishes in a
+/// second step (400 `LOGIN_MFA_REQUIRED`): a password login, or an OAuth
+/// login callback, of a mount whose manager has multi-factor login.
+pub(super) fn answers_mfa_challenge(mount: &Mount, route: &RouteSpec) -> bool {
+    mount.mfa
+        && route.success == Success::Login
+        && matches!(route.body, Body::LoginForm | Body::CallbackQuery)
+}
+
+/// The methods a `LOGIN_MFA_REQUIRED` challenge may offer.
+const MFA_METHODS: [&str; 3] = ["totp", "recovery_code", "passkey"];
+
 /// Whether a backend's transport is a cookie, which a browser sends by itself.
 fn is_cookie(backend: &BackendDoc) -> bool {
     matches!(backend.kind, TransportKind::Cookie { .. })
@@ -71,7 +83,13 @@ pub(super) fn cross_site_refusal(
         return false;
     }
     let own_cookie = mount.backend.as_ref().is_some_and(is_cookie);
-    if matches!(route.body, Body::LoginForm | Body::RefreshToken) && own_cookie {
+    // The logins (a second step too) and the refresh set the backend's
+    // cookie.
+    let logs_in = matches!(
+        route.body,
+        Body::LoginForm | Body::RefreshToken | Body::MfaLogin | Body::PasskeyLogin
+    );
+    if logs_in && own_cookie {
         return true;
     }
     match (route.access, mount.auth) {
@@ -99,6 +117,9 @@ pub(super) fn responses(
         .copied()
         .filter(|&c| c != ErrorCode::LoginUserNotVerified || mount.requires_verification)
         .collect();
+    if answers_mfa_challenge(mount, route) {
+        codes.push(ErrorCode::LoginMfaRequired);
+    }
     // The username's codes, where a body takes one.
     if mount.usernames {
         match route.body {
@@ -138,6 +159,8 @@ pub(super) fn responses(
     if route.not_found {
         let not_found = if route.path.contains("{session_id}") {
             "SessionNotFound"
+        } else if route.path.contains("{passkey_id}") {
+            "PasskeyNotFound"
         } else {
             "NotFound"
         };
@@ -154,14 +177,23 @@ pub(super) fn responses(
         out.push(("413".into(), too_large.into()));
         out.push(("422".into(), response_ref("ValidationError")));
     }
-    // Logins and current-password checks count against the login throttle
-    // when the manager has one; the user's own update checks the current
-    // password when the manager requires it for a new password or address.
+    // Logins, the second step's codes and current-password checks count
+    // against the login throttle when the manager has one; the user's own
+    // update checks the current password when the manager requires it for a
+    // new password or address.
     let owner_update = route.body == Body::UserUpdate && route.access == Access::User;
+    // New recovery codes take a TOTP code, counted as a login's second step
+    // is (a stolen session must not guess codes there).
+    let recovery_codes = route.body == Body::MfaCode && route.path.ends_with("/recovery-codes");
     if owner_update
+        || recovery_codes
         || matches!(
             route.body,
-            Body::LoginForm | Body::ChangePassword | Body::ChangeEmail
+            Body::LoginForm
+                | Body::ChangePassword
+                | Body::ChangeEmail
+                | Body::MfaLogin
+                | Body::CurrentPassword
         )
     {
         let mut description = "Too many attempts for this address (or client): the login \
@@ -216,9 +248,10 @@ fn token_not_live() -> Response {
 }
 
 fn bad_request(codes: &[ErrorCode], free_form: bool) -> Response {
+    let mfa = codes.contains(&ErrorCode::LoginMfaRequired);
     let plain: Vec<&str> = codes
         .iter()
-        .filter(|c| !is_password_code(**c))
+        .filter(|c| !is_password_code(**c) && **c != ErrorCode::LoginMfaRequired)
         .map(|c| c.as_str())
         .collect();
     let password: Vec<&str> = codes
@@ -242,6 +275,9 @@ fn bad_request(codes: &[ErrorCode], free_form: bool) -> Response {
             .into(),
         );
     }
+    if mfa {
+        alternatives.push(mfa_challenge_schema());
+    }
     if free_form {
         alternatives.push(described_string(
             "The `error` the OAuth provider sent back (`access_denied`, …), \
@@ -260,6 +296,12 @@ fn bad_request(codes: &[ErrorCode], free_form: bool) -> Response {
     for &code in codes {
         let value = if is_password_code(code) {
             json!({"detail": {"code": code.as_str(), "reason": "Password should be at least 8 characters"}})
+        } else if code == ErrorCode::LoginMfaRequired {
+            json!({"detail": {
+                "code": code.as_str(),
+                "mfa_token": "Q2hhbGxlbmdlIHRva2VuIGV4YW1wbGUgb25seQ",
+                "methods": ["totp", "recovery_code"],
+            }})
         } else {
             json!({"detail": code.as_str()})
         };
@@ -288,6 +330,40 @@ fn bad_request(codes: &[ErrorCode], free_form: bool) -> Response {
         .description(format!("Bad request: {}.", listed.join(", ")))
         .content(JSON, content)
         .build()
+}
+
+/// The `detail` of 400 `LOGIN_MFA_REQUIRED`: `{"code", "mfa_token",
+/// "methods"}`.
+fn mfa_challenge_schema() -> RefOr<Schema> {
+    object(
+        &["code", "mfa_token", "methods"],
+        [
+            ("code", string_enum(&[ErrorCode::LoginMfaRequired.as_str()])),
+            (
+                "mfa_token",
+                described_string(
+                    "Opaque: send it to the backend's `login/mfa` route with a code; good \
+                     for 5 minutes, once, and dead after 5 bad codes.",
+                ),
+            ),
+            (
+                "methods",
+                ArrayBuilder::new()
+                    .items(string_enum(&MFA_METHODS))
+                    .description(Some(
+                        "How the user can finish: `totp` and `recovery_code` (with the \
+                         `mfa_token`, at `login/mfa`), and `passkey` when they have one (a \
+                         passkey login instead, `passkey/options` then `passkey/login`).",
+                    ))
+                    .into(),
+            ),
+        ],
+    )
+    .description(Some(
+        "The password (or the provider) was right, but the user has TOTP on: no token \
+         and no cookie yet.",
+    ))
+    .into()
 }
 
 fn code_summary(code: ErrorCode) -> &'static str {
@@ -326,6 +402,19 @@ fn code_summary(code: ErrorCode) -> &'static str {
         }
         ErrorCode::RegisterUsernameAlreadyExists | ErrorCode::UpdateUserUsernameAlreadyExists => {
             "Another account has this username"
+        }
+        ErrorCode::LoginMfaRequired => {
+            "Right credentials; the login needs its second step (`{code, mfa_token, methods}`)"
+        }
+        ErrorCode::MfaBadCode => "Wrong, malformed or used TOTP or recovery code",
+        ErrorCode::MfaTokenInvalid => {
+            "Unknown, expired or used mfa_token, or dead after 5 bad codes"
+        }
+        ErrorCode::MfaAlreadyEnabled => "TOTP is already on",
+        ErrorCode::MfaNotPending => "No TOTP enrolment is pending",
+        ErrorCode::PasskeyBadCredential => {
+            "The passkey does not verify (unknown, bad signature, wrong origin, challenge reused \
+             or expired, counter regression)"
         }
     }
 }
@@ -466,6 +555,58 @@ fn success(mount: &Mount, route: &RouteSpec) -> (u16, Response) {
             ResponseBuilder::new()
                 .description("A page of invitations, newest first, and how many there are.")
                 .content(JSON, json_content(schema_ref("InvitationPage")))
+                .build(),
+        ),
+        (Success::MfaStatus, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description("The user's second factors.")
+                .content(JSON, json_content(schema_ref("MfaStatus")))
+                .build(),
+        ),
+        (Success::TotpEnrolment, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description(
+                    "The new secret, pending until a first code confirms it (`Cache-Control: \
+                     no-store`).",
+                )
+                .content(JSON, json_content(schema_ref("TotpEnrolment")))
+                .build(),
+        ),
+        (Success::RecoveryCodes, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description(
+                    "10 recovery codes, shown this once; each works once (`Cache-Control: \
+                     no-store`).",
+                )
+                .content(JSON, json_content(schema_ref("RecoveryCodes")))
+                .build(),
+        ),
+        (Success::PasskeyOptions, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description(
+                    "The ceremony's id and the options to pass to `navigator.credentials` \
+                     (WebAuthn JSON, for `PublicKeyCredential.parse…OptionsFromJSON`); good \
+                     for 5 minutes, once.",
+                )
+                .content(JSON, json_content(schema_ref("PasskeyOptions")))
+                .build(),
+        ),
+        (Success::Passkey, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description("The passkey.")
+                .content(JSON, json_content(schema_ref("Passkey")))
+                .build(),
+        ),
+        (Success::Passkeys, _) => (
+            route.status,
+            ResponseBuilder::new()
+                .description("The passkeys, oldest first.")
+                .content(JSON, json_content(schema_ref("PasskeyList")))
                 .build(),
         ),
         (Success::Sessions, _) => (
@@ -635,6 +776,15 @@ pub(super) fn shared_responses() -> BTreeMap<String, RefOr<Response>> {
             with_detail(
                 "The current user has no live session of this id (another user's session \
                  answers the same).",
+                "Not Found",
+            )
+            .build(),
+        ),
+        (
+            "PasskeyNotFound",
+            with_detail(
+                "The current user has no passkey of this id (another user's passkey, or a \
+                 malformed id, answers the same).",
                 "Not Found",
             )
             .build(),

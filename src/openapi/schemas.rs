@@ -34,7 +34,7 @@ pub(super) fn described_string(description: &str) -> RefOr<Schema> {
 }
 
 /// A format that utoipa does not name (`email`, `uri`): serialised as given.
-fn format(name: &str) -> Option<SchemaFormat> {
+pub(super) fn format(name: &str) -> Option<SchemaFormat> {
     Some(SchemaFormat::Custom(name.to_owned()))
 }
 
@@ -474,6 +474,258 @@ pub(super) fn fixed_schemas(schemas: &mut SchemaMap) {
         ),
     ];
     for (name, schema) in fixed {
+        schemas.insert(name.to_owned(), Some(schema));
+    }
+}
+
+/// `{"type": "integer", "minimum": 0}` with a description.
+fn count(description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0))
+        .description(Some(description))
+        .into()
+}
+
+/// `{"type": "object"}` with a description: a WebAuthn JSON object, passed
+/// to the browser or from it as it is.
+fn webauthn_object(description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(description))
+        .into()
+}
+
+/// The schemas of multi-factor login (TOTP, recovery codes, passkeys): the
+/// bodies and answers of the MFA router and of the auth routers' second
+/// steps. Added only when a mount has multi-factor login, so that a document
+/// without it keeps its names (and the application's hoisted `$defs` theirs).
+pub(super) fn mfa_schemas(schemas: &mut SchemaMap) {
+    let current_password = || described_string("The password as it is now.");
+    let challenge_id = || {
+        described_string(
+            "The `challenge_id` of the options route's answer: good for 5 minutes, once.",
+        )
+    };
+    let mfa: [(&str, RefOr<Schema>); 11] = [
+        (
+            "MfaStatus",
+            object(
+                &["totp", "recovery_codes_left", "passkeys"],
+                [
+                    ("totp", boolean("Whether TOTP is on (confirmed).")),
+                    (
+                        "recovery_codes_left",
+                        count("How many unused recovery codes are left (0 with TOTP off)."),
+                    ),
+                    ("passkeys", count("How many passkeys the user has.")),
+                ],
+            )
+            .additional_properties(Some(closed()))
+            .into(),
+        ),
+        (
+            "TotpEnrolment",
+            object(
+                &["secret", "otpauth_url"],
+                [
+                    (
+                        "secret",
+                        string()
+                            .pattern(Some("^[A-Z2-7]+$"))
+                            .min_length(Some(26))
+                            .description(Some(
+                                "The secret (160 random bits), base32 (RFC 4648, uppercase, \
+                                 no padding), to type into an authenticator app.",
+                            ))
+                            .into(),
+                    ),
+                    (
+                        "otpauth_url",
+                        string()
+                            .format(format("uri"))
+                            .pattern(Some("^otpauth://totp/"))
+                            .description(Some(
+                                "The same secret as an `otpauth://totp/…` URL (SHA-1, 6 \
+                                 digits, 30 s), for a QR code.",
+                            ))
+                            .into(),
+                    ),
+                ],
+            )
+            .additional_properties(Some(closed()))
+            .into(),
+        ),
+        (
+            "RecoveryCodes",
+            object(
+                &["recovery_codes"],
+                [(
+                    "recovery_codes",
+                    ArrayBuilder::new()
+                        .items(string().description(Some("A code, `xxxxx-xxxxx`.")))
+                        .min_items(Some(crate::mfa::recovery::RecoveryCodes::COUNT))
+                        .max_items(Some(crate::mfa::recovery::RecoveryCodes::COUNT))
+                        .description(Some(
+                            "10 codes, each good for one login instead of a TOTP code; a \
+                             new set replaces the old one.",
+                        ))
+                        .into(),
+                )],
+            )
+            .additional_properties(Some(closed()))
+            .into(),
+        ),
+        (
+            "PasskeyOptions",
+            object(
+                &["challenge_id", "publicKey"],
+                [
+                    (
+                        "challenge_id",
+                        described_string(
+                            "The ceremony's id, to send back with the browser's answer.",
+                        ),
+                    ),
+                    (
+                        "publicKey",
+                        webauthn_object(
+                            "The WebAuthn options as JSON: \
+                             `PublicKeyCredentialCreationOptionsJSON` to register a passkey \
+                             (`residentKey` and `userVerification` `required`), \
+                             `PublicKeyCredentialRequestOptionsJSON` to log in (no \
+                             `allowCredentials`: any passkey of this site).",
+                        ),
+                    ),
+                ],
+            )
+            .additional_properties(Some(closed()))
+            .into(),
+        ),
+        (
+            "Passkey",
+            object(
+                &["id", "name", "created_at", "last_used_at"],
+                [
+                    (
+                        "id",
+                        string()
+                            .format(format("uuid"))
+                            .description(Some(
+                                "The passkey's id; `DELETE …/me/passkeys/{passkey_id}` takes it.",
+                            ))
+                            .into(),
+                    ),
+                    ("name", described_string("The name the user gave it.")),
+                    ("created_at", date_time("When it was registered (UTC).")),
+                    (
+                        "last_used_at",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+                            .format(format("date-time"))
+                            .description(Some("When it last logged in (UTC), or `null`."))
+                            .into(),
+                    ),
+                ],
+            )
+            .additional_properties(Some(closed()))
+            .into(),
+        ),
+        (
+            "PasskeyList",
+            ArrayBuilder::new()
+                .items(schema_ref("Passkey"))
+                .description(Some("Passkeys, oldest first."))
+                .into(),
+        ),
+        (
+            "MfaLoginRequest",
+            object(
+                &["mfa_token", "code"],
+                [
+                    (
+                        "mfa_token",
+                        described_string(
+                            "The `mfa_token` of the login's 400 `LOGIN_MFA_REQUIRED`: good \
+                             for 5 minutes, once, and dead after 5 bad codes.",
+                        ),
+                    ),
+                    (
+                        "code",
+                        described_string(
+                            "A TOTP code of the authenticator app (6 digits), or an unused \
+                             recovery code.",
+                        ),
+                    ),
+                ],
+            )
+            .into(),
+        ),
+        (
+            "MfaCodeRequest",
+            object(
+                &["code"],
+                [(
+                    "code",
+                    described_string("A TOTP code of the authenticator app (6 digits)."),
+                )],
+            )
+            .into(),
+        ),
+        (
+            "CurrentPasswordRequest",
+            object(
+                &["current_password"],
+                [("current_password", current_password())],
+            )
+            .into(),
+        ),
+        (
+            "PasskeyRegistrationRequest",
+            object(
+                &["challenge_id", "credential"],
+                [
+                    ("challenge_id", challenge_id()),
+                    (
+                        "credential",
+                        webauthn_object(
+                            "The browser's `RegistrationResponseJSON` \
+                             (`PublicKeyCredential.toJSON()` of `navigator.credentials.create`).",
+                        ),
+                    ),
+                    (
+                        "name",
+                        string()
+                            .max_length(Some(crate::mfa::MAX_PASSKEY_NAME_CHARS))
+                            .description(Some(
+                                "A name for the passkey, trimmed; `Passkey` when absent or \
+                                 empty.",
+                            ))
+                            .into(),
+                    ),
+                ],
+            )
+            .into(),
+        ),
+        (
+            "PasskeyLoginRequest",
+            object(
+                &["challenge_id", "credential"],
+                [
+                    ("challenge_id", challenge_id()),
+                    (
+                        "credential",
+                        webauthn_object(
+                            "The browser's `AuthenticationResponseJSON` \
+                             (`PublicKeyCredential.toJSON()` of `navigator.credentials.get`).",
+                        ),
+                    ),
+                ],
+            )
+            .into(),
+        ),
+    ];
+    for (name, schema) in mfa {
         schemas.insert(name.to_owned(), Some(schema));
     }
 }

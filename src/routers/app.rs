@@ -7,8 +7,9 @@ use axum::Router;
 use super::AxumUsers;
 use super::spec::{
     ACCEPT_INVITATION_ROUTES, ACCOUNT_ROUTES, AUTH_ROUTES, EMAIL_CHANGE_ROUTES, INVITATION_ROUTES,
-    Mount, MountAuth, REFRESH_ROUTES, REGISTER_ROUTES, RESET_ROUTES, RouteSpec, SESSIONS_ROUTES,
-    USERS_ROUTES, VERIFY_ROUTES,
+    MFA_LOGIN_ROUTES, MFA_ROUTES, Mount, MountAuth, PASSKEY_LOGIN_ROUTES, PASSKEY_ROUTES,
+    REFRESH_ROUTES, REGISTER_ROUTES, RESET_ROUTES, RouteSpec, SESSIONS_ROUTES, USERS_ROUTES,
+    VERIFY_ROUTES,
 };
 use crate::auth::AuthBackend;
 use crate::hooks::UserHooks;
@@ -94,10 +95,45 @@ where
                 .backend(backend)
                 .own_backend_only()
         });
+        let manager = self.users.manager();
+        let mfa = manager.has_mfa().then(|| {
+            self.record(prefix, MFA_LOGIN_ROUTES, "auth")
+                .backend(backend)
+                .own_backend_only()
+        });
+        let passkeys = manager.has_passkeys().then(|| {
+            self.record(prefix, PASSKEY_LOGIN_ROUTES, "auth")
+                .backend(backend)
+                .own_backend_only()
+        });
+        let mut routes = self.mount(router, mount);
+        // The refresh and second-step routes are in the router already:
+        // only their records.
+        for record in [refresh, mfa, passkeys].into_iter().flatten() {
+            routes = routes.mount(Router::new(), record);
+        }
+        routes
+    }
+
+    /// Mounts [`AxumUsers::mfa_router`] at `prefix`, the users' prefix
+    /// (`GET {prefix}/me/mfa`, `POST {prefix}/me/mfa/totp`, …, and with
+    /// passkeys `{prefix}/me/passkeys…`).
+    ///
+    /// # Panics
+    ///
+    /// When the manager has no multi-factor login
+    /// ([`UserManagerBuilder::mfa`](crate::UserManagerBuilder::mfa)).
+    pub fn mfa(self, prefix: &str) -> Self {
+        let mount = self.record(prefix, MFA_ROUTES, "users");
+        let passkeys = self
+            .users
+            .manager()
+            .has_passkeys()
+            .then(|| self.record(prefix, PASSKEY_ROUTES, "users"));
+        let router = self.users.mfa_router_at(&mount.prefix);
         let routes = self.mount(router, mount);
-        match refresh {
-            // The refresh route is in the router already: only its record.
-            Some(refresh) => routes.mount(Router::new(), refresh),
+        match passkeys {
+            Some(passkeys) => routes.mount(Router::new(), passkeys),
             None => routes,
         }
     }
@@ -200,6 +236,7 @@ where
             body_limit: self.users.body_limit,
             oauth: None,
             usernames: self.users.manager().usernames(),
+            mfa: self.users.manager().has_mfa(),
         }
     }
 

@@ -35,6 +35,7 @@ where
         let [refresh_route] = REFRESH_ROUTES;
         router = route(router, at, refresh_route, refresh::<S, H>, limit);
     }
+    let router = super::mfa::auth_routes(router, &state, at, limit);
     router.with_state(state)
 }
 
@@ -52,12 +53,13 @@ async fn login<S: UserStore, H: UserHooks<S::User>>(
     let client = state.proxies.client_ip(&parts);
     let user = state
         .manager
-        .login_from(
+        .password_login(
             &form.username,
             &form.password,
             state.requires_verification,
             client,
             Some(&parts),
+            Some(backend.name()),
         )
         .await?;
     state.log_in(backend, &user, &parts).await

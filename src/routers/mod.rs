@@ -23,6 +23,7 @@ use state::RouterState;
 pub(crate) mod app;
 mod auth;
 mod invitations;
+mod mfa;
 #[cfg(feature = "oauth")]
 mod oauth;
 mod register;
@@ -188,6 +189,30 @@ impl<S: UserStore, H: UserHooks<S::User>> AxumUsers<S, H> {
             self.requires_verification,
             self.proxies.clone(),
         )
+    }
+
+    /// The MFA router ([`crate::mfa`]): `GET /me/mfa`, `POST /me/mfa/totp`,
+    /// `POST /me/mfa/totp/confirm`, `DELETE /me/mfa/totp`, `POST
+    /// /me/mfa/recovery-codes`, `DELETE /{id}/mfa` (superusers), and with
+    /// passkeys `POST /me/passkeys/options`, `POST|GET /me/passkeys`,
+    /// `DELETE /me/passkeys/{passkey_id}`: mount it beside the users router.
+    ///
+    /// # Panics
+    ///
+    /// When the manager has no multi-factor login
+    /// ([`UserManagerBuilder::mfa`](crate::UserManagerBuilder::mfa)): a
+    /// configuration mistake, told at start-up.
+    pub fn mfa_router<St: Clone + Send + Sync + 'static>(&self) -> Router<St> {
+        self.mfa_router_at("")
+    }
+
+    /// [`mfa_router`](Self::mfa_router) with its paths under `at`.
+    pub(crate) fn mfa_router_at<St: Clone + Send + Sync + 'static>(&self, at: &str) -> Router<St> {
+        assert!(
+            self.manager.has_mfa(),
+            "the MFA router needs multi-factor login on the manager (UserManagerBuilder::mfa)"
+        );
+        mfa::router(self.state(), self.body_limit, at)
     }
 
     /// `POST /register`.

@@ -23,7 +23,7 @@ use super::state::RouterState;
 use crate::auth::{AuthBackend, Transport};
 use crate::error::{Error, ErrorCode, Result};
 use crate::hooks::UserHooks;
-use crate::manager::UserOf;
+use crate::manager::{UserManager, UserOf};
 use crate::oauth::state::pkce_challenge;
 use crate::oauth::{AuthorizationRequest, CodeExchange, OAuthConfig};
 use crate::store::{OAuthAccountStore, UserStore};
@@ -253,6 +253,13 @@ where
                 "OAuth login router without a backend".into(),
             ));
         };
+        // A user with a second factor finishes at the backend's
+        // `login/mfa` route, as after a password.
+        UserManager::<S, H>::may_log_in(&user, state.requires_verification)?;
+        state
+            .manager
+            .second_factor_gate(&user, Some(backend.name()))
+            .await?;
         state.log_in(backend, &user, &parts).await
     }
     .await;

@@ -55,6 +55,18 @@ pub enum Body {
     /// A JSON object `{"token", "password", …}`: the accept-invitation
     /// schema.
     AcceptInvitation,
+    /// A JSON object `{"current_password"}`.
+    CurrentPassword,
+    /// A JSON object `{"code"}` (a TOTP code).
+    MfaCode,
+    /// A JSON object `{"mfa_token", "code"}` (a TOTP or recovery code).
+    MfaLogin,
+    /// A JSON object `{"challenge_id", "credential", "name"}`: a WebAuthn
+    /// `RegistrationResponseJSON`.
+    PasskeyRegistration,
+    /// A JSON object `{"challenge_id", "credential"}`: a WebAuthn
+    /// `AuthenticationResponseJSON`.
+    PasskeyLogin,
     /// No body; the OAuth authorize query (`scopes`, repeatable, optional).
     AuthorizeQuery,
     /// No body; the OAuth callback query from the provider (`code`, `state`,
@@ -96,6 +108,18 @@ pub enum Success {
     Invitation,
     /// A page of invitations `{"count", "items"}`.
     Invitations,
+    /// `{"totp", "recovery_codes_left", "passkeys"}`.
+    MfaStatus,
+    /// `{"secret", "otpauth_url"}`.
+    TotpEnrolment,
+    /// `{"recovery_codes": [10 strings]}`.
+    RecoveryCodes,
+    /// `{"challenge_id", "publicKey"}`: WebAuthn options.
+    PasskeyOptions,
+    /// A passkey `{"id", "name", "created_at", "last_used_at"}`.
+    Passkey,
+    /// A list of passkeys.
+    Passkeys,
 }
 
 /// One route of a router.
@@ -159,6 +183,177 @@ pub const AUTH_ROUTES: &[RouteSpec; 3] = &[
         success: Success::EmptyObject,
         errors: &[],
         not_found: false,
+    },
+];
+
+/// The auth router's second step of a login, with multi-factor login on.
+pub const MFA_LOGIN_ROUTES: &[RouteSpec; 1] = &[RouteSpec {
+    method: Method::POST,
+    path: "/login/mfa",
+    summary: "Finish a login with its second factor: the mfa_token and a TOTP or recovery code",
+    access: Access::Public,
+    body: Body::MfaLogin,
+    status: 200,
+    success: Success::Login,
+    errors: &[
+        ErrorCode::MfaBadCode,
+        ErrorCode::MfaTokenInvalid,
+        ErrorCode::LoginBadCredentials,
+        ErrorCode::LoginUserNotVerified,
+    ],
+    not_found: false,
+}];
+
+/// The auth router's passkey login, with passkeys on.
+pub const PASSKEY_LOGIN_ROUTES: &[RouteSpec; 2] = &[
+    RouteSpec {
+        method: Method::POST,
+        path: "/passkey/options",
+        summary: "Start a passkey login: WebAuthn request options",
+        access: Access::Public,
+        body: Body::None,
+        status: 200,
+        success: Success::PasskeyOptions,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/passkey/login",
+        summary: "Log in with a passkey (satisfies the second factor)",
+        access: Access::Public,
+        body: Body::PasskeyLogin,
+        status: 200,
+        success: Success::Login,
+        errors: &[
+            ErrorCode::PasskeyBadCredential,
+            ErrorCode::LoginBadCredentials,
+            ErrorCode::LoginUserNotVerified,
+        ],
+        not_found: false,
+    },
+];
+
+/// The MFA router's routes (mounted at the users' prefix): the current
+/// user's TOTP and recovery codes, and a superuser's reset.
+pub const MFA_ROUTES: &[RouteSpec; 6] = &[
+    RouteSpec {
+        method: Method::GET,
+        path: "/me/mfa",
+        summary: "The current user's second factors",
+        access: Access::User,
+        body: Body::None,
+        status: 200,
+        success: Success::MfaStatus,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/me/mfa/totp",
+        summary: "Begin a TOTP enrolment: a secret, pending until confirmed",
+        access: Access::User,
+        body: Body::CurrentPassword,
+        status: 200,
+        success: Success::TotpEnrolment,
+        errors: &[
+            ErrorCode::InvalidCurrentPassword,
+            ErrorCode::MfaAlreadyEnabled,
+        ],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/me/mfa/totp/confirm",
+        summary: "Confirm the TOTP enrolment with a first code: TOTP on, recovery codes shown once",
+        access: Access::User,
+        body: Body::MfaCode,
+        status: 200,
+        success: Success::RecoveryCodes,
+        errors: &[ErrorCode::MfaBadCode, ErrorCode::MfaNotPending],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::DELETE,
+        path: "/me/mfa/totp",
+        summary: "Turn TOTP off, with its recovery codes",
+        access: Access::User,
+        body: Body::CurrentPassword,
+        status: 204,
+        success: Success::NoContent,
+        errors: &[ErrorCode::InvalidCurrentPassword],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/me/mfa/recovery-codes",
+        summary: "New recovery codes, against a TOTP code: the old ones die",
+        access: Access::User,
+        body: Body::MfaCode,
+        status: 200,
+        success: Success::RecoveryCodes,
+        errors: &[ErrorCode::MfaBadCode],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::DELETE,
+        path: "/{id}/mfa",
+        summary: "Remove every second factor of a user (superusers)",
+        access: Access::Superuser,
+        body: Body::None,
+        status: 204,
+        success: Success::NoContent,
+        errors: &[],
+        not_found: true,
+    },
+];
+
+/// The current user's passkeys (mounted at the users' prefix), with
+/// passkeys on.
+pub const PASSKEY_ROUTES: &[RouteSpec; 4] = &[
+    RouteSpec {
+        method: Method::POST,
+        path: "/me/passkeys/options",
+        summary: "Start registering a passkey: WebAuthn creation options",
+        access: Access::User,
+        body: Body::None,
+        status: 200,
+        success: Success::PasskeyOptions,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::POST,
+        path: "/me/passkeys",
+        summary: "Register a passkey",
+        access: Access::User,
+        body: Body::PasskeyRegistration,
+        status: 201,
+        success: Success::Passkey,
+        errors: &[ErrorCode::PasskeyBadCredential],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::GET,
+        path: "/me/passkeys",
+        summary: "The current user's passkeys, oldest first",
+        access: Access::User,
+        body: Body::None,
+        status: 200,
+        success: Success::Passkeys,
+        errors: &[],
+        not_found: false,
+    },
+    RouteSpec {
+        method: Method::DELETE,
+        path: "/me/passkeys/{passkey_id}",
+        summary: "Remove a passkey of the current user",
+        access: Access::User,
+        body: Body::None,
+        status: 204,
+        success: Success::NoContent,
+        errors: &[],
+        not_found: true,
     },
 ];
 
@@ -521,6 +716,10 @@ pub(crate) fn all_routes() -> impl Iterator<Item = &'static RouteSpec> {
         .chain(ACCOUNT_ROUTES)
         .chain(OAUTH_ROUTES)
         .chain(OAUTH_ASSOCIATE_ROUTES)
+        .chain(MFA_LOGIN_ROUTES)
+        .chain(PASSKEY_LOGIN_ROUTES)
+        .chain(MFA_ROUTES)
+        .chain(PASSKEY_ROUTES)
 }
 
 // ---------------------------------------------------------------------------
@@ -597,6 +796,9 @@ pub(crate) struct Mount {
     /// Whether users have usernames: the user bodies take `username`, with
     /// its codes.
     pub(crate) usernames: bool,
+    /// Whether the manager has multi-factor login: a login route may answer
+    /// 400 `LOGIN_MFA_REQUIRED` (`{"code", "mfa_token", "methods"}`).
+    pub(crate) mfa: bool,
 }
 
 #[allow(dead_code)] // Setters for router kinds that not every feature set mounts (OAuth).

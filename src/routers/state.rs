@@ -133,14 +133,16 @@ impl<S: UserStore, H: UserHooks<S::User>, E> RouterState<S, H, E> {
 }
 
 /// The refresh route beside the route of this request (`…/login`,
-/// `…/refresh`), where a refresh cookie is scoped; `None` for
+/// `…/login/mfa`, `…/passkey/login`, `…/refresh`), where a refresh cookie is scoped; `None` for
 /// another route (an OAuth callback: the transport's own setting applies).
 pub(crate) fn refresh_path(parts: &Parts) -> Option<String> {
     let path = parts
         .extensions
         .get::<axum::extract::OriginalUri>()
         .map_or(parts.uri.path(), |uri| uri.0.path());
-    ["/login", "/refresh"]
+    // The second steps of a login (`/login/mfa`, `/passkey/login`) first:
+    // `/passkey/login` also ends with `/login`.
+    ["/login/mfa", "/passkey/login", "/login", "/refresh"]
         .iter()
         .find_map(|suffix| path.strip_suffix(suffix))
         .map(|prefix| format!("{prefix}/refresh"))

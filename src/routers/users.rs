@@ -129,7 +129,7 @@ async fn change_email<S: UserStore, H: UserHooks<S::User>>(
 }
 
 /// The caller, active (401) and verified when the router requires it (403).
-struct Caller<U>(U);
+pub(super) struct Caller<U>(pub(super) U);
 
 /// The caller as [`Caller`], with the session its token belongs to.
 struct SessionCaller<U>(U, Option<String>);

@@ -35,6 +35,10 @@ mod hooks;
 mod invitations;
 mod jwt;
 mod login_throttle;
+mod mfa;
+mod passkey_ceremony;
+#[cfg(feature = "passkeys")]
+mod passkeys;
 mod passwords;
 mod properties;
 mod refresh_sessions;

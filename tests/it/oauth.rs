@@ -17,10 +17,13 @@ use axum::response::Response;
 use axum_users::auth::{AuthBackend, BearerTransport, JwtStrategy};
 use axum_users::http::request::Parts;
 use axum_users::manager::OAuthLogin;
+use axum_users::mfa::Mfa;
 use axum_users::oauth::{
     AuthorizationRequest, CodeExchange, OAuthConfig, OAuthProvider, OidcProvider,
 };
-use axum_users::store::{MemoryStore, OAuthAccount, OAuthAccountStore, SqliteStore};
+use axum_users::store::{
+    ChallengeStore, MemoryStore, MfaStore, OAuthAccount, OAuthAccountStore, SqliteStore,
+};
 use axum_users::{AxumUsers, Email, User, UserCreate, UserHooks, UserManager, UserModel};
 use base64::Engine as _;
 use http_body_util::BodyExt;
@@ -68,6 +71,8 @@ struct Setup {
     is_verified_by_default: bool,
     requires_verification: bool,
     associate_requires_verification: bool,
+    /// Multi-factor login on (`/auth/jwt/login/mfa`, `/users/me/mfa…`).
+    mfa: bool,
 }
 
 /// Hooks that record the events the routers fire, as
@@ -194,15 +199,18 @@ fn bearer() -> AuthBackend<User> {
 /// `provider` at `/auth/oidc` (login, bearer JWT) and `/auth/associate/oidc`.
 fn app_with<S, P>(store: S, provider: P, setup: Setup) -> App<S>
 where
-    S: OAuthAccountStore<User = User>,
+    S: OAuthAccountStore<User = User> + MfaStore<Uuid> + ChallengeStore + Clone,
     P: OAuthProvider + Clone,
 {
     let events = Recorder::default();
-    let manager = UserManager::builder(store)
+    let mut manager = UserManager::builder(store.clone())
         .hasher(fast_hasher())
         .token_secret(SECRET)
-        .hooks(events.clone())
-        .build();
+        .hooks(events.clone());
+    if setup.mfa {
+        manager = manager.mfa(Mfa::new(store));
+    }
+    let manager = manager.build();
     let bearer = bearer();
     let users = AxumUsers::new(manager, vec![bearer.clone()])
         .requires_verification(setup.requires_verification);
@@ -218,7 +226,12 @@ where
         .nest("/auth", users.register_router())
         .nest("/auth", users.reset_password_router())
         .nest("/auth", users.verify_router())
-        .nest("/users", users.users_router())
+        .nest("/users", users.users_router());
+    let router = match setup.mfa {
+        true => router.nest("/users", users.mfa_router()),
+        false => router,
+    };
+    let router = router
         .nest(LOGIN, users.oauth_router(&login, &bearer))
         .nest(ASSOCIATE, users.oauth_associate_router(&associate))
         .layer(users.layer());
@@ -2454,4 +2467,105 @@ async fn oauth_login_fires_on_after_register_then_on_after_login() {
     let resp = app.associate_flow(&idp, &token, "linked").await;
     assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
     assert!(app.events.take().is_empty());
+}
+
+/// A user with TOTP on who logs in with a provider gets the same
+/// `LOGIN_MFA_REQUIRED` as after a password, no token; the second step is
+/// the `login/mfa` route of the backend the OAuth router logs into, and its
+/// token is good there only once.
+#[tokio::test]
+async fn an_oauth_login_of_a_user_with_totp_asks_for_the_second_factor() {
+    let Some(idp) = provider().await else { return };
+    let app = memory_app(
+        &idp,
+        Setup {
+            mfa: true,
+            ..Setup::default()
+        },
+    );
+    // A user with a password links a provider account, then turns TOTP on.
+    app.register("gawain@example.com").await;
+    let token = app.password_login("gawain@example.com").await;
+    idp.set_account("gawain-idp", Some("gawain@elsewhere.example"), true)
+        .await;
+    let resp = app.associate_flow(&idp, &token, "gawain-idp").await;
+    assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
+    let resp = app
+        .send(json_request(
+            "POST",
+            "/users/me/mfa/totp",
+            Some(&token),
+            &json!({"current_password": PASSWORD}),
+        ))
+        .await;
+    assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
+    let mut authenticator =
+        common::mfa::AuthenticatorApp::of(resp.body["secret"].as_str().unwrap());
+    let code = authenticator.next().await;
+    let resp = app
+        .send(json_request(
+            "POST",
+            "/users/me/mfa/totp/confirm",
+            Some(&token),
+            &json!({ "code": code }),
+        ))
+        .await;
+    assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
+
+    // The provider login: the challenge, no token, the CSRF cookie cleared.
+    let resp = app.login_flow(&idp, "gawain-idp").await;
+    assert_eq!(resp.status, StatusCode::BAD_REQUEST, "{resp:?}");
+    assert_eq!(resp.detail()["code"], "LOGIN_MFA_REQUIRED", "{resp:?}");
+    assert_eq!(resp.detail()["methods"], json!(["totp", "recovery_code"]));
+    assert!(resp.body.get("access_token").is_none(), "{resp:?}");
+    assert!(!resp.text.contains("access_token"), "{resp:?}");
+    assert_clears_csrf(&resp);
+    let mfa_token = resp.detail()["mfa_token"].as_str().unwrap().to_owned();
+
+    // A bad code, then the right one at the bearer backend's second step.
+    let resp = app
+        .send(json_request(
+            "POST",
+            "/auth/jwt/login/mfa",
+            None,
+            &json!({"mfa_token": mfa_token, "code": "000000x"}),
+        ))
+        .await;
+    assert_400(&resp, "MFA_BAD_CODE");
+    let code = authenticator.next().await;
+    let resp = app
+        .send(json_request(
+            "POST",
+            "/auth/jwt/login/mfa",
+            None,
+            &json!({"mfa_token": mfa_token, "code": code}),
+        ))
+        .await;
+    assert_eq!(resp.status, StatusCode::OK, "{resp:?}");
+    assert_token_body(&resp.body);
+    let me = app.me(resp.body["access_token"].as_str().unwrap()).await;
+    assert_eq!(me["email"], "gawain@example.com", "{me}");
+    // Used once.
+    let code = authenticator.next().await;
+    let resp = app
+        .send(json_request(
+            "POST",
+            "/auth/jwt/login/mfa",
+            None,
+            &json!({"mfa_token": mfa_token, "code": code}),
+        ))
+        .await;
+    assert_400(&resp, "MFA_TOKEN_INVALID");
+}
+
+/// A JSON request, with a bearer token when given.
+fn json_request(method: &str, uri: &str, token: Option<&str>, body: &Value) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    builder.body(Body::from(body.to_string())).unwrap()
 }

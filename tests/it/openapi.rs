@@ -14,10 +14,12 @@ use axum::http::{Request, StatusCode, header};
 use axum_users::auth::{
     AuthBackend, BearerTransport, CookieTransport, JwtStrategy, RefreshStrategy,
 };
+use axum_users::mfa::Mfa;
 use axum_users::openapi::{self, Info};
 use axum_users::routers::spec::{
-    ACCOUNT_ROUTES, AUTH_ROUTES, EMAIL_CHANGE_ROUTES, REFRESH_ROUTES, REGISTER_ROUTES,
-    RESET_ROUTES, RouteSpec, SESSIONS_ROUTES, USERS_ROUTES, VERIFY_ROUTES,
+    ACCOUNT_ROUTES, AUTH_ROUTES, EMAIL_CHANGE_ROUTES, MFA_LOGIN_ROUTES, MFA_ROUTES,
+    PASSKEY_LOGIN_ROUTES, PASSKEY_ROUTES, REFRESH_ROUTES, REGISTER_ROUTES, RESET_ROUTES, RouteSpec,
+    SESSIONS_ROUTES, USERS_ROUTES, VERIFY_ROUTES,
 };
 use axum_users::store::MemoryStore;
 use axum_users::{AxumUsers, ErrorCode, NoHooks, Routes, UpdatedBy, User, UserFields, UserManager};
@@ -100,7 +102,69 @@ const MOUNTS: [(&str, &[RouteSpec]); 12] = [
     ("/users", ACCOUNT_ROUTES),
 ];
 
+/// The second factors of a test app: none (the routes of the contracts
+/// before section F), TOTP with recovery codes, or TOTP and passkeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Factors {
+    Off,
+    Totp,
+    #[cfg(feature = "passkeys")]
+    Passkeys,
+}
+
+impl Factors {
+    /// Whether the passkey routes are mounted.
+    fn passkeys(self) -> bool {
+        match self {
+            #[cfg(feature = "passkeys")]
+            Factors::Passkeys => true,
+            _ => false,
+        }
+    }
+}
+
+/// The multi-factor setups the tests document, as the example server has
+/// them (TOTP and, with the feature, passkeys) and TOTP alone.
+fn mfa_factors() -> Vec<Factors> {
+    vec![
+        Factors::Totp,
+        #[cfg(feature = "passkeys")]
+        Factors::Passkeys,
+    ]
+}
+
+/// The relying party of the passkeys, and the origin of its pages.
+#[cfg(feature = "passkeys")]
+const RP_ID: &str = "localhost";
+#[cfg(feature = "passkeys")]
+const ORIGIN: &str = "http://localhost:8000";
+
+/// The multi-factor routers, where each is mounted.
+const MFA_MOUNTS: [(&str, &[RouteSpec]); 10] = [
+    ("/auth/jwt", MFA_LOGIN_ROUTES),
+    ("/auth/cookie", MFA_LOGIN_ROUTES),
+    ("/auth/session", MFA_LOGIN_ROUTES),
+    ("/auth/token", MFA_LOGIN_ROUTES),
+    ("/auth/jwt", PASSKEY_LOGIN_ROUTES),
+    ("/auth/cookie", PASSKEY_LOGIN_ROUTES),
+    ("/auth/session", PASSKEY_LOGIN_ROUTES),
+    ("/auth/token", PASSKEY_LOGIN_ROUTES),
+    ("/users", MFA_ROUTES),
+    ("/users", PASSKEY_ROUTES),
+];
+
 fn app_with(requires_verification: bool, body_limit: Option<usize>) -> App {
+    build_app(requires_verification, body_limit, Factors::Off)
+}
+
+/// The test app with multi-factor login (and a login throttle of 5 attempts
+/// per address and minute), mounted as the example server mounts it.
+fn mfa_app(factors: Factors) -> App {
+    build_app(false, None, factors)
+}
+
+fn build_app(requires_verification: bool, body_limit: Option<usize>, factors: Factors) -> App {
+    use axum_users::throttle::{Limit, LoginThrottle, MemoryThrottle};
     let jwt = JwtStrategy::hs256(SECRET).unwrap();
     let bearer = AuthBackend::new("jwt", BearerTransport::new("auth/jwt/login"), jwt.clone());
     let cookie = AuthBackend::new("cookie", CookieTransport::new(), jwt.clone());
@@ -114,10 +178,24 @@ fn app_with(requires_verification: bool, body_limit: Option<usize>) -> App {
         BearerTransport::new("auth/token/login"),
         RefreshStrategy::new(jwt, AppStore::new()),
     );
-    let manager = UserManager::builder(AppStore::new())
+    let store = AppStore::new();
+    let mut builder = UserManager::builder(store.clone())
         .hasher(fast_hasher())
-        .token_secret(SECRET)
-        .build();
+        .token_secret(SECRET);
+    if factors != Factors::Off {
+        #[allow(unused_mut)]
+        let mut mfa = Mfa::new(store.clone()).issuer("OpenAPI tests");
+        #[cfg(feature = "passkeys")]
+        if factors == Factors::Passkeys {
+            let rp = axum_users::mfa::passkey::RelyingParty::new(RP_ID, ORIGIN).unwrap();
+            mfa = mfa.passkeys(rp);
+        }
+        builder = builder.mfa(mfa).login_throttle(
+            LoginThrottle::new(MemoryThrottle::new())
+                .per_address(Some(Limit::new(5, std::time::Duration::from_secs(60)))),
+        );
+    }
+    let manager = builder.build();
     let mut users = AxumUsers::new(
         manager,
         vec![
@@ -131,7 +209,7 @@ fn app_with(requires_verification: bool, body_limit: Option<usize>) -> App {
     if let Some(limit) = body_limit {
         users = users.body_limit(limit);
     }
-    let api: Routes<AppStore, NoHooks> = users
+    let mut api: Routes<AppStore, NoHooks> = users
         .routes()
         .auth("/auth/jwt", &bearer)
         .auth("/auth/cookie", &cookie)
@@ -141,6 +219,9 @@ fn app_with(requires_verification: bool, body_limit: Option<usize>) -> App {
         .reset_password("/auth")
         .verify("/auth")
         .users("/users");
+    if factors != Factors::Off {
+        api = api.mfa("/users");
+    }
     let openapi = api.openapi(&Info::new("test", "1.0.0"));
     // The tests read the document as JSON, as a client of `/openapi.json` does.
     let doc = serde_json::to_value(&openapi).unwrap();
@@ -160,6 +241,7 @@ fn app() -> App {
 fn spec_of(method: &str, path: &str) -> &'static RouteSpec {
     MOUNTS
         .iter()
+        .chain(MFA_MOUNTS.iter())
         .flat_map(|(prefix, routes)| routes.iter().map(move |r| (*prefix, r)))
         .find(|(prefix, r)| {
             r.method.as_str().eq_ignore_ascii_case(method) && format!("{prefix}{}", r.path) == path
@@ -204,6 +286,7 @@ async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
 fn uri(path: &str) -> String {
     path.replace("{id}", "1")
         .replace("{session_id}", "AAAAAAAAAAAAAAAAAAAAAA")
+        .replace("{passkey_id}", "00000000-0000-4000-8000-000000000000")
 }
 
 /// Whether an operation answers 401: a protected one, and the public
@@ -226,12 +309,29 @@ fn the_document_is_openapi_3_1_with_every_mounted_route() {
         doc["openapi"]
     );
     assert_eq!(doc["info"], json!({"title": "test", "version": "1.0.0"}));
-    let documented: BTreeSet<(String, String)> = operations(&doc)
+    let documented = documented_operations(&doc);
+    let expected = base_operations();
+    assert_eq!(documented, expected);
+    // Operation ids are unique.
+    let ids: BTreeSet<String> = operations(&doc)
+        .iter()
+        .map(|(_, _, op)| op["operationId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), expected.len());
+}
+
+/// The (method, path) pairs a document has.
+fn documented_operations(doc: &Value) -> BTreeSet<(String, String)> {
+    operations(doc)
         .into_iter()
         .map(|(method, path, _)| (method, path))
-        .collect();
-    // The contracts' routes, with a third backend.
-    let expected: BTreeSet<(String, String)> = [
+        .collect()
+}
+
+/// The operations of the test app without multi-factor login: the
+/// contracts' routes, with a third backend.
+fn base_operations() -> BTreeSet<(String, String)> {
+    [
         ("POST", "/auth/jwt/login"),
         ("POST", "/auth/jwt/logout"),
         ("POST", "/auth/jwt/verify-token"),
@@ -266,19 +366,26 @@ fn the_document_is_openapi_3_1_with_every_mounted_route() {
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
-    .collect();
-    assert_eq!(documented, expected);
-    // Operation ids are unique.
-    let ids: BTreeSet<String> = operations(&doc)
-        .iter()
-        .map(|(_, _, op)| op["operationId"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(ids.len(), expected.len());
+    .collect()
+}
+
+/// The test app without multi-factor login, then with each setup of it.
+fn every_app() -> Vec<(Factors, App)> {
+    std::iter::once(Factors::Off)
+        .chain(mfa_factors())
+        .map(|factors| (factors, build_app(false, None, factors)))
+        .collect()
 }
 
 #[tokio::test]
 async fn the_router_answers_exactly_the_documented_operations() {
-    let App { router, doc, .. } = app();
+    for (factors, app) in every_app() {
+        the_router_answers_exactly_the_documented_operations_of(factors, app).await;
+    }
+}
+
+async fn the_router_answers_exactly_the_documented_operations_of(factors: Factors, app: App) {
+    let App { router, doc, .. } = app;
     let documented: BTreeMap<String, BTreeSet<String>> =
         operations(&doc)
             .into_iter()
@@ -297,18 +404,18 @@ async fn the_router_answers_exactly_the_documented_operations() {
             if methods.contains(method) {
                 assert!(
                     status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
-                    "{method} {path}: documented, but {status} {body}"
+                    "{method} {path} ({factors:?}): documented, but {status} {body}"
                 );
                 let op = &doc["paths"][path][method.to_lowercase()];
                 assert!(
                     op["responses"].get(status.as_str()).is_some(),
-                    "{method} {path} answered {status}, which it does not document"
+                    "{method} {path} ({factors:?}) answered {status}, which it does not document"
                 );
             } else {
                 assert_eq!(
                     status,
                     StatusCode::METHOD_NOT_ALLOWED,
-                    "{method} {path}: not documented"
+                    "{method} {path} ({factors:?}): not documented"
                 );
             }
         }
@@ -325,7 +432,7 @@ async fn the_router_answers_exactly_the_documented_operations() {
         "/auth/session/refresh",
     ] {
         let (status, _) = send(&router, common::get(path, None)).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path} ({factors:?})");
     }
 }
 
@@ -356,9 +463,14 @@ fn security_schemes_name_each_backend() {
 
 #[test]
 fn protected_operations_list_their_backends_and_never_anonymous() {
-    let App { doc, .. } = app();
+    for (_, App { doc, .. }) in every_app() {
+        protected_operations_list_their_backends_and_never_anonymous_in(&doc);
+    }
+}
+
+fn protected_operations_list_their_backends_and_never_anonymous_in(doc: &Value) {
     let all = json!([{"jwt": []}, {"cookie": []}, {"session": []}, {"token": []}]);
-    for (method, path, op) in operations(&doc) {
+    for (method, path, op) in operations(doc) {
         let spec = spec_of(&method, &path);
         let protected = spec.access != axum_users::routers::spec::Access::Public;
         assert_eq!(
@@ -406,8 +518,14 @@ fn protected_operations_list_their_backends_and_never_anonymous() {
 
 #[test]
 fn bodies_document_422_and_413_logouts_204_and_logins_their_transport() {
-    let App { doc, .. } = app_with(false, Some(4096));
-    for (method, path, op) in operations(&doc) {
+    for factors in std::iter::once(Factors::Off).chain(mfa_factors()) {
+        let App { doc, .. } = build_app(false, Some(4096), factors);
+        bodies_document_422_and_413_logouts_204_and_logins_their_transport_in(&doc);
+    }
+}
+
+fn bodies_document_422_and_413_logouts_204_and_logins_their_transport_in(doc: &Value) {
+    for (method, path, op) in operations(doc) {
         let spec = spec_of(&method, &path);
         let responses = &op["responses"];
         assert_eq!(
@@ -416,9 +534,9 @@ fn bodies_document_422_and_413_logouts_204_and_logins_their_transport() {
             "{method} {path}"
         );
         if spec.body.has_body() {
-            let r422 = resolve(&doc, &responses["422"]);
+            let r422 = resolve(doc, &responses["422"]);
             assert_eq!(
-                resolve(&doc, &r422["content"]["application/json"]["schema"])["properties"]["detail"]
+                resolve(doc, &r422["content"]["application/json"]["schema"])["properties"]["detail"]
                     ["items"]["$ref"],
                 "#/components/schemas/ValidationError",
                 "{method} {path}"
@@ -510,20 +628,28 @@ fn documented_codes(doc: &Value, op: &Value) -> BTreeSet<String> {
 
 #[test]
 fn each_operation_documents_its_400_codes() {
-    for requires_verification in [false, true] {
-        let App { doc, .. } = app_with(requires_verification, None);
+    let setups = std::iter::once(Factors::Off).chain(mfa_factors());
+    for (factors, requires_verification) in
+        setups.flat_map(|factors| [(factors, false), (factors, true)])
+    {
+        let App { doc, .. } = build_app(requires_verification, None, factors);
         for (method, path, op) in operations(&doc) {
             let spec = spec_of(&method, &path);
-            let expected: BTreeSet<String> = spec
+            let mut expected: BTreeSet<String> = spec
                 .errors
                 .iter()
                 .filter(|c| requires_verification || **c != ErrorCode::LoginUserNotVerified)
                 .map(|c| c.as_str().to_owned())
                 .collect();
+            // With multi-factor login, a password login may need its second
+            // step.
+            if factors != Factors::Off && spec.body == axum_users::routers::spec::Body::LoginForm {
+                expected.insert("LOGIN_MFA_REQUIRED".to_owned());
+            }
             assert_eq!(
                 documented_codes(&doc, &op),
                 expected,
-                "{method} {path} (requires_verification {requires_verification})"
+                "{method} {path} ({factors:?}, requires_verification {requires_verification})"
             );
             let lacks_flag = match spec.access {
                 axum_users::routers::spec::Access::Public => false,
@@ -541,7 +667,7 @@ fn each_operation_documents_its_400_codes() {
             assert_eq!(
                 forbidden_details(&doc, &op),
                 expected,
-                "{method} {path} (requires_verification {requires_verification})"
+                "{method} {path} ({factors:?}, requires_verification {requires_verification})"
             );
         }
     }
@@ -575,14 +701,18 @@ fn forbidden_details(doc: &Value, op: &Value) -> BTreeSet<String> {
 /// Whether the test app's route can answer 403 `CSRF_ORIGIN_MISMATCH`: an
 /// unsafe method, and a cookie that authenticates it (the authenticator has
 /// the `cookie` and `session` cookie backends; a logout takes its own
-/// backend's token only), or a login or refresh of a cookie backend.
+/// backend's token only), or a login (a second step too) or refresh of a
+/// cookie backend.
 fn cross_site_refusable(method: &str, path: &str, spec: &RouteSpec) -> bool {
     use axum_users::routers::spec::{Access, Body};
     if method == "GET" {
         return false;
     }
     let cookie_mount = path.starts_with("/auth/cookie/") || path.starts_with("/auth/session/");
-    if matches!(spec.body, Body::LoginForm | Body::RefreshToken) {
+    if matches!(
+        spec.body,
+        Body::LoginForm | Body::RefreshToken | Body::MfaLogin | Body::PasskeyLogin
+    ) {
         return cookie_mount;
     }
     if spec.access == Access::Public {
@@ -1684,15 +1814,28 @@ fn the_validator_accepts_the_documents() {
     };
     let full = app();
     let merged = serde_json::to_value(merged_document(&full.openapi)).unwrap();
-    validate(
-        &python,
-        &[
-            ("full", &full.doc),
-            ("verified", &app_with(true, Some(1000)).doc),
-            ("bearer", &bearer_app().doc),
-            ("merged", &merged),
-        ],
-    );
+    let mfa: Vec<(String, Value)> = mfa_factors()
+        .into_iter()
+        .flat_map(|factors| {
+            [
+                (format!("mfa-{factors:?}"), mfa_app(factors).doc),
+                (
+                    format!("mfa-{factors:?}-verified"),
+                    build_app(true, Some(1000), factors).doc,
+                ),
+            ]
+        })
+        .collect();
+    let verified = app_with(true, Some(1000)).doc;
+    let bearer = bearer_app().doc;
+    let mut documents = vec![
+        ("full", &full.doc),
+        ("verified", &verified),
+        ("bearer", &bearer),
+        ("merged", &merged),
+    ];
+    documents.extend(mfa.iter().map(|(name, doc)| (name.as_str(), doc)));
+    validate(&python, &documents);
 }
 
 // ---------------------------------------------------------------------------
@@ -1794,4 +1937,1250 @@ async fn an_application_merges_our_document_into_its_own() {
     if let Some(python) = validator() {
         validate(&python, &[("merged", &merged)]);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Multi-factor login (contract section F): the routes, their codes and
+// schemas, only when the manager has it.
+
+/// The operations multi-factor login adds to the test app.
+fn mfa_operations(factors: Factors) -> BTreeSet<(String, String)> {
+    let mut added: Vec<(&str, String)> = vec![
+        ("GET", "/users/me/mfa".into()),
+        ("POST", "/users/me/mfa/totp".into()),
+        ("POST", "/users/me/mfa/totp/confirm".into()),
+        ("DELETE", "/users/me/mfa/totp".into()),
+        ("POST", "/users/me/mfa/recovery-codes".into()),
+        ("DELETE", "/users/{id}/mfa".into()),
+    ];
+    for prefix in ["/auth/jwt", "/auth/cookie", "/auth/session", "/auth/token"] {
+        added.push(("POST", format!("{prefix}/login/mfa")));
+    }
+    if factors.passkeys() {
+        added.extend([
+            ("POST", "/users/me/passkeys/options".into()),
+            ("POST", "/users/me/passkeys".into()),
+            ("GET", "/users/me/passkeys".into()),
+            ("DELETE", "/users/me/passkeys/{passkey_id}".into()),
+        ]);
+        for prefix in ["/auth/jwt", "/auth/cookie", "/auth/session", "/auth/token"] {
+            added.push(("POST", format!("{prefix}/passkey/options")));
+            added.push(("POST", format!("{prefix}/passkey/login")));
+        }
+    }
+    added.into_iter().map(|(m, p)| (m.to_owned(), p)).collect()
+}
+
+/// The statuses an operation documents, in order.
+fn statuses(op: &Value) -> Vec<String> {
+    op["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// Every string in `value`, keys included.
+fn mentions(value: &Value, text: &str) -> bool {
+    value.to_string().contains(text)
+}
+
+#[test]
+fn without_mfa_no_mfa_route_code_or_schema_is_documented() {
+    for App { doc, .. } in [app(), app_with(true, Some(1000)), bearer_app()] {
+        for (method, path, _) in operations(&doc) {
+            assert!(
+                !path.contains("/mfa") && !path.contains("passkey"),
+                "{method} {path} is documented without multi-factor login"
+            );
+        }
+        for text in [
+            "LOGIN_MFA_REQUIRED",
+            "mfa_token",
+            "MFA_",
+            "PASSKEY_",
+            "Mfa",
+            "Passkey",
+            "TotpEnrolment",
+            "RecoveryCodes",
+            "CurrentPasswordRequest",
+        ] {
+            assert!(!mentions(&doc, text), "{text} without multi-factor login");
+        }
+    }
+}
+
+#[test]
+fn with_mfa_every_new_route_is_documented() {
+    for factors in mfa_factors() {
+        let App { doc, .. } = mfa_app(factors);
+        let mut expected = base_operations();
+        expected.extend(mfa_operations(factors));
+        assert_eq!(documented_operations(&doc), expected, "{factors:?}");
+        let ids: BTreeSet<String> = operations(&doc)
+            .iter()
+            .map(|(_, _, op)| op["operationId"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), expected.len(), "unique operation ids");
+        let tags: Vec<&str> = doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|tag| tag["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(tags, ["auth", "users"]);
+        for (method, path, op) in operations(&doc) {
+            if !mfa_operations(factors).contains(&(method.clone(), path.clone())) {
+                continue;
+            }
+            let tag = if path.starts_with("/auth/") {
+                "auth"
+            } else {
+                "users"
+            };
+            assert_eq!(op["tags"], json!([tag]), "{method} {path}");
+        }
+    }
+}
+
+/// Each new operation's statuses, 403 and 404 responses, and bodies, as the
+/// contract gives them: the user routes answer 401, a cross-site 403 where a
+/// cookie can authenticate an unsafe request, 429 where a password or a
+/// second-step code is checked.
+#[test]
+fn mfa_operations_document_their_statuses() {
+    for factors in mfa_factors() {
+        let App { doc, .. } = mfa_app(factors);
+        let paths = &doc["paths"];
+        let cross_site = Some("#/components/responses/CrossSite".to_owned());
+        for (method, path, expected, forbidden) in [
+            ("get", "/users/me/mfa", &["200", "401", "503"][..], None),
+            (
+                "post",
+                "/users/me/mfa/totp",
+                &["200", "400", "401", "403", "413", "422", "429", "503"],
+                cross_site.clone(),
+            ),
+            (
+                "post",
+                "/users/me/mfa/totp/confirm",
+                &["200", "400", "401", "403", "413", "422", "503"],
+                cross_site.clone(),
+            ),
+            (
+                "delete",
+                "/users/me/mfa/totp",
+                &["204", "400", "401", "403", "413", "422", "429", "503"],
+                cross_site.clone(),
+            ),
+            (
+                "post",
+                "/users/me/mfa/recovery-codes",
+                &["200", "400", "401", "403", "413", "422", "429", "503"],
+                cross_site.clone(),
+            ),
+            (
+                "delete",
+                "/users/{id}/mfa",
+                &["204", "401", "403", "404", "503"],
+                Some("#/components/responses/ForbiddenOrCrossSite".to_owned()),
+            ),
+        ] {
+            let op = &paths[path][method];
+            assert_eq!(statuses(op), expected, "{method} {path}");
+            assert_eq!(
+                forbidden_ref(&doc, method, path),
+                forbidden,
+                "{method} {path}"
+            );
+        }
+        // The codes of each route, as the contract lists them.
+        for (method, path, codes) in [
+            (
+                "post",
+                "/users/me/mfa/totp",
+                &["INVALID_CURRENT_PASSWORD", "MFA_ALREADY_ENABLED"][..],
+            ),
+            (
+                "post",
+                "/users/me/mfa/totp/confirm",
+                &["MFA_BAD_CODE", "MFA_NOT_PENDING"],
+            ),
+            (
+                "delete",
+                "/users/me/mfa/totp",
+                &["INVALID_CURRENT_PASSWORD"],
+            ),
+            ("post", "/users/me/mfa/recovery-codes", &["MFA_BAD_CODE"]),
+        ] {
+            let documented = documented_codes(&doc, &paths[path][method]);
+            let expected: BTreeSet<String> = codes.iter().map(|c| (*c).to_owned()).collect();
+            assert_eq!(documented, expected, "{method} {path}");
+        }
+        // The superusers' reset: the user id of the path, 404 for an
+        // unknown user.
+        let reset = &paths["/users/{id}/mfa"]["delete"];
+        assert_eq!(reset["parameters"][0]["name"], "id");
+        assert_eq!(reset["parameters"][0]["schema"]["type"], "integer");
+        assert_eq!(
+            reset["responses"]["404"]["$ref"],
+            "#/components/responses/NotFound"
+        );
+        assert!(reset.get("requestBody").is_none());
+        // The bodies.
+        for (method, path, schema) in [
+            ("post", "/users/me/mfa/totp", "CurrentPasswordRequest"),
+            ("delete", "/users/me/mfa/totp", "CurrentPasswordRequest"),
+            ("post", "/users/me/mfa/totp/confirm", "MfaCodeRequest"),
+            ("post", "/users/me/mfa/recovery-codes", "MfaCodeRequest"),
+        ] {
+            let body = &paths[path][method]["requestBody"];
+            assert_eq!(body["required"], true, "{method} {path}");
+            assert_eq!(
+                body["content"]["application/json"]["schema"]["$ref"],
+                format!("#/components/schemas/{schema}"),
+                "{method} {path}"
+            );
+        }
+        for (method, path, status, schema) in [
+            ("get", "/users/me/mfa", "200", "MfaStatus"),
+            ("post", "/users/me/mfa/totp", "200", "TotpEnrolment"),
+            ("post", "/users/me/mfa/totp/confirm", "200", "RecoveryCodes"),
+            (
+                "post",
+                "/users/me/mfa/recovery-codes",
+                "200",
+                "RecoveryCodes",
+            ),
+        ] {
+            assert_eq!(
+                paths[path][method]["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+                format!("#/components/schemas/{schema}"),
+                "{method} {path}"
+            );
+        }
+
+        // The second step of each backend: its login's answer, its codes,
+        // 429, and a cross-site 403 for the cookie backends.
+        for backend in ["jwt", "cookie", "session", "token"] {
+            let path = format!("/auth/{backend}/login/mfa");
+            let op = &paths[&path]["post"];
+            let login = &paths[format!("/auth/{backend}/login")]["post"];
+            let cookie = matches!(backend, "cookie" | "session");
+            let success = if cookie { "204" } else { "200" };
+            assert_eq!(
+                op["responses"][success], login["responses"][success],
+                "{path}: the backend's login answer"
+            );
+            let mut expected = vec![success, "400"];
+            if cookie {
+                expected.push("403");
+            }
+            expected.extend(["413", "422", "429", "503"]);
+            assert_eq!(statuses(op), expected, "{path}");
+            assert_eq!(
+                forbidden_ref(&doc, "post", &path),
+                cookie.then(|| "#/components/responses/CrossSite".to_owned()),
+                "{path}"
+            );
+            assert_eq!(op["responses"]["429"], login["responses"]["429"], "{path}");
+            assert!(op.get("security").is_none(), "{path}: public");
+            assert_eq!(
+                documented_codes(&doc, op),
+                BTreeSet::from([
+                    "MFA_BAD_CODE".to_owned(),
+                    "MFA_TOKEN_INVALID".to_owned(),
+                    "LOGIN_BAD_CREDENTIALS".to_owned(),
+                ]),
+                "{path}"
+            );
+            assert_eq!(
+                op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/MfaLoginRequest"
+            );
+            assert!(
+                op["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("LOGIN_MFA_REQUIRED"),
+                "{path}"
+            );
+        }
+        // 429 only where the throttle counts.
+        for (method, path) in [
+            ("post", "/users/me/mfa/totp/confirm"),
+            ("get", "/users/me/mfa"),
+            ("delete", "/users/{id}/mfa"),
+        ] {
+            assert!(
+                paths[path][method]["responses"].get("429").is_none(),
+                "{method} {path}"
+            );
+        }
+        if factors.passkeys() {
+            passkey_operations_document_their_statuses(&doc);
+        }
+    }
+}
+
+fn passkey_operations_document_their_statuses(doc: &Value) {
+    let paths = &doc["paths"];
+    let cross_site = Some("#/components/responses/CrossSite".to_owned());
+    for (method, path, expected, forbidden) in [
+        (
+            "post",
+            "/users/me/passkeys/options",
+            &["200", "401", "403", "503"][..],
+            cross_site.clone(),
+        ),
+        (
+            "post",
+            "/users/me/passkeys",
+            &["201", "400", "401", "403", "413", "422", "503"],
+            cross_site.clone(),
+        ),
+        ("get", "/users/me/passkeys", &["200", "401", "503"], None),
+        (
+            "delete",
+            "/users/me/passkeys/{passkey_id}",
+            &["204", "401", "403", "404", "503"],
+            cross_site.clone(),
+        ),
+    ] {
+        let op = &paths[path][method];
+        assert_eq!(statuses(op), expected, "{method} {path}");
+        assert_eq!(
+            forbidden_ref(doc, method, path),
+            forbidden,
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        documented_codes(doc, &paths["/users/me/passkeys"]["post"]),
+        BTreeSet::from(["PASSKEY_BAD_CREDENTIAL".to_owned()])
+    );
+    let delete = &paths["/users/me/passkeys/{passkey_id}"]["delete"];
+    assert_eq!(
+        delete["responses"]["404"]["$ref"],
+        "#/components/responses/PasskeyNotFound"
+    );
+    let parameter = &delete["parameters"][0];
+    assert_eq!(parameter["name"], "passkey_id");
+    assert_eq!(parameter["in"], "path");
+    assert_eq!(parameter["required"], true);
+    assert_eq!(
+        parameter["schema"],
+        json!({"type": "string", "format": "uuid"})
+    );
+    let not_found = &doc["components"]["responses"]["PasskeyNotFound"];
+    assert_eq!(
+        not_found["content"]["application/json"]["schema"]["properties"]["detail"]["enum"],
+        json!(["Not Found"])
+    );
+    for (method, path, status, schema) in [
+        (
+            "post",
+            "/users/me/passkeys/options",
+            "200",
+            "PasskeyOptions",
+        ),
+        ("post", "/users/me/passkeys", "201", "Passkey"),
+        ("get", "/users/me/passkeys", "200", "PasskeyList"),
+        ("post", "/auth/jwt/passkey/options", "200", "PasskeyOptions"),
+    ] {
+        assert_eq!(
+            paths[path][method]["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+            format!("#/components/schemas/{schema}"),
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        paths["/users/me/passkeys"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/PasskeyRegistrationRequest"
+    );
+    assert!(
+        paths["/users/me/passkeys/options"]["post"]
+            .get("requestBody")
+            .is_none()
+    );
+    for backend in ["jwt", "cookie", "session", "token"] {
+        let cookie = matches!(backend, "cookie" | "session");
+        let success = if cookie { "204" } else { "200" };
+        let login = &paths[format!("/auth/{backend}/login")]["post"];
+        // The options: public, no body, nothing to refuse.
+        let options = &paths[format!("/auth/{backend}/passkey/options")]["post"];
+        assert_eq!(statuses(options), ["200", "503"], "{backend}");
+        assert!(options.get("security").is_none());
+        assert!(options.get("requestBody").is_none());
+        // The login: the backend's answer, a cross-site 403 on a cookie
+        // backend, no throttle.
+        let path = format!("/auth/{backend}/passkey/login");
+        let op = &paths[&path]["post"];
+        assert!(op.get("security").is_none(), "{path}");
+        assert_eq!(
+            op["responses"][success], login["responses"][success],
+            "{path}"
+        );
+        let mut expected = vec![success, "400"];
+        if cookie {
+            expected.push("403");
+        }
+        expected.extend(["413", "422", "503"]);
+        assert_eq!(statuses(op), expected, "{path}");
+        assert_eq!(
+            documented_codes(doc, op),
+            BTreeSet::from([
+                "PASSKEY_BAD_CREDENTIAL".to_owned(),
+                "LOGIN_BAD_CREDENTIALS".to_owned()
+            ]),
+            "{path}"
+        );
+        assert_eq!(
+            op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/PasskeyLoginRequest"
+        );
+    }
+}
+
+/// The `detail` alternative of a 400 whose `code` is `LOGIN_MFA_REQUIRED`.
+fn mfa_challenge_alternative(doc: &Value, op: &Value) -> Option<Value> {
+    let response = resolve(doc, &op["responses"]["400"]);
+    let detail = &response["content"]["application/json"]["schema"]["properties"]["detail"];
+    detail["anyOf"]
+        .as_array()?
+        .iter()
+        .find(|a| a["properties"]["code"]["enum"] == json!(["LOGIN_MFA_REQUIRED"]))
+        .cloned()
+}
+
+#[test]
+fn password_logins_document_the_mfa_challenge_only_with_mfa() {
+    for factors in mfa_factors() {
+        let App { doc, .. } = mfa_app(factors);
+        for backend in ["jwt", "cookie", "session", "token"] {
+            let path = format!("/auth/{backend}/login");
+            let op = &doc["paths"][&path]["post"];
+            let challenge = mfa_challenge_alternative(&doc, op)
+                .unwrap_or_else(|| panic!("{path}: no LOGIN_MFA_REQUIRED detail"));
+            assert_eq!(challenge["type"], "object");
+            assert_eq!(
+                challenge["required"],
+                json!(["code", "mfa_token", "methods"])
+            );
+            assert_eq!(challenge["properties"]["mfa_token"]["type"], "string");
+            assert_eq!(challenge["properties"]["methods"]["type"], "array");
+            assert_eq!(
+                challenge["properties"]["methods"]["items"]["enum"],
+                json!(["totp", "recovery_code", "passkey"])
+            );
+            // The other codes stay plain strings.
+            let detail = &op["responses"]["400"]["content"]["application/json"]["schema"]["properties"]
+                ["detail"];
+            assert_eq!(
+                detail["anyOf"][0]["enum"],
+                json!(["LOGIN_BAD_CREDENTIALS"]),
+                "{path}"
+            );
+            let example = &op["responses"]["400"]["content"]["application/json"]["examples"]["LOGIN_MFA_REQUIRED"]
+                ["value"];
+            assert_fits(&doc, &challenge, &example["detail"], "the example");
+            assert_eq!(example["detail"]["code"], "LOGIN_MFA_REQUIRED");
+            let description = op["description"].as_str().unwrap();
+            assert!(
+                description.contains(&format!("POST /auth/{backend}/login/mfa")),
+                "{path}: {description}"
+            );
+        }
+        // Nowhere else: not on the second steps, registration, refresh.
+        for (method, path, op) in operations(&doc) {
+            if path.ends_with("/login") {
+                continue;
+            }
+            assert!(
+                !documented_codes(&doc, &op).contains("LOGIN_MFA_REQUIRED"),
+                "{method} {path}"
+            );
+        }
+    }
+    let App { doc, .. } = app();
+    for backend in ["jwt", "cookie", "session", "token"] {
+        let op = &doc["paths"][format!("/auth/{backend}/login")]["post"];
+        assert!(mfa_challenge_alternative(&doc, op).is_none(), "{backend}");
+        assert!(!documented_codes(&doc, op).contains("LOGIN_MFA_REQUIRED"));
+    }
+}
+
+/// The schemas of section F, exactly.
+#[test]
+fn mfa_schemas_are_pinned() {
+    for factors in mfa_factors() {
+        let App { doc, .. } = mfa_app(factors);
+        let schemas = &doc["components"]["schemas"];
+        let mut status = schemas["MfaStatus"].clone();
+        for key in ["totp", "recovery_codes_left", "passkeys"] {
+            status["properties"][key]
+                .as_object_mut()
+                .unwrap()
+                .remove("description");
+        }
+        assert_eq!(
+            status,
+            json!({
+                "type": "object",
+                "required": ["totp", "recovery_codes_left", "passkeys"],
+                "properties": {
+                    "totp": {"type": "boolean"},
+                    "recovery_codes_left": {"type": "integer", "minimum": 0},
+                    "passkeys": {"type": "integer", "minimum": 0},
+                },
+                "additionalProperties": false,
+            })
+        );
+        let enrolment = &schemas["TotpEnrolment"];
+        assert_eq!(enrolment["required"], json!(["secret", "otpauth_url"]));
+        assert_eq!(enrolment["additionalProperties"], false);
+        assert_eq!(enrolment["properties"]["secret"]["type"], "string");
+        assert_eq!(enrolment["properties"]["secret"]["pattern"], "^[A-Z2-7]+$");
+        assert_eq!(enrolment["properties"]["otpauth_url"]["type"], "string");
+        let codes = &schemas["RecoveryCodes"];
+        assert_eq!(codes["required"], json!(["recovery_codes"]));
+        assert_eq!(codes["additionalProperties"], false);
+        let list = &codes["properties"]["recovery_codes"];
+        assert_eq!(list["type"], "array");
+        assert_eq!(list["items"]["type"], "string");
+        assert_eq!(
+            (&list["minItems"], &list["maxItems"]),
+            (&json!(10), &json!(10))
+        );
+        for (name, required) in [
+            ("MfaLoginRequest", &["mfa_token", "code"][..]),
+            ("MfaCodeRequest", &["code"]),
+            ("CurrentPasswordRequest", &["current_password"]),
+        ] {
+            let schema = &schemas[name];
+            assert_eq!(schema["type"], "object", "{name}");
+            assert_eq!(schema["required"], json!(required), "{name}");
+            let keys: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+            assert_eq!(keys.len(), required.len(), "{name}");
+            for key in required {
+                assert_eq!(schema["properties"][key]["type"], "string", "{name}.{key}");
+            }
+        }
+        if factors.passkeys() {
+            let options = &schemas["PasskeyOptions"];
+            assert_eq!(options["required"], json!(["challenge_id", "publicKey"]));
+            assert_eq!(options["properties"]["challenge_id"]["type"], "string");
+            assert_eq!(options["properties"]["publicKey"]["type"], "object");
+            assert_eq!(options["additionalProperties"], false);
+            let passkey = &schemas["Passkey"];
+            assert_eq!(
+                passkey["required"],
+                json!(["id", "name", "created_at", "last_used_at"])
+            );
+            assert_eq!(passkey["additionalProperties"], false);
+            assert_eq!(passkey["properties"]["id"]["format"], "uuid");
+            assert_eq!(passkey["properties"]["name"]["type"], "string");
+            assert_eq!(passkey["properties"]["created_at"]["type"], "string");
+            assert_eq!(passkey["properties"]["created_at"]["format"], "date-time");
+            assert_eq!(
+                passkey["properties"]["last_used_at"]["type"],
+                json!(["string", "null"])
+            );
+            assert_eq!(passkey["properties"]["last_used_at"]["format"], "date-time");
+            assert_eq!(
+                schemas["PasskeyList"]["items"]["$ref"],
+                "#/components/schemas/Passkey"
+            );
+            let registration = &schemas["PasskeyRegistrationRequest"];
+            assert_eq!(
+                registration["required"],
+                json!(["challenge_id", "credential"])
+            );
+            assert_eq!(registration["properties"]["credential"]["type"], "object");
+            assert_eq!(registration["properties"]["name"]["type"], "string");
+            assert_eq!(registration["properties"]["name"]["maxLength"], 64);
+            let login = &schemas["PasskeyLoginRequest"];
+            assert_eq!(login["required"], json!(["challenge_id", "credential"]));
+            assert_eq!(login["properties"]["credential"]["type"], "object");
+            assert_eq!(login["properties"].as_object().unwrap().len(), 2);
+        } else {
+            for name in [
+                "PasskeyOptions",
+                "Passkey",
+                "PasskeyList",
+                "PasskeyRegistrationRequest",
+                "PasskeyLoginRequest",
+            ] {
+                assert!(schemas.get(name).is_none(), "{name} without passkeys");
+            }
+            assert!(
+                doc["components"]["responses"]
+                    .get("PasskeyNotFound")
+                    .is_none()
+            );
+        }
+    }
+}
+
+/// A request's answer: status, headers, JSON body (`Null` when empty).
+async fn call(
+    router: &Router,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    (status, headers, body_json(response).await)
+}
+
+/// The current TOTP code of `secret`, `steps` steps of 30 s ahead.
+fn totp_code(secret: &axum_users::mfa::totp::TotpSecret, steps: u64) -> String {
+    use axum_users::mfa::totp;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp::code_at(secret, now + steps * totp::PERIOD)
+}
+
+/// Enrols TOTP for the bearer of `token` (the current step's code): the
+/// secret and the recovery codes.
+async fn enrol_totp(
+    router: &Router,
+    doc: &Value,
+    token: &str,
+) -> (axum_users::mfa::totp::TotpSecret, Vec<String>) {
+    let schema_of = |method: &str, path: &str, status: &str| {
+        resolve(doc, &doc["paths"][path][method]["responses"][status])["content"]
+            ["application/json"]["schema"]
+            .clone()
+    };
+    let (status, enrolment) = send(
+        router,
+        json_request(
+            "POST",
+            "/users/me/mfa/totp",
+            Some(token),
+            &json!({"current_password": PASSWORD}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{enrolment}");
+    assert_fits(
+        doc,
+        &schema_of("post", "/users/me/mfa/totp", "200"),
+        &enrolment,
+        "TOTP enrolment",
+    );
+    let base32 = enrolment["secret"].as_str().unwrap();
+    assert!(
+        base32.len() >= 26
+            && base32
+                .bytes()
+                .all(|b| b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".contains(&b)),
+        "{base32}"
+    );
+    assert!(
+        enrolment["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    let secret = axum_users::mfa::totp::TotpSecret::from_base32(base32).unwrap();
+    let (status, codes) = send(
+        router,
+        json_request(
+            "POST",
+            "/users/me/mfa/totp/confirm",
+            Some(token),
+            &json!({"code": totp_code(&secret, 0)}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{codes}");
+    assert_fits(
+        doc,
+        &schema_of("post", "/users/me/mfa/totp/confirm", "200"),
+        &codes,
+        "recovery codes",
+    );
+    let codes: Vec<String> = codes["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    (secret, codes)
+}
+
+/// Registers `email` and logs in on the bearer backend: the access token.
+async fn bearer_user(router: &Router, email: &str) -> String {
+    let (status, user) = send(
+        router,
+        json_request(
+            "POST",
+            "/auth/register",
+            None,
+            &json!({"email": email, "password": PASSWORD}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    let (status, login) = send(router, login_request("/auth/jwt/login", email, PASSWORD)).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    login["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The server's answers on the routes of section F fit their documentation:
+/// the status, the code, the schema.
+#[tokio::test]
+async fn the_mfa_routes_answer_as_documented() {
+    for factors in mfa_factors() {
+        the_mfa_routes_answer_as_documented_with(factors).await;
+    }
+}
+
+async fn the_mfa_routes_answer_as_documented_with(factors: Factors) {
+    // A passkey's registration takes a few hundred bytes.
+    let App { router, doc, .. } = build_app(false, Some(4096), factors);
+    let schema_of = |method: &str, path: &str, status: &str| {
+        let op = &doc["paths"][path][method];
+        assert!(
+            op["responses"].get(status).is_some(),
+            "{method} {path} does not document {status}"
+        );
+        resolve(&doc, &op["responses"][status])["content"]["application/json"]["schema"].clone()
+    };
+    let email = "second.factor@example.com";
+    let token = bearer_user(&router, email).await;
+
+    // Nothing on yet.
+    let (status, mfa) = send(&router, common::get("/users/me/mfa", Some(&token))).await;
+    assert_eq!(status, StatusCode::OK, "{mfa}");
+    assert_fits(
+        &doc,
+        &schema_of("get", "/users/me/mfa", "200"),
+        &mfa,
+        "status",
+    );
+    assert_eq!(
+        mfa,
+        json!({"totp": false, "recovery_codes_left": 0, "passkeys": 0})
+    );
+    let (status, answer) = send(&router, common::get("/users/me/mfa", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_fits(
+        &doc,
+        &schema_of("get", "/users/me/mfa", "401"),
+        &answer,
+        "401",
+    );
+
+    // The enrolment's refusals, then TOTP on.
+    let (status, answer) = send(
+        &router,
+        json_request(
+            "POST",
+            "/users/me/mfa/totp",
+            Some(&token),
+            &json!({"current_password": "wrong password"}),
+        ),
+    )
+    .await;
+    assert_eq!(answer, json!({"detail": "INVALID_CURRENT_PASSWORD"}));
+    assert_fits(
+        &doc,
+        &schema_of("post", "/users/me/mfa/totp", status.as_str()),
+        &answer,
+        "wrong current password",
+    );
+    let (status, answer) = send(
+        &router,
+        json_request(
+            "POST",
+            "/users/me/mfa/totp/confirm",
+            Some(&token),
+            &json!({"code": "123456"}),
+        ),
+    )
+    .await;
+    assert_eq!(answer, json!({"detail": "MFA_NOT_PENDING"}));
+    assert_fits(
+        &doc,
+        &schema_of("post", "/users/me/mfa/totp/confirm", status.as_str()),
+        &answer,
+        "nothing pending",
+    );
+    let (secret, recovery) = enrol_totp(&router, &doc, &token).await;
+    let (status, answer) = send(
+        &router,
+        json_request(
+            "POST",
+            "/users/me/mfa/totp",
+            Some(&token),
+            &json!({"current_password": PASSWORD}),
+        ),
+    )
+    .await;
+    assert_eq!(answer, json!({"detail": "MFA_ALREADY_ENABLED"}));
+    assert_fits(
+        &doc,
+        &schema_of("post", "/users/me/mfa/totp", status.as_str()),
+        &answer,
+        "already on",
+    );
+    let (_, mfa) = send(&router, common::get("/users/me/mfa", Some(&token))).await;
+    assert_eq!(
+        mfa,
+        json!({"totp": true, "recovery_codes_left": 10, "passkeys": 0})
+    );
+    let (status, answer) = send(
+        &router,
+        json_request(
+            "POST",
+            "/users/me/mfa/recovery-codes",
+            Some(&token),
+            &json!({"code": "not a code"}),
+        ),
+    )
+    .await;
+    assert_eq!(answer, json!({"detail": "MFA_BAD_CODE"}));
+    assert_fits(
+        &doc,
+        &schema_of("post", "/users/me/mfa/recovery-codes", status.as_str()),
+        &answer,
+        "bad code",
+    );
+
+    // Each backend's password login now answers the documented challenge,
+    // with no token nor cookie, and its second step the backend's login
+    // answer.
+    let challenge_of = |path: &str| {
+        mfa_challenge_alternative(&doc, &doc["paths"][path]["post"])
+            .unwrap_or_else(|| panic!("{path}: no challenge documented"))
+    };
+    let mut fresh_recovery = recovery.iter();
+    let mut bearer = String::new();
+    for backend in ["jwt", "cookie", "session", "token"] {
+        let login = format!("/auth/{backend}/login");
+        let (status, headers, answer) = call(&router, login_request(&login, email, PASSWORD)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{login}: {answer}");
+        assert!(headers.get(header::SET_COOKIE).is_none(), "{login}");
+        assert_fits(&doc, &schema_of("post", &login, "400"), &answer, &login);
+        let challenge = challenge_of(&login);
+        assert_fits(&doc, &challenge, &answer["detail"], &login);
+        let allowed = &challenge["properties"]["methods"]["items"]["enum"];
+        for method in answer["detail"]["methods"].as_array().unwrap() {
+            assert!(allowed.as_array().unwrap().contains(method), "{method}");
+        }
+        assert_eq!(
+            answer["detail"]["methods"],
+            json!(["totp", "recovery_code"])
+        );
+        let mfa_token = answer["detail"]["mfa_token"].as_str().unwrap();
+
+        let second = format!("/auth/{backend}/login/mfa");
+        let code = match backend {
+            // The next step's code: the current one confirmed the enrolment.
+            "jwt" => totp_code(&secret, 1),
+            _ => fresh_recovery.next().unwrap().clone(),
+        };
+        let (status, headers, answer) = call(
+            &router,
+            json_request(
+                "POST",
+                &second,
+                None,
+                &json!({"mfa_token": mfa_token, "code": code}),
+            ),
+        )
+        .await;
+        let op = &doc["paths"][&second]["post"];
+        let documented = &op["responses"][status.as_str()];
+        assert!(
+            status.is_success() && documented.is_object(),
+            "{second}: {status} {answer}"
+        );
+        match documented["content"]["application/json"].get("schema") {
+            Some(schema) => assert_fits(&doc, schema, &answer, &second),
+            None => {
+                assert!(documented["headers"].get("Set-Cookie").is_some());
+                assert!(headers.get(header::SET_COOKIE).is_some(), "{second}");
+            }
+        }
+        if backend == "jwt" {
+            bearer = answer["access_token"].as_str().unwrap().to_owned();
+        }
+        // The token worked once.
+        let (status, answer) = send(
+            &router,
+            json_request(
+                "POST",
+                &second,
+                None,
+                &json!({"mfa_token": mfa_token, "code": code}),
+            ),
+        )
+        .await;
+        assert_eq!(answer, json!({"detail": "MFA_TOKEN_INVALID"}), "{second}");
+        assert_fits(
+            &doc,
+            &schema_of("post", &second, status.as_str()),
+            &answer,
+            &second,
+        );
+    }
+
+    // A cookie backend's second step from another site: the documented 403.
+    let (_, answer) = send(
+        &router,
+        login_request("/auth/cookie/login", email, PASSWORD),
+    )
+    .await;
+    let mfa_token = answer["detail"]["mfa_token"].as_str().unwrap();
+    let mut cross = json_request(
+        "POST",
+        "/auth/cookie/login/mfa",
+        None,
+        &json!({"mfa_token": mfa_token, "code": fresh_recovery.next().unwrap()}),
+    );
+    for (name, value) in [
+        ("host", "api.example.com"),
+        ("origin", "https://evil.example"),
+    ] {
+        cross
+            .headers_mut()
+            .insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    let (status, answer) = send(&router, cross).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_fits(
+        &doc,
+        &schema_of("post", "/auth/cookie/login/mfa", "403"),
+        &answer,
+        "cross-site second step",
+    );
+
+    // A user's token on the superusers' reset: 403.
+    let (status, answer) = send(
+        &router,
+        raw_request("DELETE", "/users/1/mfa", Some(&bearer), None, String::new()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_fits(
+        &doc,
+        &schema_of("delete", "/users/{id}/mfa", "403"),
+        &answer,
+        "reset by a user",
+    );
+
+    // 422 for a body that is not JSON, 413 past the limit, on every body
+    // route of section F.
+    for (method, path) in mfa_operations(factors) {
+        let op = &doc["paths"][&path][method.to_lowercase()];
+        if op.get("requestBody").is_none() || path.contains("{id}") {
+            continue;
+        }
+        let auth = op.get("security").map(|_| bearer.as_str());
+        for (body, expected) in [
+            ("not json".to_owned(), StatusCode::UNPROCESSABLE_ENTITY),
+            (
+                format!("{{\"code\": \"{}\"}}", "x".repeat(5000)),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+        ] {
+            let request = raw_request(&method, &path, auth, Some("text/plain"), body);
+            let (status, answer) = send(&router, request).await;
+            assert_eq!(status, expected, "{method} {path}: {answer}");
+            let schema = schema_of(&method.to_lowercase(), &path, status.as_str());
+            assert_fits(&doc, &schema, &answer, &format!("{method} {path} {status}"));
+        }
+    }
+
+    #[cfg(feature = "passkeys")]
+    if factors.passkeys() {
+        passkey_routes_answer_as_documented(&router, &doc, email, &bearer).await;
+    }
+
+    // A completed login starts the address's throttle count again (the
+    // password steps above did not).
+    let (_, answer) = send(&router, login_request("/auth/jwt/login", email, PASSWORD)).await;
+    let mfa_token = answer["detail"]["mfa_token"].as_str().unwrap();
+    let (status, answer) = send(
+        &router,
+        json_request(
+            "POST",
+            "/auth/jwt/login/mfa",
+            None,
+            &json!({"mfa_token": mfa_token, "code": fresh_recovery.next().unwrap()}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    // TOTP off: a wrong password, then the right one.
+    let disable = |password: &str| {
+        json_request(
+            "DELETE",
+            "/users/me/mfa/totp",
+            Some(&bearer),
+            &json!({"current_password": password}),
+        )
+    };
+    let (status, answer) = send(&router, disable("wrong password")).await;
+    assert_eq!(answer, json!({"detail": "INVALID_CURRENT_PASSWORD"}));
+    assert_fits(
+        &doc,
+        &schema_of("delete", "/users/me/mfa/totp", status.as_str()),
+        &answer,
+        "TOTP off, wrong password",
+    );
+    let (status, answer) = send(&router, disable(PASSWORD)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    assert!(doc["paths"]["/users/me/mfa/totp"]["delete"]["responses"]["204"].is_object());
+
+    // Bad codes at the second step count against the login throttle (5
+    // attempts per address and minute here, the password step's included):
+    // then the documented 429.
+    let other = "throttled@example.com";
+    let other_token = bearer_user(&router, other).await;
+    enrol_totp(&router, &doc, &other_token).await;
+    let (_, answer) = send(&router, login_request("/auth/jwt/login", other, PASSWORD)).await;
+    let mfa_token = answer["detail"]["mfa_token"].as_str().unwrap().to_owned();
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        let (status, headers, answer) = call(
+            &router,
+            json_request(
+                "POST",
+                "/auth/jwt/login/mfa",
+                None,
+                &json!({"mfa_token": mfa_token, "code": "not a code"}),
+            ),
+        )
+        .await;
+        assert_fits(
+            &doc,
+            &schema_of("post", "/auth/jwt/login/mfa", status.as_str()),
+            &answer,
+            "a bad code",
+        );
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(headers.get(header::RETRY_AFTER).is_some());
+            answers.push(answer);
+            break;
+        }
+        assert_eq!(answer, json!({"detail": "MFA_BAD_CODE"}));
+        answers.push(answer);
+    }
+    assert_eq!(
+        answers.last(),
+        Some(&json!({"detail": "LOGIN_TOO_MANY_ATTEMPTS"})),
+        "{answers:?}"
+    );
+}
+
+/// The passkey routes' answers fit their documentation: register, list,
+/// log in on a bearer and a cookie backend, refusals, remove.
+#[cfg(feature = "passkeys")]
+async fn passkey_routes_answer_as_documented(
+    router: &Router,
+    doc: &Value,
+    email: &str,
+    bearer: &str,
+) {
+    use crate::common::authenticator::SoftAuthenticator;
+    let schema_of = |method: &str, path: &str, status: &str| {
+        let op = &doc["paths"][path][method];
+        assert!(
+            op["responses"].get(status).is_some(),
+            "{method} {path} does not document {status}"
+        );
+        resolve(doc, &op["responses"][status])["content"]["application/json"]["schema"].clone()
+    };
+    let options = || async {
+        let (status, options) = send(
+            router,
+            raw_request(
+                "POST",
+                "/users/me/passkeys/options",
+                Some(bearer),
+                None,
+                String::new(),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{options}");
+        assert_fits(
+            doc,
+            &schema_of("post", "/users/me/passkeys/options", "200"),
+            &options,
+            "registration options",
+        );
+        assert!(options["publicKey"].is_object());
+        options
+    };
+    let register = |options: &Value, credential: Value, name: Value| {
+        json_request(
+            "POST",
+            "/users/me/passkeys",
+            Some(bearer),
+            &json!({
+                "challenge_id": options["challenge_id"],
+                "credential": credential,
+                "name": name,
+            }),
+        )
+    };
+    let (status, answer) = send(router, register(&options().await, json!({}), json!("x"))).await;
+    assert_eq!(answer, json!({"detail": "PASSKEY_BAD_CREDENTIAL"}));
+    assert_fits(
+        doc,
+        &schema_of("post", "/users/me/passkeys", status.as_str()),
+        &answer,
+        "a bad registration",
+    );
+    let too_long = json!("n".repeat(65));
+    let (status, answer) = send(router, register(&options().await, json!({}), too_long)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_fits(
+        doc,
+        &schema_of("post", "/users/me/passkeys", "422"),
+        &answer,
+        "a name past 64 characters",
+    );
+
+    let mut device = SoftAuthenticator::new(ORIGIN, RP_ID);
+    let options = options().await;
+    let credential = device.register(&options["publicKey"]);
+    let (status, passkey) = send(router, register(&options, credential, json!("Laptop"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{passkey}");
+    assert_fits(
+        doc,
+        &schema_of("post", "/users/me/passkeys", "201"),
+        &passkey,
+        "a passkey",
+    );
+    assert_eq!(passkey["last_used_at"], Value::Null);
+    assert!(uuid::Uuid::parse_str(passkey["id"].as_str().unwrap()).is_ok());
+    let (status, list) = send(router, common::get("/users/me/passkeys", Some(bearer))).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let list_schema = resolve(doc, &schema_of("get", "/users/me/passkeys", "200")).clone();
+    assert_eq!(list_schema["type"], "array");
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    for item in list.as_array().unwrap() {
+        assert_fits(doc, &list_schema["items"], item, "a listed passkey");
+    }
+    let (_, mfa) = send(router, common::get("/users/me/mfa", Some(bearer))).await;
+    assert_eq!(mfa["passkeys"], 1);
+
+    // The challenge now offers the passkey too.
+    let (_, answer) = send(router, login_request("/auth/jwt/login", email, PASSWORD)).await;
+    assert_eq!(
+        answer["detail"]["methods"],
+        json!(["totp", "recovery_code", "passkey"])
+    );
+
+    // A passkey login on a bearer and on a cookie backend.
+    for backend in ["jwt", "session"] {
+        let (status, options) = send(
+            router,
+            raw_request(
+                "POST",
+                &format!("/auth/{backend}/passkey/options"),
+                None,
+                None,
+                String::new(),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{options}");
+        assert_fits(
+            doc,
+            &schema_of("post", &format!("/auth/{backend}/passkey/options"), "200"),
+            &options,
+            "login options",
+        );
+        let credential = device.authenticate(&options["publicKey"]);
+        let path = format!("/auth/{backend}/passkey/login");
+        let (status, headers, answer) = call(
+            router,
+            json_request(
+                "POST",
+                &path,
+                None,
+                &json!({"challenge_id": options["challenge_id"], "credential": credential}),
+            ),
+        )
+        .await;
+        let documented = &doc["paths"][&path]["post"]["responses"][status.as_str()];
+        assert!(
+            status.is_success() && documented.is_object(),
+            "{path}: {status} {answer}"
+        );
+        match documented["content"]["application/json"].get("schema") {
+            Some(schema) => assert_fits(doc, schema, &answer, &path),
+            None => assert!(headers.get(header::SET_COOKIE).is_some(), "{path}"),
+        }
+        // The same answer again: the challenge is used.
+        let (status, answer) = send(
+            router,
+            json_request(
+                "POST",
+                &path,
+                None,
+                &json!({"challenge_id": options["challenge_id"], "credential": credential}),
+            ),
+        )
+        .await;
+        assert_eq!(
+            answer,
+            json!({"detail": "PASSKEY_BAD_CREDENTIAL"}),
+            "{path}"
+        );
+        assert_fits(
+            doc,
+            &schema_of("post", &path, status.as_str()),
+            &answer,
+            &path,
+        );
+    }
+    let (_, list) = send(router, common::get("/users/me/passkeys", Some(bearer))).await;
+    assert!(list[0]["last_used_at"].is_string(), "{list}");
+    assert_fits(doc, &list_schema["items"], &list[0], "a used passkey");
+
+    // Removing: an unknown or malformed id answers the documented 404.
+    let path = "/users/me/passkeys/{passkey_id}";
+    for id in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".to_owned()] {
+        let (status, answer) = send(
+            router,
+            raw_request(
+                "DELETE",
+                &format!("/users/me/passkeys/{id}"),
+                Some(bearer),
+                None,
+                String::new(),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id}: {answer}");
+        assert_fits(doc, &schema_of("delete", path, "404"), &answer, &id);
+    }
+    let id = passkey["id"].as_str().unwrap();
+    let (status, answer) = send(
+        router,
+        raw_request(
+            "DELETE",
+            &format!("/users/me/passkeys/{id}"),
+            Some(bearer),
+            None,
+            String::new(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
 }

@@ -495,6 +495,8 @@ pub fn tamper_signature(token: &str) -> String {
 
 // The machine's services (skip or require) and PostgreSQL test schemas.
 pub mod audit;
+pub mod authenticator;
+pub mod mfa;
 pub mod pg;
 #[macro_use]
 pub mod stores;
