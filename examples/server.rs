@@ -23,6 +23,7 @@
 //! | `MAIL_CAP` | `3/3600` | `N/S`: `forgot-password` and `request-verify-token` each send at most N mails per address within S seconds (still 202 past it); `off` disables it |
 //! | `USERNAMES` | unset | `1`: usernames on; the user object then has `username`, and the login form takes a username or an address |
 //! | `INVITE_ONLY` | unset | `1`: `POST /auth/register` is not mounted and OAuth logins make no new users (400 `OAUTH_REGISTRATION_CLOSED`); accounts come from invitations (`/users/invitations`, `/auth/accept-invitation`, mounted either way) |
+//! | `WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGIN` | `localhost`, `http://localhost:8000` | the relying party of passkeys: its ID (a domain) and the origin pages that use them are served from |
 //! | `TRUSTED_ORIGINS` | unset | comma-separated origins (`https://app.example.com`) allowed besides the server's own for cookie-authenticated requests |
 //! | `RUST_LOG` | `info` | log filter; `tower_http=debug` adds a line per request |
 //! | `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET` | unset | when all three are set, OAuth login with that OpenID Connect provider at `/auth/oidc` and `/auth/associate/oidc` |
@@ -37,7 +38,10 @@
 //! rotating refresh tokens, `POST /auth/token/refresh`), `/auth/redis` (with
 //! `REDIS_URL`), `/auth/register`, `/auth/forgot-password`,
 //! `/auth/reset-password`, `/auth/request-verify-token`, `/auth/verify`, `/users`,
-//! and the OAuth routes of each configured provider (docs/oauth.md).
+//! multi-factor login (`/users/me/mfa…`, `/users/me/passkeys…`, and on each auth
+//! prefix `/login/mfa`, `/passkey/options`, `/passkey/login`: docs/mfa.md),
+//! and the OAuth routes of each configured provider (docs/oauth.md). `/demo` is
+//! a page that drives them from a browser.
 //! `/openapi.json` is the OpenAPI 3.1 document of exactly these routes and
 //! `/docs` an interactive UI on it, served with all its assets by this server.
 
@@ -54,12 +58,14 @@ use axum_users::auth::{
 };
 use axum_users::csrf::CsrfProtection;
 use axum_users::http::request::Parts;
+use axum_users::mfa::passkey::RelyingParty;
+use axum_users::mfa::{Mfa, MfaFactor};
 use axum_users::oauth::{OAuthConfig, OAuthProvider, OidcProvider, presets};
 use axum_users::openapi;
 use axum_users::password::Verified;
 use axum_users::store::{
-    Invitation, InvitationStore, MemoryStore, OAuthAccountStore, PostgresStore, RedisSessionStore,
-    SessionStore, SqliteStore, UserChanges, UserStore,
+    ChallengeStore, Invitation, InvitationStore, MemoryStore, MfaStore, OAuthAccountStore,
+    PostgresStore, RedisSessionStore, SessionStore, SqliteStore, UserChanges, UserStore,
 };
 use axum_users::throttle::{Limit, LoginThrottle, MailCap, MemoryThrottle, RedisThrottle};
 use axum_users::tokens::{MIN_SECRET_BYTES, random_token};
@@ -182,7 +188,12 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 async fn run<
-    S: OAuthAccountStore<User = User> + SessionStore<uuid::Uuid> + InvitationStore + Clone,
+    S: OAuthAccountStore<User = User>
+        + SessionStore<uuid::Uuid>
+        + InvitationStore
+        + MfaStore<uuid::Uuid>
+        + ChallengeStore
+        + Clone,
 >(
     store: S,
     bind: SocketAddr,
@@ -218,6 +229,25 @@ async fn run<
             MailCap::new(memory),
         ),
     };
+    // Multi-factor login: TOTP with recovery codes, and passkeys for the
+    // relying party WEBAUTHN_RP_ID at WEBAUTHN_ORIGIN (the browser's origin:
+    // a page served from another one cannot use them).
+    let relying_party = RelyingParty::new(
+        env_or("WEBAUTHN_RP_ID", "localhost").trim(),
+        env_or("WEBAUTHN_ORIGIN", "http://localhost:8000").trim(),
+    )
+    .map_err(|e| format!("WEBAUTHN_RP_ID / WEBAUTHN_ORIGIN: {e}"))?;
+    let mfa = Mfa::new(store.clone())
+        .issuer("axum-users example")
+        .passkeys(relying_party);
+    // TOTP secrets are sealed under a key derived from SECRET, which must
+    // have 32 bytes for it: a migrated short secret leaves MFA off.
+    let mfa_on = secret.value.len() >= MIN_SECRET_BYTES;
+    if !mfa_on {
+        tracing::warn!(
+            "multi-factor login is off: it needs a SECRET of at least {MIN_SECRET_BYTES} bytes"
+        );
+    }
     let mut manager = UserManager::builder(store)
         .hooks(hooks)
         .token_secret(&secret.value)
@@ -228,6 +258,9 @@ async fn run<
         .invite_only(invite_only);
     if let Some(limit) = mail_limit {
         manager = manager.mail_cap(mail_cap.limit(limit));
+    }
+    if mfa_on {
+        manager = manager.mfa(mfa);
     }
     let manager = manager.try_build()?;
     ensure_admin(&manager).await?;
@@ -310,6 +343,10 @@ async fn run<
         .verify("/auth")
         .users("/users")
         .invitations("/users", "/auth");
+    let routes = match mfa_on {
+        true => routes.mfa("/users"),
+        false => routes,
+    };
     let routes = oauth_routes(routes, &bearer, &secret.value, bind).await?;
     let document = routes.openapi(
         &openapi::Info::new("axum-users example server", env!("CARGO_PKG_VERSION"))
@@ -806,6 +843,51 @@ impl UserHooks<User> for ExampleHooks {
             .to_owned();
         self.send(user.email(), "Your password was changed", notice)
             .await
+    }
+
+    async fn on_after_mfa_enabled(
+        &self,
+        user: &User,
+        factor: MfaFactor,
+        _request: Option<&Parts>,
+    ) -> axum_users::Result<()> {
+        let (subject, what) = match factor {
+            MfaFactor::Passkey => ("A passkey was added", "A passkey was added to"),
+            _ => (
+                "Two-factor login is on",
+                "Two-factor login (an authenticator app) was turned on for",
+            ),
+        };
+        let notice = format!(
+            "Hello,\n\n{what} your account. If it was not you, reset your password now and \
+             check your sessions.\n"
+        );
+        self.send(user.email(), subject, notice).await
+    }
+
+    async fn on_after_mfa_disabled(
+        &self,
+        user: &User,
+        factor: MfaFactor,
+        _request: Option<&Parts>,
+    ) -> axum_users::Result<()> {
+        let (subject, what) = match factor {
+            MfaFactor::Passkey => ("A passkey was removed", "A passkey was removed from"),
+            MfaFactor::All => (
+                "Two-factor login was reset",
+                "An administrator removed every second factor (authenticator app, recovery \
+                 codes, passkeys) of",
+            ),
+            _ => (
+                "Two-factor login is off",
+                "Two-factor login (an authenticator app) was turned off for",
+            ),
+        };
+        let notice = format!(
+            "Hello,\n\n{what} your account. If it was not you, reset your password now and \
+             check your sessions.\n"
+        );
+        self.send(user.email(), subject, notice).await
     }
 }
 
