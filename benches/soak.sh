@@ -14,8 +14,9 @@
 # password logins on /auth/jwt, /auth/token and /auth/redis, GET /users/me
 # with the three kinds of bearer token, rotating refreshes on
 # /auth/token/refresh (always the newest refresh token), forgot-password +
-# reset-password with the mailed token, logouts. MFA logins are not in the
-# mix: the library has none yet (issue 17).
+# reset-password with the mailed token, logouts, and MFA logins (a password
+# step answered LOGIN_MFA_REQUIRED, then /auth/jwt/login/mfa with a TOTP code
+# computed by the driver, for accounts enrolled on the way).
 #
 # The server's RSS (VmRSS) is sampled every 10 s. Prints per operation the
 # statuses, p50 and p99 of the first and the last window (minute; the first

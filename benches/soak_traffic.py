@@ -17,12 +17,19 @@ one never surprises another), registered as it goes:
     reset          POST /auth/forgot-password                202, then
                    POST /auth/reset-password with the mailed token            200
     logout         POST /auth/token/logout or /auth/redis/logout              204
+    mfa_login      POST /auth/jwt/login (form) of an account with TOTP on    400 LOGIN_MFA_REQUIRED,
+                   then POST /auth/jwt/login/mfa with a TOTP code            200
+                   (each worker keeps a few such accounts apart, enrolled with
+                   POST /users/me/mfa/totp and /users/me/mfa/totp/confirm:
+                   their password logins always ask for the code)
 
 The reset tokens are read from the mails that the example server prints to
 its stdout when SMTP_URL is unset (MAIL_LOG, followed as it grows). After a
 reset the account's tokens are forgotten (a password change may end its
-sessions) and it logs in again with the new password. MFA logins are not part
-of the mix: the library has none yet (issue 17).
+sessions) and it logs in again with the new password. TOTP codes are
+computed here (RFC 6238); each step's code is accepted once per account, so an
+MFA login uses the account's next unused step within the ±1 window, or
+another account.
 
 Every answer's status and latency are recorded. Any 5xx, and any connection
 error, fails the run; any other status than the expected one is reported
@@ -64,6 +71,7 @@ WEIGHTS = {
     "logout": 5,
     "register": 3,
     "reset": 2,
+    "mfa_login": 3,
 }
 EXPECTED = {
     "register": (201,),
@@ -76,7 +84,30 @@ EXPECTED = {
     "reset": (200,),
     "logout": (204,),
     "cleanup_logout": (204,),
+    "mfa_register": (201,),
+    "mfa_setup_login": (200,),
+    "mfa_enrol": (200,),
+    "mfa_confirm": (200,),
+    "mfa_password": (400,),
+    "mfa_code": (200,),
 }
+# TOTP accounts each worker keeps (apart from the others: their password
+# logins answer LOGIN_MFA_REQUIRED).
+MFA_ACCOUNTS = 4
+
+
+def totp_code(secret, step):
+    """The RFC 6238 code (HMAC-SHA-1, 6 digits) of a base32 secret at a step."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = digest[-1] & 15
+    number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{number % 1_000_000:06d}"
 MAIL_TIMEOUT = 10.0
 TIMEOUT = 30.0
 
@@ -178,6 +209,8 @@ class Account:
         self.access = None  # access token of /auth/token
         self.refresh = None  # its newest refresh token
         self.redis = None  # token of /auth/redis
+        self.totp = None  # base32 TOTP secret, for the MFA accounts
+        self.last_step = None  # the last TOTP step used
 
 
 class Worker(threading.Thread):
@@ -190,6 +223,7 @@ class Worker(threading.Thread):
         self.deadline = deadline
         self.rng = random.Random(args.seed * 1000 + index if args.seed is not None else None)
         self.accounts = []
+        self.mfa_accounts = []
         self.conn = None
         self.ops = list(WEIGHTS)
         self.weights = [WEIGHTS[op] for op in self.ops]
@@ -322,12 +356,81 @@ class Worker(threading.Thread):
                 self.request("cleanup_logout", "POST", "/auth/redis/logout", token=account.redis, expected=(204, 401))
             account.jwt = account.access = account.refresh = account.redis = None
 
+    def next_step(self, account):
+        """The account's next unused TOTP step within the ±1 window, or None."""
+        now = int(time.time()) // 30
+        step = now - 1 if account.last_step is None else max(account.last_step + 1, now - 1)
+        return step if step <= now + 1 else None
+
+    def mfa_account(self):
+        """A new account with TOTP on: registered, logged in, enrolled."""
+        self.counter += 1
+        email = f"soak-mfa-{self.args.run_id}-w{self.index}-{self.counter}@example.com"
+        password = "soak-" + secrets.token_urlsafe(12)
+        status, _ = self.request("mfa_register", "POST", "/auth/register", {"email": email, "password": password})
+        if status != 201:
+            return None
+        account = Account(email, password)
+        form = {"username": email, "password": password}
+        status, body = self.request("mfa_setup_login", "POST", "/auth/jwt/login", form=form)
+        if status != 200 or not isinstance(body, dict):
+            return None
+        token = body.get("access_token")
+        status, body = self.request(
+            "mfa_enrol", "POST", "/users/me/mfa/totp", {"current_password": password}, token=token
+        )
+        if status != 200 or not isinstance(body, dict):
+            return None
+        account.totp = body.get("secret")
+        step = int(time.time()) // 30
+        status, _ = self.request(
+            "mfa_confirm", "POST", "/users/me/mfa/totp/confirm", {"code": totp_code(account.totp, step)}, token=token
+        )
+        if status != 200:
+            return None
+        account.last_step = step
+        account.jwt = token
+        self.mfa_accounts.append(account)
+        return account
+
+    def mfa_login(self):
+        """A password login that asks for the code, and its second step."""
+        ready = [a for a in self.mfa_accounts if self.next_step(a) is not None]
+        if not ready:
+            if len(self.mfa_accounts) < MFA_ACCOUNTS:
+                self.mfa_account()
+            return
+        account = self.rng.choice(ready)
+        form = {"username": account.email, "password": account.password}
+        status, body = self.request("mfa_password", "POST", "/auth/jwt/login", form=form)
+        detail = body.get("detail") if isinstance(body, dict) else None
+        if status != 400 or not isinstance(detail, dict) or detail.get("code") != "LOGIN_MFA_REQUIRED":
+            if status == 400:
+                self.rec.error("mfa_password", "POST", "/auth/jwt/login", f"not LOGIN_MFA_REQUIRED: {body!r}")
+            return
+        step = self.next_step(account)
+        if step is None:  # the window moved on meanwhile: the token just lapses
+            return
+        account.last_step = step
+        status, body = self.request(
+            "mfa_code",
+            "POST",
+            "/auth/jwt/login/mfa",
+            {"mfa_token": detail.get("mfa_token"), "code": totp_code(account.totp, step)},
+        )
+        if status == 200 and isinstance(body, dict):
+            account.jwt = body.get("access_token")
+            self.request("me", "GET", "/users/me", token=account.jwt)
+
     def run(self):
         try:
             while time.monotonic() < self.deadline:
                 op = self.rng.choices(self.ops, self.weights)[0]
                 if op == "register":
                     self.register()
+                    continue
+                if op == "mfa_login":
+                    self.mfa_login()
                     continue
                 account = self.pick()
                 if account is None:
@@ -423,7 +526,6 @@ def report(args, duration, rec, rss, workers, server_died):
     total = len(samples)
     p(f"== soak: {duration} s of mixed traffic, {args.workers} workers, {total} requests "
       f"({total / duration:.1f} req/s) ==")
-    p("MFA logins: not in the mix, the library has none yet (issue 17).")
     p("")
     ops = ["me", "refresh", "jwt_login", "token_login", "redis_login", "logout", "register", "forgot", "reset"]
     p(f"{'operation':<12} {'count':>7} {'statuses':<22} | first {wname}: {'n':>5} {'p50 ms':>8} {'p99 ms':>8} "
