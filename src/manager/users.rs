@@ -224,6 +224,10 @@ impl<S: UserStore, H: UserHooks<S::User>> UserManager<S, H> {
     /// The login rule: the credentials must match an active user, who must be
     /// verified when `requires_verification` is set. Fails with
     /// `LOGIN_BAD_CREDENTIALS` or `LOGIN_USER_NOT_VERIFIED` ([`Error::Code`]).
+    ///
+    /// It checks the password only: neither the login throttle nor a second
+    /// factor. A login of the application's own should call
+    /// [`login_from`](Self::login_from), which applies both.
     pub async fn login(
         &self,
         email: &str,
