@@ -868,3 +868,85 @@ async fn mail_cap_sets_the_cap_and_off_lifts_it() {
     assert_token_mail(&mail, &address);
     sink.assert_no_mail("past a cap of 1").await;
 }
+
+/// CONTRACT-accounts §D: turning TOTP on and off mails the account a notice
+/// each time, carrying neither the TOTP secret nor a recovery code; a
+/// refused enrolment mails nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_totp_on_and_off_mails_a_notice_without_the_secret_or_the_codes() {
+    use axum_users::mfa::totp::{TotpSecret, code_at};
+
+    let mut sink = SmtpSink::start().await;
+    let server = Server::start(&[("SMTP_URL", &sink.url())]).await;
+    let email = server.register(&unique_email("mfa-notice")).await;
+    let session = server.sign_in("session", &email, PASSWORD).await;
+
+    // A wrong current password: refused, no mail.
+    let response = post_with(
+        &server,
+        "/users/me/mfa/totp",
+        &json!({"current_password": "wrong-password-0"}),
+        &session,
+    )
+    .await;
+    response.assert_detail(400, "INVALID_CURRENT_PASSWORD");
+    let response = post_with(
+        &server,
+        "/users/me/mfa/totp",
+        &json!({ "current_password": PASSWORD }),
+        &session,
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.describe());
+    let secret = response.json()["secret"].as_str().unwrap().to_owned();
+    sink.assert_no_mail("a pending enrolment").await;
+
+    // Confirmed: TOTP is on, and the account hears of it.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code = code_at(&TotpSecret::from_base32(&secret).unwrap(), now);
+    let response = post_with(
+        &server,
+        "/users/me/mfa/totp/confirm",
+        &json!({ "code": code }),
+        &session,
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.describe());
+    let codes: Vec<String> = response.json()["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|code| code.as_str().unwrap().to_owned())
+        .collect();
+    let mut secrets: Vec<&str> = codes.iter().map(String::as_str).collect();
+    secrets.extend([secret.as_str(), PASSWORD, code.as_str()]);
+    let on = expect_notice(&mut sink, &email, &secrets, "the notice of TOTP on").await;
+    assert!(
+        on.header("subject").unwrap_or_default().contains("on"),
+        "{:?}",
+        on.header("subject")
+    );
+
+    // Turned off with the password: another notice.
+    let response = server
+        .call(
+            &Req::json(
+                "DELETE",
+                "/users/me/mfa/totp",
+                &json!({ "current_password": PASSWORD }),
+            )
+            .with(&session),
+        )
+        .await;
+    assert_eq!(response.status, 204, "{}", response.describe());
+    let off = expect_notice(&mut sink, &email, &secrets, "the notice of TOTP off").await;
+    assert!(
+        off.header("subject").unwrap_or_default().contains("off"),
+        "{:?}",
+        off.header("subject")
+    );
+    sink.assert_no_mail("after the notices").await;
+}
