@@ -527,8 +527,11 @@ def report(args, duration, rec, rss, workers, server_died):
     p(f"== soak: {duration} s of mixed traffic, {args.workers} workers, {total} requests "
       f"({total / duration:.1f} req/s) ==")
     p("")
-    ops = ["me", "refresh", "jwt_login", "token_login", "redis_login", "logout", "register", "forgot", "reset"]
-    p(f"{'operation':<12} {'count':>7} {'statuses':<22} | first {wname}: {'n':>5} {'p50 ms':>8} {'p99 ms':>8} "
+    ops = [
+        "me", "refresh", "jwt_login", "token_login", "redis_login", "logout", "register", "forgot", "reset",
+        "mfa_password", "mfa_code", "mfa_register", "mfa_setup_login", "mfa_enrol", "mfa_confirm",
+    ]
+    p(f"{'operation':<15} {'count':>7} {'statuses':<22} | first {wname}: {'n':>5} {'p50 ms':>8} {'p99 ms':>8} "
       f"| last {wname}: {'n':>5} {'p50 ms':>8} {'p99 ms':>8} | p99 last/first")
     for op in ops:
         rows = [s for s in samples if s[1] == op]
@@ -546,12 +549,12 @@ def report(args, duration, rec, rss, workers, server_died):
 
         p99a, p99b = pct(first, 99), pct(last, 99)
         ratio = f"{p99b / p99a:.2f}" if p99a and p99b else "-"
-        p(f"{op:<12} {len(rows):>7} {st:<22} | {'':>{len('first ' + wname) + 1}}{len(first):>5} {f(pct(first, 50)):>8} "
+        p(f"{op:<15} {len(rows):>7} {st:<22} | {'':>{len('first ' + wname) + 1}}{len(first):>5} {f(pct(first, 50)):>8} "
           f"{f(p99a):>8} | {'':>{len('last ' + wname) + 1}}{len(last):>5} {f(pct(last, 50)):>8} {f(p99b):>8} | {ratio}")
     allf = [s[3] * 1000 for s in samples if s[0] < window]
     alll = [s[3] * 1000 for s in samples if s[0] >= duration - window]
     if allf and alll:
-        p(f"{'all':<12} {total:>7} {'':<22} | {'':>{len('first ' + wname) + 1}}{len(allf):>5} {pct(allf, 50):>8.1f} "
+        p(f"{'all':<15} {total:>7} {'':<22} | {'':>{len('first ' + wname) + 1}}{len(allf):>5} {pct(allf, 50):>8.1f} "
           f"{pct(allf, 99):>8.1f} | {'':>{len('last ' + wname) + 1}}{len(alll):>5} {pct(alll, 50):>8.1f} "
           f"{pct(alll, 99):>8.1f} | {pct(alll, 99) / pct(allf, 99):.2f}")
     p("")
