@@ -170,6 +170,21 @@ async fn the_cache_serves_cached_users_and_only_the_triggers_announcements_refre
     };
     let user = t.a.create(data("trigger@example.com")).await.unwrap();
     let id = *user.id();
+    // The creation's announcement may reach B after B cached the row, and
+    // empty that entry. A change B must see, announced after it, is a fence:
+    // announcements arrive in order, so once B serves it, none is pending.
+    t.execute(&format!(
+        "UPDATE users SET is_verified = TRUE WHERE id = '{id}'"
+    ))
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !t.b.get(&id).await.unwrap().unwrap().data().is_verified {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B never saw an announced change"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(t.b.get(&id).await.unwrap().unwrap().data().is_active);
     t.execute("ALTER TABLE users DISABLE TRIGGER axum_users_user_changed")
         .await;
