@@ -217,7 +217,9 @@ impl Shared {
     /// Applies notifications: the rows they name leave the cache.
     fn apply<'p>(&self, payloads: impl IntoIterator<Item = &'p str>) {
         let mut entries = self.entries();
+        let mut applied = false;
         for payload in payloads {
+            applied = true;
             if let Some(id) = payload.strip_prefix("u:") {
                 match Uuid::parse_str(id) {
                     Ok(id) => {
@@ -232,7 +234,13 @@ impl Shared {
                 entries.tokens.clear();
             }
         }
-        entries.epoch += 1;
+        // A row read before an applied change must not be kept after it; a
+        // round trip that brought no change invalidates nothing, and does not
+        // stop reads in flight from being kept (under load, idle round trips
+        // would otherwise keep the cache from ever filling).
+        if applied {
+            entries.epoch += 1;
+        }
     }
 
     /// Fails every round trip a request waits for (the connection is lost):
